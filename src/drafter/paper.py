@@ -1,0 +1,127 @@
+"""Paper data model: what extraction produces and every later stage reads. No I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Paper parts a prompt can ask for. Each body section is routed to one part by its heading.
+PARTS = ("abstract", "introduction", "background", "method", "experiments", "discussion", "conclusion",
+         "references")
+
+_PART_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("introduction", re.compile(r"\b(introduction|overview|motivation)\b", re.I)),
+    ("background", re.compile(r"\b(related work|background|prior work|preliminar|previous work|literature)", re.I)),
+    ("conclusion", re.compile(r"\b(conclusions?|concluding|summary|future work|outlook)\b", re.I)),
+    ("discussion", re.compile(r"\b(discussion|limitations?|analysis|ablation|broader impact)", re.I)),
+    ("experiments", re.compile(
+        r"\b(experiment|evaluation|results?|benchmark|empirical|setup|training|datasets?|"
+        r"applications?|case stud|comparison|performance)", re.I)),
+]
+
+
+def classify_heading(heading: str, index: int = 0) -> str:
+    """Route a top-level section heading to a paper part (`method` unless a keyword says otherwise)."""
+    for part, pattern in _PART_PATTERNS:
+        if pattern.search(heading):
+            return part
+    return "introduction" if index == 0 else "method"
+
+
+@dataclass
+class Section:
+    """One section of the paper body: heading without its number, nesting level (1 = top), page, text."""
+
+    title: str
+    level: int
+    page: int
+    text: str
+    appendix: bool = False
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+
+@dataclass
+class Paper:
+    """Everything drafter knows about one paper."""
+
+    title: str
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    venue: str | None = None
+    arxiv_id: str | None = None
+    abstract: str = ""
+    sections: list[Section] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    pages: int = 0
+    source: str = ""
+    sha256: str = ""
+    # Where each metadata field came from ("pdf-outline", "pdf-layout", "pdf-metadata", "arxiv-api", ...).
+    provenance: dict[str, str] = field(default_factory=dict)
+    # What the PDF alone yielded for fields that another source (e.g. the arXiv API) overrode.
+    pdf_fields: dict[str, Any] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    # -- views -------------------------------------------------------------------------------------
+
+    def body_sections(self) -> list[Section]:
+        """Top-level sections of the body (appendices excluded), sub-sections folded into their parent."""
+        out: list[Section] = []
+        for sec in self.sections:
+            if sec.appendix:
+                continue
+            if sec.level == 1 or not out:
+                out.append(Section(sec.title, 1, sec.page, sec.text))
+            else:
+                out[-1].text = f"{out[-1].text}\n\n{sec.title}\n{sec.text}".strip()
+        return out
+
+    def part_sections(self, part: str) -> list[Section]:
+        """The top-level body sections routed to `part` (see `classify_heading`)."""
+        return [s for i, s in enumerate(self.body_sections()) if classify_heading(s.title, i) == part]
+
+    def part_text(self, part: str) -> str:
+        """Plain text of one paper part; sections are separated by their headings."""
+        if part == "abstract":
+            return self.abstract
+        if part == "references":
+            return "\n".join(f"[{i}] {ref}" for i, ref in enumerate(self.references, 1))
+        return "\n\n".join(f"## {s.title}\n{s.text}".strip() for s in self.part_sections(part))
+
+    def full_text(self) -> str:
+        """The whole body text (used by the offline drafter and the too-little-text check)."""
+        return "\n\n".join([self.abstract, *(s.text for s in self.sections)]).strip()
+
+    # -- serialisation ----------------------------------------------------------------------------
+
+    def inspect_json(self) -> dict[str, Any]:
+        """The stable `drafter inspect --json` contract (see README)."""
+        return {
+            "title": self.title,
+            "authors": list(self.authors),
+            "year": self.year,
+            "venue": self.venue,
+            "arxiv_id": self.arxiv_id,
+            "abstract": self.abstract,
+            "sections": [
+                {"title": s.title, "level": s.level, "page": s.page, "chars": s.chars} for s in self.sections
+            ],
+            "references": list(self.references),
+            "urls": list(self.urls),
+            "pages": self.pages,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Paper:
+        data = dict(data)
+        data["sections"] = [Section(**s) for s in data.get("sections", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
