@@ -1,0 +1,190 @@
+"""Flags, environment and config file -> Settings (flag > DRAFTER_* > OPENAI_* > config file > defaults)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from drafter.errors import ConfigError
+
+APP = "drafter"
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_JOBS = 8
+
+
+def config_dir() -> Path:
+    """Where the config file lives (platformdirs; honours XDG_CONFIG_HOME, or DRAFTER_CONFIG_DIR)."""
+    override = os.environ.get("DRAFTER_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP))
+
+
+def default_cache_dir() -> Path:
+    """Where extracted papers and LLM responses are cached (honours XDG_CACHE_HOME, or DRAFTER_CACHE_DIR)."""
+    override = os.environ.get("DRAFTER_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir(APP))
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+@dataclass(frozen=True)
+class Price:
+    """Dollars per million tokens."""
+
+    input: float
+    output: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = DEFAULT_MODEL
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    offline: bool = False
+    jobs: int = DEFAULT_JOBS
+    timeout: float = 120.0
+    retries: int = 6
+    max_backoff: float = 60.0
+    temperature: float = 0.3
+    context_tokens: int = 12000
+    cache: bool = True
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    prompts_dir: Path | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
+    # Where each setting came from, e.g. {"model": "flag", "api_key": "OPENAI_API_KEY"}; for --debug output.
+    origins: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url or "https://api.openai.com/v1"
+
+    @property
+    def backend_label(self) -> str:
+        return "offline" if self.offline else self.model
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Dollar cost of that usage, or None when the config holds no price for the model."""
+        price = self.prices.get(self.model)
+        if price is None:
+            return None
+        return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+_ENV_KEYS = {
+    "model": ("DRAFTER_MODEL",),
+    "base_url": ("DRAFTER_BASE_URL", "OPENAI_BASE_URL"),
+    "api_key": ("DRAFTER_API_KEY", "OPENAI_API_KEY"),
+    "jobs": ("DRAFTER_JOBS",),
+    "timeout": ("DRAFTER_TIMEOUT",),
+    "retries": ("DRAFTER_RETRIES",),
+    "context_tokens": ("DRAFTER_CONTEXT_TOKENS",),
+    "prompts_dir": ("DRAFTER_PROMPTS",),
+    "offline": ("DRAFTER_OFFLINE",),
+}
+_TYPES: dict[str, type] = {"jobs": int, "retries": int, "context_tokens": int, "timeout": float, "offline": bool,
+                           "temperature": float, "max_backoff": float}
+_FILE_KEYS = {"model", "base_url", "api_key", "jobs", "timeout", "retries", "context_tokens", "prompts_dir",
+              "offline", "temperature", "max_backoff", "cache_dir"}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    kind = _TYPES.get(name)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if kind is not None:
+            return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{origin}: {name} = {value!r} is not a valid {kind.__name__ if kind else 'value'}",
+                          "Fix or remove that setting.") from exc
+    if name in ("prompts_dir", "cache_dir"):
+        return Path(str(value)).expanduser()
+    return str(value)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})", "Fix the file or delete it.") from exc
+    unknown = sorted(set(data) - _FILE_KEYS - {"prices"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}",
+                          f"Known settings: {', '.join(sorted(_FILE_KEYS | {'prices'}))}.")
+    return data
+
+
+def _prices(raw: Any, path: Path) -> dict[str, Price]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [prices] must be a table of model = {{input = $, output = $}}",
+                          'Example: [prices."gpt-4o-mini"] input = 0.15, output = 0.6 (dollars per 1M tokens).')
+    out: dict[str, Price] = {}
+    for model, value in raw.items():
+        try:
+            out[model] = Price(float(value["input"]), float(value["output"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: price for {model!r} needs numeric input and output (dollars per 1M tokens)",
+                              'Example: [prices."gpt-4o-mini"] input = 0.15, output = 0.6.') from exc
+    return out
+
+
+def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+                  file: Path | None = None) -> Settings:
+    """Resolve settings: flag > DRAFTER_* env > OPENAI_* env > config file > defaults."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = dict(os.environ if env is None else env)
+    path = file or config_file()
+    from_file = _read_config_file(path)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name in _FILE_KEYS:
+        if name in flags:
+            values[name], origins[name] = _coerce(name, flags[name], "flag"), "flag"
+            continue
+        for var in _ENV_KEYS.get(name, ()):
+            if env.get(var):
+                values[name], origins[name] = _coerce(name, env[var], var), var
+                break
+        else:
+            if name in from_file:
+                values[name], origins[name] = _coerce(name, from_file[name], str(path)), str(path)
+    for name in ("cache",):
+        if name in flags:
+            values[name] = bool(flags[name])
+    if "prices" in from_file:
+        values["prices"] = _prices(from_file["prices"], path)
+    if values.get("jobs", DEFAULT_JOBS) < 1:
+        raise ConfigError(f"jobs must be at least 1 (got {values['jobs']})", "Use --jobs 1 or more.")
+    if values.get("context_tokens", 12000) < 500:
+        raise ConfigError("context_tokens must be at least 500", "Raise --context-tokens.")
+    base_url = values.get("base_url")
+    if base_url and not str(base_url).startswith(("http://", "https://")):
+        raise ConfigError(f"base URL {base_url!r} must start with http:// or https://",
+                          "Example: --base-url http://localhost:11434/v1")
+    if not values.get("api_key") and not base_url and not values.get("offline"):
+        # Nothing to talk to: the embedded offline drafter does the job.
+        values["offline"] = True
+        origins["offline"] = "no API key or base URL configured"
+    if base_url and "model" not in values and not values.get("offline"):
+        raise ConfigError(f"a custom base URL ({base_url}) needs a model name",
+                          "Pass --model NAME (the name your server serves, e.g. llama3.1 for Ollama) "
+                          "or set DRAFTER_MODEL.")
+    return Settings(**values, origins=origins)

@@ -1,0 +1,48 @@
+"""Paths and file writes: safe slugs, atomic writes, backups. Nothing the user wrote is overwritten in place."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+MAX_SLUG = 80
+
+
+def slugify(text: str, fallback: str = "paper") -> str:
+    """A file-name-safe slug: ASCII letters, digits and dashes, at most MAX_SLUG characters, never empty."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > MAX_SLUG:
+        slug = slug[:MAX_SLUG].rsplit("-", 1)[0] or slug[:MAX_SLUG]
+    return slug or fallback
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def backup_file(path: Path) -> Path:
+    """Copy `path` into a `.drafter-history/` folder beside it, with a timestamp; return the copy's path."""
+    path = Path(path)
+    history = path.parent / ".drafter-history"
+    history.mkdir(exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    target = history / f"{path.stem}.{stamp}{path.suffix}"
+    atomic_write(target, path.read_text(encoding="utf-8"))
+    return target
