@@ -7,7 +7,9 @@ a message that names the problem and what to do about it.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,8 @@ from typing import Any
 
 import pypdf
 from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
-from pypdf.generic import Destination
+from pypdf.generic import ArrayObject, Destination, IndirectObject
+from pypdf.generic._font import Font
 
 from drafter.errors import PdfError
 
@@ -38,6 +41,9 @@ class Span:
     y: float
     size: float
     font: str
+    x1: float = 0.0  # right end of the run (0 when unknown)
+    line: int = -1  # index of the text line the span belongs to on its page (-1 when unknown)
+    rotated: bool = False  # drawn vertically (e.g. the arXiv margin stamp)
 
     @property
     def bold(self) -> bool:
@@ -53,6 +59,8 @@ class RawPage:
     height: float = 792.0
     spans: list[Span] = field(default_factory=list)  # filled only for the pages asked for with layout
     links: list[str] = field(default_factory=list)  # URI link annotations, in page order
+    # (uri, x0, y0, x1, y1) for each URI link annotation, same order as `links`
+    link_boxes: list[tuple[str, float, float, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -97,12 +105,14 @@ def check_pdf_path(path: Path) -> None:
         raise PdfError(f"{path} is a directory, not a PDF file",
                        "Pass one PDF file; to draft a whole folder use `drafter batch DIR`.")
     if not os.access(path, os.R_OK):
-        raise PdfError(f"{path}: permission denied", "Make the file readable (chmod +r) or copy it somewhere readable.")
+        raise PdfError(f"{path}: permission denied",
+                       "Make the file readable (chmod +r) or copy it somewhere readable.")
     try:
         with path.open("rb") as fh:
             head = fh.read(1024)
     except OSError as exc:
-        raise PdfError(f"{path}: cannot read file ({exc.strerror})", "Check that the file is readable.") from exc
+        raise PdfError(f"{path}: cannot read file ({exc.strerror})",
+                       "Check that the file is readable.") from exc
     if not head:
         raise PdfError(f"{path} is empty (0 bytes)", "Download the PDF again.")
     if b"%PDF-" not in head:
@@ -129,25 +139,395 @@ def _open(path: Path) -> pypdf.PdfReader:
     return reader
 
 
-def _page_links(page: Any) -> list[str]:
-    links: list[str] = []
+def _page_links(page: Any) -> list[tuple[str, float, float, float, float]]:
+    """URI link annotations of a page with their rectangles (GoTo links inside the document are skipped)."""
+    links: list[tuple[str, float, float, float, float]] = []
     annots = page.get("/Annots")
     if annots is None:
         return links
     for ref in annots.get_object() or []:
         annot = ref.get_object()
-        if annot.get("/Subtype") != "/Link":
+        if not hasattr(annot, "get") or annot.get("/Subtype") != "/Link":
             continue
         action = annot.get("/A")
         if action is None:
             continue
         action = action.get_object()
         uri = action.get("/URI")
+        if uri is not None:
+            uri = uri.get_object()
         if isinstance(uri, bytes):
             uri = uri.decode("latin-1")
-        if uri:
-            links.append(str(uri).strip())
+        if not uri:
+            continue
+        try:
+            x0, y0, x1, y1 = (float(v) for v in annot.get("/Rect", [0, 0, 0, 0]))
+        except (TypeError, ValueError):
+            x0 = y0 = x1 = y1 = 0.0
+        links.append((str(uri).strip(), x0, y0, x1, y1))
     return links
+
+
+# -- fast text layer ---------------------------------------------------------------------------------
+# pypdf's extract_text() parses every operator of a content stream into Python objects, which is what it
+# spends most of its time on. Only the text operators matter here, so content streams are scanned with one
+# regular expression; runs of numbers (path coordinates of figures) become a single token.
+
+_TOKEN = re.compile(
+    rb"""(?P<nums>(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:\s+|(?=[^\d.])|\Z))+)
+    |(?P<arr>\[(?:[^\[\]()<>]|\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)|<[0-9A-Fa-f\s]*>)*\])
+    |(?P<str>\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\))
+    |(?P<hex><[0-9A-Fa-f\s]*>)
+    |(?P<name>/[^\s/\[\]()<>{}%]*)
+    |(?P<op>[A-Za-z'"][A-Za-z0-9*'"]*)
+    |(?P<cmt>%[^\r\n]*)
+    |(?P<dict><<|>>|[\[\]{}])""",
+    re.S | re.X,
+)
+_ARRAY_ITEM = re.compile(
+    rb"\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)|<[0-9A-Fa-f\s]*>|[+-]?(?:\d+\.?\d*|\.\d+)", re.S)
+_ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|(\r\n|\r|\n)|(.))", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_END_IMAGE = re.compile(rb"\sEI(?=[\s]|\Z)")
+_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+# Text nested deeper than this many form XObjects is figure content (plot labels), not prose; reading
+# thousands of tiny nested forms is also where pypdf spends its time on figure-heavy pages.
+_MAX_FORM_DEPTH = 2
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def _mult(m: Matrix, n: Matrix) -> Matrix:
+    """m x n in the PDF row-vector convention (apply m first, then n)."""
+    a, b, c, d, e, f = m
+    p, q, r, s, t, u = n
+    return (a * p + b * r, a * q + b * s, c * p + d * r, c * q + d * s, e * p + f * r + t, e * q + f * s + u)
+
+
+def _advance(tm: Matrix, tx: float) -> Matrix:
+    """Move the text matrix `tx` text-space units along its baseline."""
+    return (tm[0], tm[1], tm[2], tm[3], tm[4] + tx * tm[0], tm[5] + tx * tm[1])
+
+
+def _unescape(raw: bytes) -> bytes:
+    if b"\\" not in raw:
+        return raw
+
+    def repl(m: re.Match[bytes]) -> bytes:
+        if m.group(1):
+            return bytes([int(m.group(1), 8) & 0xFF])
+        if m.group(2):
+            return b""
+        ch = m.group(3)
+        return _ESCAPES.get(ch, ch)
+
+    return _ESCAPE.sub(repl, raw)
+
+
+def _string_bytes(token: bytes) -> bytes:
+    if token[:1] == b"(":
+        return _unescape(token[1:-1])
+    hexdigits = re.sub(rb"\s", b"", token[1:-1])
+    if len(hexdigits) % 2:
+        hexdigits += b"0"
+    return bytes.fromhex(hexdigits.decode("ascii"))
+
+
+class _FontInfo:
+    """Decodes the bytes of one font's strings to text and their advance width (in 1/1000 em)."""
+
+    def __init__(self, font_dict: Any) -> None:
+        self.name = str(font_dict.get("/BaseFont", "")) if hasattr(font_dict, "get") else ""
+        try:
+            font = Font.from_font_resource(font_dict)
+        except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError):
+            font = None
+        self.font = font
+        self.scale = 1.0
+        if font is not None and font.sub_type == "Type3":
+            matrix = font_dict.get("/FontMatrix")
+            try:
+                self.scale = float(matrix[0]) * 1000 if matrix else 1.0
+            except (TypeError, ValueError, IndexError):
+                self.scale = 1.0
+        self.two_byte = font is not None and isinstance(font.encoding, str) and font.sub_type == "Type0"
+        self._cache: dict[bytes, tuple[str, float]] = {}
+        self._table: list[tuple[str, float]] | None = None
+        if font is not None and not self.two_byte:
+            self._table = [self._decode_code(bytes([code])) for code in range(256)]
+
+    def _decode_code(self, data: bytes) -> tuple[str, float]:
+        font = self.font
+        if font is None:
+            return data.decode("latin-1"), 500.0 * len(data)
+        if isinstance(font.encoding, str):
+            try:
+                raw = data.decode(font.encoding, "surrogatepass")
+            except (UnicodeDecodeError, LookupError):
+                raw = data.decode("latin-1")
+            keys = raw
+        else:
+            raw = "".join(font.encoding.get(b, chr(b)) for b in data)
+            keys = "".join(chr(b) for b in data)
+        widths = font.character_widths
+        default = widths.get("default", 500)
+        width = sum(widths.get(k, default) for k in keys) * self.scale
+        text = "".join(font.character_map.get(ch, ch) for ch in raw)
+        return text, float(width)
+
+    def decode(self, data: bytes) -> tuple[str, float, int, int]:
+        """Text, width in 1/1000 text-space units, glyph count, count of single-byte spaces."""
+        if self._table is not None:
+            table = self._table
+            parts = [table[b] for b in data]
+            return "".join(p[0] for p in parts), sum(p[1] for p in parts), len(data), data.count(32)
+        cached = self._cache.get(data)
+        if cached is None:
+            cached = self._decode_code(data)
+            if len(self._cache) < 20000:
+                self._cache[data] = cached
+        return cached[0], cached[1], max(1, len(data) // 2), 0
+
+
+class _TextRun:
+    __slots__ = ("font", "rotated", "size", "text", "x0", "x1", "y")
+
+    def __init__(self, text: str, x0: float, x1: float, y: float, size: float, font: str,
+                 rotated: bool) -> None:
+        self.text, self.x0, self.x1, self.y = text, x0, x1, y
+        self.size, self.font, self.rotated = size, font, rotated
+
+
+class _ContentScanner:
+    """Walks a page's content stream (and its form XObjects) and records positioned text runs."""
+
+    def __init__(self, fonts: dict[Any, _FontInfo]) -> None:
+        self.fonts = fonts
+        self.runs: list[_TextRun] = []
+        self.seen_forms: set[int] = set()
+
+    def _font(self, resources: Any, name: str) -> _FontInfo | None:
+        try:
+            ref = resources["/Font"].get_object().raw_get(name)
+        except (KeyError, AttributeError, TypeError):
+            return None
+        key = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else id(ref)
+        info = self.fonts.get(key)
+        if info is None:
+            info = _FontInfo(ref.get_object())
+            self.fonts[key] = info
+        return info
+
+    def scan(self, data: bytes, resources: Any, ctm: Matrix = _IDENTITY, depth: int = 0) -> None:
+        tm = tlm = _IDENTITY
+        font: _FontInfo | None = None
+        fs = 1.0
+        tc = tw = ts = 0.0
+        th = 1.0
+        tl = 0.0
+        stack: list[tuple[Any, ...]] = []
+        operands: list[bytes] = []
+        runs = self.runs
+        pos = 0
+        search = _TOKEN.search
+        n = len(data)
+
+        def nums(k: int) -> list[float]:
+            vals: list[float] = []
+            for tok in operands:
+                if tok[:1] not in (b"(", b"<", b"/", b"["):
+                    vals.extend(float(v) for v in tok.split())
+            return vals[-k:] if len(vals) >= k else []
+
+        while pos < n:
+            m = search(data, pos)
+            if m is None:
+                break
+            pos = m.end()
+            kind = m.lastgroup
+            tok = m.group()
+            if kind == "op":
+                op = tok
+                if op in (b"Tj", b"TJ", b"'", b'"'):
+                    if op == b"'" or op == b'"':
+                        if op == b'"':
+                            vals = nums(2)
+                            if vals:
+                                tw, tc = vals
+                        tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] - tl * tlm[2], tlm[5] - tl * tlm[3])
+                        tm = tlm
+                    if font is None or not operands:
+                        operands = []
+                        continue
+                    last = operands[-1]
+                    items = _ARRAY_ITEM.findall(last[1:-1]) if last[:1] == b"[" else [last]
+                    for item in items:
+                        first = item[:1]
+                        if first == b"(" or first == b"<":
+                            text, width, count, spaces = font.decode(_string_bytes(item))
+                            advance = ((width / 1000.0) * fs + tc * count + tw * spaces) * th
+                            trm = _mult(tm, ctm)
+                            x0, y0 = trm[4], trm[5]
+                            tm = _advance(tm, advance)
+                            x1 = tm[4] * ctm[0] + tm[5] * ctm[2] + ctm[4]
+                            y1 = tm[4] * ctm[1] + tm[5] * ctm[3] + ctm[5]
+                            size = abs(fs) * math.hypot(trm[2], trm[3])
+                            rotated = abs(trm[1]) > abs(trm[0])
+                            if text:
+                                if rotated:
+                                    runs.append(_TextRun(text, y0, y1, x0, size, font.name, True))
+                                else:
+                                    runs.append(_TextRun(text, x0, x1, y0 + ts, size, font.name, False))
+                        else:
+                            advance = -float(item) / 1000.0 * fs * th
+                            tm = _advance(tm, advance)
+                elif op == b"Td" or op == b"TD":
+                    vals = nums(2)
+                    if vals:
+                        tx, ty = vals
+                        if op == b"TD":
+                            tl = -ty
+                        tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] + tx * tlm[0] + ty * tlm[2],
+                               tlm[5] + tx * tlm[1] + ty * tlm[3])
+                        tm = tlm
+                elif op == b"Tm":
+                    vals = nums(6)
+                    if vals:
+                        tm = tlm = tuple(vals)  # type: ignore[assignment]
+                elif op == b"T*":
+                    tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] - tl * tlm[2], tlm[5] - tl * tlm[3])
+                    tm = tlm
+                elif op == b"Tf":
+                    vals = nums(1)
+                    names = [t for t in operands if t[:1] == b"/"]
+                    if vals:
+                        fs = vals[0]
+                    if names:
+                        font = self._font(resources, names[-1].decode("latin-1"))
+                elif op == b"BT":
+                    tm = tlm = _IDENTITY
+                elif op == b"cm":
+                    vals = nums(6)
+                    if vals:
+                        ctm = _mult(tuple(vals), ctm)  # type: ignore[arg-type]
+                elif op == b"q":
+                    stack.append((ctm, font, fs, tc, tw, th, tl, ts))
+                elif op == b"Q":
+                    if stack:
+                        ctm, font, fs, tc, tw, th, tl, ts = stack.pop()
+                elif op == b"Tc":
+                    vals = nums(1)
+                    tc = vals[0] if vals else tc
+                elif op == b"Tw":
+                    vals = nums(1)
+                    tw = vals[0] if vals else tw
+                elif op == b"Tz":
+                    vals = nums(1)
+                    th = vals[0] / 100.0 if vals else th
+                elif op == b"TL":
+                    vals = nums(1)
+                    tl = vals[0] if vals else tl
+                elif op == b"Ts":
+                    vals = nums(1)
+                    ts = vals[0] if vals else ts
+                elif op == b"Do":
+                    names = [t for t in operands if t[:1] == b"/"]
+                    if names and depth < _MAX_FORM_DEPTH:
+                        self._form(resources, names[-1].decode("latin-1"), ctm, depth)
+                elif op == b"BI":
+                    start = data.find(b"ID", pos)
+                    end = _END_IMAGE.search(data, start + 3) if start >= 0 else None
+                    pos = end.end() if end else n
+                operands = []
+            elif kind != "cmt":
+                operands.append(tok)
+
+    def _form(self, resources: Any, name: str, ctm: Matrix, depth: int) -> None:
+        try:
+            ref = resources["/XObject"].get_object().raw_get(name)
+        except (KeyError, AttributeError, TypeError):
+            return
+        key = ref.idnum if isinstance(ref, IndirectObject) else id(ref)
+        xobj = ref.get_object()
+        if xobj.get("/Subtype") != "/Form" or key in self.seen_forms:
+            return
+        self.seen_forms.add(key)
+        matrix = xobj.get("/Matrix")
+        try:
+            form_m = tuple(float(v) for v in matrix) if matrix else _IDENTITY
+        except (TypeError, ValueError):
+            form_m = _IDENTITY
+        sub_resources = xobj.get("/Resources")
+        sub_resources = sub_resources.get_object() if sub_resources is not None else resources
+        self.scan(xobj.get_data(), sub_resources, _mult(form_m, ctm), depth + 1)  # type: ignore[arg-type]
+        self.seen_forms.discard(key)
+
+
+def _page_content(page: Any) -> bytes:
+    contents = page.get("/Contents")
+    if contents is None:
+        return b""
+    contents = contents.get_object()
+    if isinstance(contents, ArrayObject):
+        return b"\n".join(part.get_object().get_data() for part in contents)
+    return contents.get_data()
+
+
+def _runs_to_spans(runs: list[_TextRun]) -> tuple[str, list[Span]]:
+    """Merge text runs into spans (same font and baseline) and lines; return the page text and the spans."""
+    spans: list[Span] = []
+    lines: list[list[Span]] = []
+    upright = [r for r in runs if not r.rotated]
+    rotated = [r for r in runs if r.rotated]
+    for group in (upright, rotated):
+        prev: Span | None = None
+        for run in group:
+            size = run.size or 1.0
+            if prev is not None and prev.rotated != run.rotated:
+                prev = None
+            if prev is not None:
+                gap = run.x0 - prev.x1
+                dy = abs(run.y - prev.y)
+                big = max(size, prev.size)
+                same_line = -0.4 * big <= gap < 4 * big and dy < 0.6 * big
+                if (same_line and run.font == prev.font and abs(run.size - prev.size) < 0.05
+                        and dy < 0.1 * size and gap < 0.8 * size and not run.text.isspace()):
+                    if gap > 0.15 * size and not prev.text.endswith(" ") and not run.text.startswith(" "):
+                        prev.text += " "
+                    prev.text += run.text
+                    prev.x1 = run.x1
+                    continue
+                if not same_line:
+                    prev = None
+            span = Span(run.text, run.x0, run.y, run.size, run.font, run.x1, -1, run.rotated)
+            if prev is None:
+                lines.append([span])
+            else:
+                lines[-1].append(span)
+            span.line = len(lines) - 1
+            spans.append(span)
+            prev = span
+    out_lines: list[str] = []
+    for line in lines:
+        parts: list[str] = []
+        last: Span | None = None
+        for span in line:
+            if last is not None and span.x - last.x1 > 0.15 * min(span.size, last.size):
+                parts.append("  " if span.x - last.x1 > 0.8 * min(span.size, last.size) else " ")
+            parts.append(span.text)
+            last = span
+        text = "".join(parts).strip()
+        if text:
+            out_lines.append(text)
+    return "\n".join(out_lines), spans
+
+
+def _fast_page_text(page: Any, fonts: dict[Any, _FontInfo]) -> tuple[str, list[Span]]:
+    resources = page.get("/Resources")
+    resources = resources.get_object() if resources is not None else {}
+    scanner = _ContentScanner(fonts)
+    scanner.scan(_page_content(page), resources)
+    return _runs_to_spans(scanner.runs)
 
 
 def _outline(reader: pypdf.PdfReader) -> list[OutlineItem]:
@@ -204,38 +584,54 @@ def _spans(page: Any) -> tuple[str, list[Span]]:
     return text, spans
 
 
-def read_pdf(path: Path, layout_pages: int = 2) -> RawDocument:
-    """Read a PDF into a RawDocument; the first `layout_pages` pages also get positioned spans."""
+def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
+    """Read a PDF into a RawDocument with positioned spans for every page.
+
+    `layout_pages` is accepted for compatibility: the fast content scanner gives every page its spans. Pages
+    the scanner cannot read fall back to pypdf's extract_text() (spans only for the first `layout_pages`).
+    """
     path = Path(path)
     check_pdf_path(path)
+    fallback_layout = 2 if layout_pages is None else layout_pages
     with _quiet_pypdf():
         reader = _open(path)
         try:
             count = len(reader.pages)
-        except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError,
+                RecursionError) as exc:
             raise PdfError(f"{path} is damaged: its page tree cannot be read ({type(exc).__name__})",
                            "Download the PDF again or re-save it with a PDF viewer.") from exc
         if count == 0:
-            raise PdfError(f"{path} has no pages", "Check that the download finished; pass the full paper PDF.")
+            raise PdfError(f"{path} has no pages",
+                           "Check that the download finished; pass the full paper PDF.")
         doc = RawDocument(str(path), [], _outline(reader), _metadata(reader))
         if count > MANY_PAGES:
             doc.warnings.append(f"{path.name} has {count} pages; extraction may take a while")
+        fonts: dict[Any, _FontInfo] = {}
         for index in range(count):
             try:
                 page = reader.pages[index]
                 box = page.mediabox
                 width, height = float(box.width), float(box.height)
-                if index < layout_pages:
-                    text, spans = _spans(page)
-                else:
-                    text, spans = page.extract_text(), []
-                links = _page_links(page)
+                try:
+                    text, spans = _fast_page_text(page, fonts)
+                except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                        RecursionError, OverflowError, ZeroDivisionError, UnicodeDecodeError) as exc:
+                    log.debug("fast text scan failed on page %d (%s); using pypdf", index + 1, exc)
+                    if index < fallback_layout:
+                        text, spans = _spans(page)
+                    else:
+                        text, spans = page.extract_text(), []
+                link_boxes = _page_links(page)
             except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                    RecursionError, AssertionError, OverflowError, ZeroDivisionError, UnicodeDecodeError) as exc:
-                doc.warnings.append(f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
+                    RecursionError, AssertionError, OverflowError, ZeroDivisionError,
+                    UnicodeDecodeError) as exc:
+                doc.warnings.append(
+                    f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
                 doc.pages.append(RawPage(index + 1, ""))
                 continue
-            doc.pages.append(RawPage(index + 1, text or "", width, height, spans, links))
+            doc.pages.append(RawPage(index + 1, text or "", width, height, spans, [b[0] for b in link_boxes],
+                                     link_boxes))
     total = sum(len(p.text.strip()) for p in doc.pages)
     if total == 0:
         raise PdfError(f"{path} has no text layer (it looks like a scan)",
