@@ -1,0 +1,322 @@
+"""Paper + section texts -> Markdown draft with section markers; parse a draft back; replace one section.
+
+Every section sits between two HTML comments:
+
+    <!-- drafter:begin id=problem source=llm model=gpt-4o-mini tokens=812 hash=3f2a9c0d1b7e4a55 -->
+    ...section text...
+    <!-- drafter:end id=problem -->
+
+`hash` is the hash of the text as drafter wrote it, so a later run can tell generated text from text the
+author edited (and an author section's untouched to-do scaffold from one the author filled in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from markupsafe import Markup
+
+from drafter import __version__
+from drafter.errors import DraftFormatError
+from drafter.paper import Paper
+from drafter.plan import BY_ID, SECTIONS
+
+_BEGIN = re.compile(r"<!-- drafter:begin ((?:[a-z_]+=\S+ ?)+) -->")
+_END = "<!-- drafter:end id={id} -->"
+_ATTR = re.compile(r"([a-z_]+)=(\S+)")
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.strip("\n").encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class SectionText:
+    """One section's text and where it came from."""
+
+    id: str
+    text: str
+    source: str  # llm | extracted | author
+    model: str = ""
+    tokens: int = 0
+    note: str | None = None  # e.g. what was cut from the context
+
+    def body(self) -> str:
+        text = self.text.strip("\n")
+        if self.note:
+            text = f"{text}\n\n*drafter: {self.note}.*"
+        return text
+
+
+def _neutralise(text: str) -> str:
+    """Model output must not be able to forge or break drafter markers."""
+    return re.sub(r"<!--\s*drafter:", "<!-- (drafter):", text)
+
+
+def wrap(section: SectionText) -> str:
+    body = _neutralise(section.body())
+    attrs = {"id": section.id, "source": section.source}
+    if section.model:
+        attrs["model"] = re.sub(r"\s+", "_", section.model)
+    if section.tokens:
+        attrs["tokens"] = str(section.tokens)
+    attrs["hash"] = content_hash(body)
+    head = " ".join(f"{k}={v}" for k, v in attrs.items())
+    return f"<!-- drafter:begin {head} -->\n{body}\n{_END.format(id=section.id)}"
+
+
+# -- drafted text clean-up ---------------------------------------------------------------------------
+
+_FENCE = re.compile(r"\A```(?:markdown|md)?\s*\n(.*)\n```\s*\Z", re.S)
+
+
+def clean_model_text(section_id: str, text: str) -> str:
+    """Strip wrappers models add (a fence around the answer, a repeated heading) and enforce sub-headings."""
+    text = text.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    spec = BY_ID[section_id]
+    first, _, rest = text.partition("\n")
+    heading = re.sub(r"[^a-z ]", "", spec.heading.lower()).strip()
+    if first.startswith("#") and heading and heading in re.sub(r"[^a-z ]", "", first.lower()):
+        text = rest.strip()
+    if section_id == "innovations":
+        text = _enforce_innovations(text)
+    elif spec.subheadings:
+        text = _enforce_subheadings(text, spec.subheadings, section_id)
+    return text
+
+
+def _missing(section_id: str) -> str:
+    return f"*(The model gave no text for this part: run `drafter redo DRAFT.md {section_id}`.)*"
+
+
+def _enforce_subheadings(text: str, names: tuple[str, ...], section_id: str) -> str:
+    """Normalise `### Name` sub-headings (any level, emoji or bold) and add any the model left out."""
+    for name in names:
+        pattern = re.compile(rf"^\s*(?:#+\s*|\*\*)\W*{re.escape(name)}\W*?(?:\*\*)?:?\s*$", re.I | re.M)
+        text = pattern.sub(f"### {name}", text, count=1)
+    present = [n for n in names if re.search(rf"^### {re.escape(n)}$", text, re.M)]
+    if len(present) == len(names):
+        return text
+    if not present:
+        return f"### {names[0]}\n{text}\n\n" + "\n\n".join(f"### {n}\n{_missing(section_id)}" for n in names[1:])
+    return text + "".join(f"\n\n### {n}\n{_missing(section_id)}" for n in names if n not in present)
+
+
+_INNOVATION = re.compile(r"^\s*#+\s*(?:\*\*)?\s*(?:core\s+)?innovation\s*#?\s*(\d)\s*[:.\-–—]?\s*(.*?)(?:\*\*)?\s*$",
+                         re.I | re.M)
+
+
+def _enforce_innovations(text: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        name = match.group(2).strip() or "[Main Technical Contribution]"
+        return f"### Core Innovation #{match.group(1)}: {name}"
+
+    text = _INNOVATION.sub(fix, text)
+    if not re.search(r"^### Core Innovation #1: ", text, re.M):
+        text = f"### Core Innovation #1: [Main Technical Contribution]\n{text}"
+    if not re.search(r"^### Core Innovation #2: ", text, re.M):
+        text += f"\n\n### Core Innovation #2: [Second Key Contribution]\n{_missing('innovations')}"
+    return text
+
+
+# -- extracted sections ------------------------------------------------------------------------------
+
+
+def overview_text(paper: Paper) -> str:
+    authors = ", ".join(paper.authors) if paper.authors else "[Author List]"
+    published = ", ".join(x for x in [str(paper.year) if paper.year else "", paper.venue or ""] if x)
+    arxiv = f" · [arXiv:{paper.arxiv_id}](https://arxiv.org/abs/{paper.arxiv_id})" if paper.arxiv_id else ""
+    return (f"**Title**: {paper.title}  \n**Authors**: {authors}  \n"
+            f"**Published**: {published or '[Year, Venue]'}{arxiv}  \n"
+            "**Citations**: [Number if known] <!-- look it up on Google Scholar or Semantic Scholar -->")
+
+
+_CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co", "paperswithcode.com", "codeberg.org")
+
+
+def code_links(paper: Paper) -> list[str]:
+    return [u for u in paper.urls if any(h in u.lower() for h in _CODE_HOSTS)]
+
+
+def reference_implementations_text(paper: Paper) -> str:
+    links = code_links(paper)
+    lines = [f"- Official implementation (linked in the paper): <{u}>" for u in links]
+    if not lines:
+        lines = ["- [Official implementation if available] <!-- the paper prints no code link -->"]
+    lines.append("- [Notable third-party implementations]")
+    return "\n".join(lines)
+
+
+def extracted_sections(paper: Paper) -> dict[str, SectionText]:
+    return {
+        "overview": SectionText("overview", overview_text(paper), "extracted"),
+        "reference-implementations": SectionText("reference-implementations",
+                                                 reference_implementations_text(paper), "extracted"),
+    }
+
+
+# -- front matter ------------------------------------------------------------------------------------
+
+
+def tags_from(text: str) -> list[str]:
+    return list(dict.fromkeys(t.lstrip("#") for t in re.findall(r"#[A-Za-z][\w\-]*", text)))
+
+
+def front_matter(paper: Paper, model: str, tags: list[str], today: date | None = None) -> str:
+    """YAML front matter usable by Hugo and Jekyll; values are JSON scalars, which YAML reads as-is."""
+    fields: dict[str, Any] = {
+        "title": f"{paper.title}: Deep Dive and Implementation Guide",
+        "paper_title": paper.title,
+        "authors": paper.authors,
+        "year": paper.year,
+        "venue": paper.venue,
+        "arxiv_id": paper.arxiv_id,
+        "source": paper.source,
+        "paper_sha256": paper.sha256,
+        "model": model,
+        "drafter_version": __version__,
+        "tags": tags,
+        "date": (today or date.today()).isoformat(),
+        "draft": True,
+    }
+    lines = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items()]
+    return "---\n" + "\n".join(lines) + "\n---\n"
+
+
+def read_front_matter(text: str) -> dict[str, Any]:
+    """The front matter drafter wrote (tolerates hand edits: unparsable values come back as strings)."""
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return {}
+    out: dict[str, Any] = {}
+    for line in text[4:end].splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or line.startswith((" ", "-")):
+            continue
+        value = value.strip()
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value.strip("'\"")
+    return out
+
+
+# -- assembly ----------------------------------------------------------------------------------------
+
+
+def assemble_draft(paper: Paper, sections: dict[str, SectionText], model: str, template: Any,
+                   today: date | None = None) -> str:
+    """Render the post template with every section wrapped in markers, behind YAML front matter."""
+    texts = {**extracted_sections(paper), **sections}
+
+    def section(section_id: str) -> Markup:
+        if section_id not in texts:
+            raise DraftFormatError(f"post template asks for unknown section {section_id!r}",
+                                   f"Known sections: {', '.join(BY_ID)}.")
+        return Markup(wrap(texts[section_id]))
+
+    def author(section_id: str, caller: Any) -> Markup:
+        return Markup(wrap(SectionText(section_id, str(caller()), "author")))
+
+    body = template.render(paper=paper, section=section, author=author).strip() + "\n"
+    tags = tags_from(texts["tags"].text) if "tags" in texts else []
+    return front_matter(paper, model, tags, today) + "\n" + body
+
+
+# -- reading a draft back ----------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    id: str
+    attrs: dict[str, str]
+    start: int  # offset of the begin marker
+    end: int  # offset just past the end marker
+    content: str
+    line: int
+
+    @property
+    def source(self) -> str:
+        return self.attrs.get("source", "")
+
+    @property
+    def edited(self) -> bool:
+        return content_hash(self.content) != self.attrs.get("hash")
+
+
+@dataclass
+class ParsedDraft:
+    text: str
+    front: dict[str, Any]
+    blocks: dict[str, Block] = field(default_factory=dict)
+
+
+def parse_draft(text: str, name: str = "draft") -> ParsedDraft:
+    """Find every marked section; broken or duplicated markers are reported with their line."""
+    parsed = ParsedDraft(text, read_front_matter(text))
+    for match in _BEGIN.finditer(text):
+        attrs = dict(_ATTR.findall(match.group(1)))
+        section_id = attrs.get("id", "")
+        line = text.count("\n", 0, match.start()) + 1
+        end_marker = _END.format(id=section_id)
+        end = text.find(end_marker, match.end())
+        if not section_id or end < 0:
+            raise DraftFormatError(f"{name}:{line}: section {section_id!r} has no end marker ({end_marker})",
+                                   "Restore the marker line, or take the section from .drafter-history/.")
+        nested = _BEGIN.search(text, match.end(), end)
+        if nested:
+            raise DraftFormatError(f"{name}:{line}: section {section_id!r} is not closed before the next one",
+                                   f"Restore the line {end_marker}.")
+        if section_id in parsed.blocks:
+            raise DraftFormatError(f"{name}:{line}: section {section_id!r} appears twice",
+                                   "Delete one copy, markers included.")
+        content = text[match.end():end].strip("\n")
+        parsed.blocks[section_id] = Block(section_id, attrs, match.start(), end + len(end_marker), content, line)
+    if not parsed.blocks:
+        raise DraftFormatError(f"{name} holds no drafter section markers",
+                               "Pass a draft written by `drafter new` (its sections carry <!-- drafter:... --> "
+                               "comments).")
+    return parsed
+
+
+def replace_section(parsed: ParsedDraft, section: SectionText) -> str:
+    """The draft with exactly one section's block replaced; every other byte stays the same."""
+    block = parsed.blocks[section.id]
+    text = parsed.text[: block.start] + wrap(section) + parsed.text[block.end:]
+    if section.id == "tags":
+        # The front matter repeats the tags; keep it in step with the section.
+        tags = json.dumps(tags_from(section.text), ensure_ascii=False)
+        text = re.sub(r"^tags: .*$", lambda _: f"tags: {tags}", text, count=1, flags=re.M)
+    return text
+
+
+def section_states(parsed: ParsedDraft) -> list[dict[str, Any]]:
+    """One row per planned section, in draft order: id, heading, state, words, model, tokens."""
+    rows = []
+    for spec in SECTIONS:
+        block = parsed.blocks.get(spec.id)
+        if block is None:
+            state = "missing"
+        elif block.source == "author":
+            state = "written" if block.edited else "todo"
+        else:
+            state = "edited" if block.edited else "generated"
+        words = len(re.sub(r"<!--.*?-->", " ", block.content, flags=re.S).split()) if block else 0
+        rows.append({
+            "id": spec.id, "heading": spec.heading, "state": state,
+            "source": block.source if block else spec.source, "words": words,
+            "model": block.attrs.get("model", "") if block else "",
+            "tokens": int(block.attrs.get("tokens", 0) or 0) if block else 0,
+            "line": block.line if block else None,
+        })
+    return rows

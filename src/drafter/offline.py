@@ -1,0 +1,226 @@
+"""Paper + section id -> Markdown drafted from the paper's own sentences (the embedded offline default).
+
+No model and no network: each section is filled with sentences chosen from the part of the paper the
+section is about, scored by cue words, kept in the paper's order, and flagged as extracted text that the
+author should rewrite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from drafter.paper import Paper, Section
+
+NOTE = "> 📝 *Offline draft: sentences extracted from the paper. Rewrite them in your own words.*"
+
+_ABBREV = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bet al)(?<!\bFig)(?<!\bEq)(?<!\bSec)(?<!\bvs)(?<!\bcf)(?<!\bNo)"
+_SPLIT = re.compile(_ABBREV + r"(?<=[.!?])\s+(?=[A-Z(\[])")
+_CUES = {
+    "hook": r"\b(problem|challeng|important|critical|key|state[- ]of[- ]the[- ]art|outperform|significant|"
+            r"enable|first|new)\w*",
+    "contribution": r"\b(we (propose|present|introduce|show|develop|describe)|this (paper|work)|in this (paper|work)|"
+                    r"our (approach|method|model|framework))\b",
+    "problem": r"\b(however|but|limit|challeng|difficult|problem|expensive|costly|slow|fail|lack|unable|"
+               r"suffer|bottleneck|require|hard|struggl)\w*",
+    "solution": r"\b(we (propose|introduce|present)|our (approach|method|model)|key idea|instead|based on|"
+                r"allows?|enables?|simple)\b",
+    "result": r"(\boutperform|\bimprov|\bachiev|\bfaster|\bstate[- ]of[- ]the[- ]art|\bbetter|\bbest|%|\bgain)",
+    "future": r"\b(future|limitation|open|remain|extend|further|plan to|could be|would be)\w*",
+}
+_STOP = set("""a an the of for and or in on to with by from at as is are we our this that these those via
+using use based toward towards into over under its their be can new deep learning neural network networks
+model models paper approach method methods""".split())
+
+
+def sentences(text: str) -> list[str]:
+    """Readable sentences of a text: whole-line noise, math-heavy and very short or long ones dropped."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    out = []
+    for raw in _SPLIT.split(flat):
+        s = raw.strip()
+        letters = sum(c.isalpha() for c in s)
+        if not (40 <= len(s) <= 420) or letters < 0.6 * len(s) or not s[0].isupper() or s[-1] not in ".!?":
+            continue
+        out.append(s)
+    return out
+
+
+def _pick(candidates: Iterable[str], cue: str, n: int, exclude: Iterable[str] = ()) -> list[str]:
+    """Up to n sentences with the most cue matches (ties: earlier first), returned in the paper's order."""
+    pool = [s for s in dict.fromkeys(candidates) if s not in set(exclude)]
+    pattern = re.compile(_CUES[cue], re.I)
+    scored = sorted(range(len(pool)), key=lambda i: (-len(pattern.findall(pool[i])), i))
+    chosen = sorted(i for i in scored[:n] if pattern.search(pool[i]) or len(pool) <= n)
+    if not chosen:
+        chosen = list(range(min(n, len(pool))))
+    return [pool[i] for i in chosen]
+
+
+def _sents(paper: Paper, *parts: str) -> list[str]:
+    return [s for part in parts for s in sentences(paper.part_text(part) if part != "abstract" else paper.abstract)]
+
+
+def _quote(items: list[str]) -> str:
+    return " ".join(items) if items else "*(the paper's text gave nothing usable here: write this part yourself)*"
+
+
+def _method_topics(paper: Paper) -> list[Section]:
+    """Sub-sections of the method part (or the method sections themselves): the candidate innovations."""
+    method_titles = {s.title for s in paper.part_sections("method")}
+    subs: list[Section] = []
+    inside = False
+    for sec in paper.sections:
+        if sec.appendix:
+            continue
+        if sec.level == 1:
+            inside = sec.title in method_titles
+            continue
+        if inside and sentences(sec.text):
+            subs.append(sec)
+    return subs or [s for s in paper.part_sections("method") if sentences(s.text)]
+
+
+def _summary(paper: Paper) -> str:
+    abstract = _sents(paper, "abstract") or _sents(paper, "introduction")
+    hook = _pick(abstract, "hook", 3)
+    quick = _pick(abstract, "contribution", 1)
+    return f"{_quote(hook)}\n\n**Quick Summary**: {_quote(quick)}"
+
+
+def _problem(paper: Paper) -> str:
+    return _quote(_pick(_sents(paper, "introduction") or _sents(paper, "abstract"), "problem", 4))
+
+
+def _solution(paper: Paper) -> str:
+    pool = _sents(paper, "abstract", "introduction")
+    return _quote(_pick(pool, "solution", 3, exclude=_pick(_sents(paper, "introduction"), "problem", 4)))
+
+
+def _innovations(paper: Paper) -> str:
+    topics = _method_topics(paper)
+    blocks = []
+    for n in (1, 2):
+        if len(topics) >= n:
+            topic = topics[n - 1]
+            body = _quote(_pick(sentences(topic.text), "solution", 3))
+            name = topic.title
+        else:
+            body, name = _quote([]), "[Second Key Contribution]"
+        blocks.append(f"### Core Innovation #{n}: {name}\n{body}")
+        if n == 1:
+            blocks.append(f'```python\n# TODO(author): a short snippet that illustrates "{name}".\n'
+                          "# (Offline mode does not write code.)\n```")
+    return "\n\n".join(blocks)
+
+
+_EQUATION = re.compile(r"^(?=.*[=≤≥∝∑∏∫])(?=.*[A-Za-zα-ωΑ-Ω]).{3,160}$")
+
+
+def _math(paper: Paper) -> str:
+    lines: list[str] = []
+    for sec in paper.part_sections("method") or paper.body_sections():
+        for line in sec.text.splitlines():
+            line = line.strip()
+            words = re.findall(r"[A-Za-z]{4,}", line)
+            if _EQUATION.match(line) and len(words) <= 4 and line not in lines:
+                lines.append(line)
+    if not lines:
+        return ("*(No displayed equations were found in the extracted text. If the paper has key equations, "
+                "add them here in LaTeX with an intuitive explanation.)*")
+    shown = "\n".join(lines[:4])
+    return (f"Equations as extracted from the method sections (convert them to LaTeX and explain each term):\n\n"
+            f"```text\n{shown}\n```")
+
+
+def _takeaways(paper: Paper) -> str:
+    results = _pick(_sents(paper, "experiments", "conclusion", "abstract"), "result", 3)
+    future = _pick(_sents(paper, "conclusion", "discussion"), "future", 2, exclude=results)
+    practitioners = "\n".join(f"- {s}" for s in results) or f"- {_quote([])}"
+    researchers = "\n".join(f"- {s}" for s in future) or f"- {_quote([])}"
+    return f"### For Practitioners\n{practitioners}\n\n### For Researchers\n{researchers}"
+
+
+def _impact(paper: Paper) -> str:
+    changed = _quote(_pick(_sents(paper, "conclusion", "abstract"), "contribution", 2))
+    return (f"### What This Paper Changed\n{changed}\n\n### Papers That Built On This\n"
+            "- *(Offline mode cannot know later work: list follow-up papers here and verify each one.)*")
+
+
+def cited_references(paper: Paper, n: int = 5) -> list[str]:
+    """The n references cited most often in the body (numbered citations), else the first n."""
+    body = " ".join(s.text for s in paper.sections)
+    counts: Counter[int] = Counter()
+    for group in re.findall(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]", body):
+        for number in re.findall(r"\d+", group):
+            index = int(number)
+            if 1 <= index <= len(paper.references):
+                counts[index] += 1
+    if counts:
+        return [paper.references[i - 1] for i, _ in counts.most_common(n)]
+    return paper.references[:n]
+
+
+def _further_reading(paper: Paper) -> str:
+    refs = cited_references(paper)
+    if not refs:
+        return "*(No reference list was found in the paper: add related papers yourself.)*"
+    clean = [re.sub(r"^\[\d+\]\s*", "", r).strip() for r in refs]
+    return "From the paper's references, most-cited first:\n\n" + "\n".join(f"- {r}" for r in clean)
+
+
+def _discussion(paper: Paper) -> str:
+    claim = _pick(_sents(paper, "abstract"), "contribution", 1)
+    topics = _method_topics(paper)
+    future = _pick(_sents(paper, "conclusion", "discussion"), "future", 1)
+    q1 = (f"The paper states: \"{claim[0]}\" Which assumptions does this rest on, and where might it not hold?"
+          if claim else "Which assumptions does the paper's central claim rest on?")
+    q2 = (f"How would you implement \"{topics[0].title}\", and which design choices would you revisit?"
+          if topics else "Which implementation choices in the paper would you revisit, and why?")
+    q3 = (f"The authors write: \"{future[0]}\" Where would you take this work next?"
+          if future else "Where would you take this work next?")
+    return f"1. {q1}\n2. {q2}\n3. {q3}"
+
+
+def _camel(words: Iterable[str]) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in words)
+
+
+def _tags(paper: Paper) -> str:
+    text = f"{paper.title} {paper.title} {paper.abstract}".lower()
+    words = [w for w in re.findall(r"[a-z][a-z\-]{2,}", text) if w not in _STOP]
+    bigrams = Counter(zip(words, words[1:], strict=False))
+    tags = ["#MachineLearning", "#DeepLearning", "#AI", "#Research"]
+    for pair, count in bigrams.most_common(4):
+        if count >= 2:
+            tags.append("#" + _camel(w.replace("-", "") for w in pair))
+    for word, _ in Counter(words).most_common(6):
+        tag = "#" + _camel([word.replace("-", "")])
+        if len(tags) < 10 and tag.lower() not in (t.lower() for t in tags):
+            tags.append(tag)
+    return "**Tags**: " + " ".join(dict.fromkeys(tags))
+
+
+def _difficulty(paper: Paper) -> str:
+    text = paper.full_text()
+    symbols = len(re.findall(r"[=∑∏∫∂∇≤≥∈αβγδθλμσφψω]", text))
+    density = symbols * 1000 / max(len(text), 1)
+    stars = 1 + (density > 1) + (density > 3) + (density > 6) + (paper.pages > 14)
+    return (f"**Difficulty**: {'⭐' * stars} ({stars}/5) - estimated offline from the paper's math density and "
+            "length (verify)")
+
+
+_DRAFTERS = {
+    "summary": _summary, "difficulty": _difficulty, "problem": _problem, "solution": _solution,
+    "innovations": _innovations, "math": _math, "takeaways": _takeaways, "impact": _impact,
+    "further-reading": _further_reading, "discussion": _discussion, "tags": _tags,
+}
+
+
+def draft_offline(paper: Paper, section_id: str) -> str:
+    """The offline draft of one LLM section; prose sections carry the visible 'extracted' note."""
+    text = _DRAFTERS[section_id](paper)
+    if section_id in ("tags", "difficulty"):
+        return text
+    return f"{NOTE}\n\n{text}"

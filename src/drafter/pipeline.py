@@ -1,0 +1,243 @@
+"""Source -> Draft: extract the paper, draft every section concurrently, assemble; and redo one section.
+
+Callable from Python without the CLI:
+
+    settings = load_settings({"offline": True})
+    draft = asyncio.run(draft_paper(load_paper(Path("paper.pdf"), settings.cache_dir), settings))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drafter.assemble import SectionText, assemble_draft, clean_model_text, parse_draft, replace_section
+from drafter.config import Settings
+from drafter.errors import InputError, ModelError
+from drafter.extract import load_paper
+from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend
+from drafter.paper import Paper
+from drafter.plan import BY_ID, LLM_SECTIONS
+from drafter.prompts import PromptSet, Rendered
+
+MIN_BODY_CHARS = 400
+
+
+@dataclass
+class Stats:
+    sections: int = 0
+    requests: int = 0  # calls that reached the model (cache hits excluded)
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    retries: int = 0
+    per_section: dict[str, dict[str, int]] = field(default_factory=dict)
+    cuts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Draft:
+    paper: Paper
+    text: str
+    sections: dict[str, SectionText]
+    stats: Stats
+
+
+SectionDone = Callable[[str, str, Reply], None]
+
+
+def check_draftable(paper: Paper) -> None:
+    """Refuse papers with too little text rather than drafting from nothing."""
+    if len(paper.full_text()) < MIN_BODY_CHARS:
+        raise InputError(f"{paper.source or paper.title}: too little text was extracted to draft from "
+                         f"({len(paper.full_text())} characters)",
+                         "Check the PDF has a text layer (run OCR on scans) and holds the whole paper.")
+
+
+def render_section(prompts: PromptSet, paper: Paper, section_id: str, settings: Settings, *,
+                   hint: str | None = None, earlier: dict[str, str] | None = None,
+                   context_tokens: int | None = None) -> Rendered:
+    return prompts.render(paper, section_id, context_tokens=context_tokens or settings.context_tokens, hint=hint,
+                          earlier=earlier)
+
+
+async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, section_id: str, settings: Settings,
+                       hint: str | None, earlier: dict[str, str], label: str) -> tuple[Reply, Rendered]:
+    budget = settings.context_tokens
+    for attempt in range(2):
+        rendered = render_section(prompts, paper, section_id, settings, hint=hint, earlier=earlier,
+                                  context_tokens=budget)
+        request = Request(section_id, rendered.messages, rendered.max_tokens, settings.model,
+                          settings.temperature, paper=paper, label=label)
+        try:
+            return await backend.complete(request), rendered
+        except ContextTooLong:
+            if attempt == 1:
+                raise
+            budget = max(250, min(budget, rendered.prompt_tokens) // 2)  # shrink once, then give up
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def draft_sections(paper: Paper, section_ids: list[str], settings: Settings, backend: Backend,
+                         prompts: PromptSet, *, hints: dict[str, str] | None = None,
+                         earlier: dict[str, str] | None = None, stats: Stats | None = None,
+                         on_done: SectionDone | None = None, label: str = "") -> dict[str, SectionText]:
+    """Draft the given LLM sections concurrently; a section declaring `after: X` waits for X's text."""
+    hints = hints or {}
+    known = dict(earlier or {})
+    stats = stats or Stats()
+    tasks: dict[str, asyncio.Task[SectionText]] = {}
+
+    async def run(section_id: str) -> SectionText:
+        inputs = dict(known)
+        for dep in prompts.sections[section_id].after:
+            if dep in tasks:
+                inputs[dep] = (await tasks[dep]).text
+        reply, rendered = await _one_section(backend, prompts, paper, section_id, settings,
+                                             hints.get(section_id), inputs, label)
+        text = clean_model_text(section_id, reply.text) if reply.source == "llm" else reply.text
+        note = rendered.cut_note()
+        if note:
+            stats.cuts[section_id] = note
+        if reply.cached:
+            stats.cache_hits += 1
+        else:
+            stats.requests += reply.source == "llm"
+            stats.prompt_tokens += reply.prompt_tokens
+            stats.completion_tokens += reply.completion_tokens
+        stats.per_section[section_id] = {"prompt_tokens": reply.prompt_tokens,
+                                         "completion_tokens": reply.completion_tokens,
+                                         "estimated_prompt_tokens": rendered.prompt_tokens}
+        if on_done is not None:
+            on_done(label, section_id, reply)
+        return SectionText(section_id, text, reply.source, reply.model, reply.tokens, note)
+
+    for section_id in section_ids:
+        tasks[section_id] = asyncio.create_task(run(section_id), name=f"{label}:{section_id}")
+    # Let every in-flight section finish (its answer lands in the cache) before reporting the first failure.
+    results = await asyncio.gather(*tasks.values(), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    for error in errors:
+        if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+            raise error
+    if errors:
+        raise errors[0]
+    stats.sections += len(section_ids)
+    return {sid: r for sid, r in zip(tasks, results, strict=True) if isinstance(r, SectionText)}
+
+
+async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None = None,
+                      prompts: PromptSet | None = None, *, on_done: SectionDone | None = None,
+                      label: str = "") -> Draft:
+    """Draft every LLM section of the template for `paper` and assemble the Markdown."""
+    check_draftable(paper)
+    prompts = prompts or PromptSet(settings.prompts_dir)
+    own_backend = backend is None
+    events = Events()
+    backend = backend or make_backend(settings, events)
+    stats = Stats()
+    started = time.perf_counter()
+    try:
+        sections = await draft_sections(paper, list(LLM_SECTIONS), settings, backend, prompts, stats=stats,
+                                        on_done=on_done, label=label)
+    finally:
+        if own_backend:
+            await backend.aclose()
+    stats.seconds = time.perf_counter() - started
+    stats.retries = events.retries
+    model = "offline" if settings.offline else settings.model
+    text = assemble_draft(paper, sections, model, prompts.env.get_template("post.md.j2"))
+    return Draft(paper, text, sections, stats)
+
+
+def dry_run(paper: Paper, settings: Settings, prompts: PromptSet | None = None,
+            section_ids: list[str] | None = None) -> list[Rendered]:
+    """The exact messages each section would send (dependencies shown as placeholders); no network."""
+    prompts = prompts or PromptSet(settings.prompts_dir)
+    out = []
+    for section_id in section_ids or list(LLM_SECTIONS):
+        earlier = {dep: f"[the drafted {dep} section goes here]" for dep in prompts.sections[section_id].after}
+        out.append(render_section(prompts, paper, section_id, settings, earlier=earlier))
+    return out
+
+
+@dataclass
+class RedoResult:
+    text: str
+    section: SectionText
+    stats: Stats
+    was_edited: bool
+
+
+def paper_for_draft(front: dict[str, object], draft_path: Path, paper_path: Path | None,
+                    settings: Settings) -> Paper:
+    """The paper a draft was made from: --paper if given, else the recorded source (cached extraction)."""
+    if paper_path is not None:
+        return load_paper(paper_path, settings.cache_dir)
+    source = front.get("source")
+    if not isinstance(source, str) or not source:
+        raise InputError(f"{draft_path} does not record which paper it was drafted from",
+                         "Pass the PDF with --paper PATH.")
+    candidate = Path(source)
+    if not candidate.is_absolute() and not candidate.exists():
+        candidate = draft_path.parent / source
+    if not candidate.exists():
+        raise InputError(f"the paper this draft was made from is gone ({source})",
+                         "Pass its new location with --paper PATH.")
+    return load_paper(candidate, settings.cache_dir)
+
+
+async def redo_section(draft_text: str, draft_path: Path, section_id: str, settings: Settings, *,
+                       hint: str | None = None, force: bool = False, paper_path: Path | None = None,
+                       backend: Backend | None = None, prompts: PromptSet | None = None) -> RedoResult:
+    """Re-run one section's prompt (with an optional hint) and replace only that section in the draft."""
+    spec = BY_ID.get(section_id)
+    if spec is None:
+        raise InputError(f"unknown section {section_id!r}", f"Sections: {', '.join(BY_ID)}.")
+    if spec.source != "llm":
+        what = "the author writes it" if spec.source == "author" else "it is filled from the paper's metadata"
+        raise InputError(f"section {section_id!r} is not drafted by the model ({what})",
+                         f"Sections you can redo: {', '.join(LLM_SECTIONS)}.")
+    parsed = parse_draft(draft_text, str(draft_path))
+    block = parsed.blocks.get(section_id)
+    if block is None:
+        raise InputError(f"{draft_path} has no {section_id!r} section (its markers were removed)",
+                         "Restore the section markers, or draft the paper again with `drafter new`.")
+    if block.edited and not force:
+        raise InputError(f"section {section_id!r} was edited by hand since drafter wrote it",
+                         "Keep your edit, or pass --force to replace it (the old text is saved in "
+                         ".drafter-history/).")
+    paper = paper_for_draft(parsed.front, draft_path, paper_path, settings)
+    prompts = prompts or PromptSet(settings.prompts_dir)
+    earlier = {dep: parsed.blocks[dep].content for dep in prompts.sections[section_id].after
+               if dep in parsed.blocks}
+    own_backend = backend is None
+    events = Events()
+    backend = backend or make_backend(settings, events)
+    stats = Stats()
+    started = time.perf_counter()
+    try:
+        result = await draft_sections(paper, [section_id], settings, backend, prompts,
+                                      hints={section_id: hint} if hint else None, earlier=earlier, stats=stats)
+    finally:
+        if own_backend:
+            await backend.aclose()
+    stats.seconds = time.perf_counter() - started
+    section = result[section_id]
+    return RedoResult(replace_section(parsed, section), section, stats, block.edited)
+
+
+def run(coro: object) -> object:  # pragma: no cover - thin alias kept for scripts
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+__all__ = ["Draft", "ModelError", "RedoResult", "Stats", "check_draftable", "draft_paper", "draft_sections",
+           "dry_run", "paper_for_draft", "redo_section"]
