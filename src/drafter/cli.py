@@ -1,0 +1,402 @@
+"""Command line -> pipeline calls. Parses flags, builds settings, prints; all the work happens elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from drafter import __version__
+from drafter.assemble import parse_draft, section_states
+from drafter.config import Settings, config_file, load_settings
+from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
+from drafter.files import atomic_write, backup_file, slugify
+from drafter.llm import Reply, describe
+from drafter.plan import BY_ID, LLM_SECTIONS, SECTIONS
+from drafter.prompts import PromptSet, estimate_tokens
+from drafter.sources import load_source
+
+app = typer.Typer(
+    name="drafter",
+    help="Turn a research paper PDF into a Markdown deep-dive blog-post draft, one section at a time.\n\n"
+    "Start with `drafter new paper.pdf`. With no API key configured it drafts offline from the paper's own "
+    "sentences; set OPENAI_API_KEY, or --base-url and --model for a local server (Ollama, vLLM, llama.cpp), "
+    "to draft with a model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+T = TypeVar("T")
+
+_state: dict[str, bool] = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"drafter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and retry details.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.INFO if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        # The HTTP libraries log every request at INFO; users need none of that.
+        for name in ("httpx", "httpx2", "openai"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """The one exit path: drafter's errors become one line and an exit code; Ctrl-C exits 130."""
+    try:
+        yield
+    except DrafterError as exc:
+        if _state["debug"]:
+            traceback.print_exc(file=sys.stderr)
+        err.print(f"[bold red]error:[/] {escape(exc.one_line())}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: nothing was written; finished sections are cached, so re-running "
+                  "picks up where this stopped.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        if _state["debug"]:
+            traceback.print_exc(file=sys.stderr)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}. Check the path and its permissions.")
+        raise typer.Exit(2) from None
+
+
+def _async(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# -- shared options -----------------------------------------------------------------------------------
+
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name (env DRAFTER_MODEL).",
+                                              show_default=False)]
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama "
+    "(env DRAFTER_BASE_URL or OPENAI_BASE_URL).", show_default=False)]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Draft from the paper's own sentences; no network.")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=256,
+                                             help="LLM requests in flight at once [default: 8].",
+                                             show_default=False)]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one answer "
+                                                  "[default: 120].", show_default=False)]
+ContextOpt = Annotated[int | None, typer.Option("--context-tokens", min=500, help="Paper text per request, in "
+                                                "tokens; lower it for small local models [default: 12000].",
+                                                show_default=False)]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ask the model again even for identical requests.")]
+PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .md.j2 files overriding packaged "
+                                                 "prompts by name (see `drafter sections`).", show_default=False,
+                                                 file_okay=False)]
+
+
+def _settings(model: str | None = None, base_url: str | None = None, offline: bool = False,
+              jobs: int | None = None, timeout: float | None = None, context_tokens: int | None = None,
+              no_cache: bool = False, prompts: Path | None = None) -> Settings:
+    flags: dict[str, Any] = {"model": model, "base_url": base_url, "jobs": jobs, "timeout": timeout,
+                             "context_tokens": context_tokens, "prompts_dir": prompts}
+    if offline:
+        flags["offline"] = True
+    if no_cache:
+        flags["cache"] = False
+    settings = load_settings(flags)
+    if _state["debug"]:
+        err.print(f"settings: {describe(settings)} (config file: {config_file()})")
+    return settings
+
+
+def _announce_offline(settings: Settings) -> None:
+    if settings.offline and settings.origins.get("offline") != "flag":
+        err.print("[yellow]note:[/] no model configured, so this draft is extracted from the paper's own "
+                  "sentences (offline). To draft with a model: export OPENAI_API_KEY=sk-..., or use a local "
+                  "server: --base-url http://localhost:11434/v1 --model llama3.1")
+
+
+def _progress(total: int) -> Callable[[str, str, Reply], None]:
+    done = [0]
+    started = time.perf_counter()
+
+    def on_done(label: str, section_id: str, reply: Reply) -> None:
+        done[0] += 1
+        how = "cached" if reply.cached else (f"{reply.tokens} tokens" if reply.tokens else reply.source)
+        err.print(f"  [green]✓[/] {section_id:<16} {how:>12}  [{done[0]}/{total}] "
+                  f"{time.perf_counter() - started:5.1f}s")
+
+    return on_done
+
+
+def _output_path(output: str | None, title: str) -> Path | None:
+    """Where the draft goes: None for stdout (-o -), a folder gets <slug>.md, default ./<slug>.md."""
+    if output == "-":
+        return None
+    name = f"{slugify(title)}.md"
+    if output is None:
+        return Path.cwd() / name
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", "\\")):
+        return path / name
+    if path.suffix.lower() == ".pdf":
+        raise InputError(f"refusing to write the draft to {path} (a .pdf name)", "Pass -o draft.md.")
+    return path
+
+
+# -- commands -----------------------------------------------------------------------------------------
+
+
+@app.command()
+def new(
+    paper: Annotated[str, typer.Argument(help="The paper: a PDF path.", show_default=False)],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Draft file, or a folder, or - for "
+                                               "stdout [default: ./<title-slug>.md].", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing draft (the old one is "
+                                        "kept in .drafter-history/).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every section's exact messages and a prompt-"
+                                          "token estimate; no network.")] = False,
+    model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
+    timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
+    prompts: PromptsOpt = None,
+) -> None:
+    """Draft a blog post from a paper: every template section, drafted concurrently, in one Markdown file.
+
+    Examples:\n
+      drafter new paper.pdf --offline              # no model: extractive draft\n
+      drafter new paper.pdf -o - > post.md         # draft on stdout\n
+      drafter new paper.pdf --base-url http://localhost:11434/v1 --model llama3.1
+    """
+    from drafter.pipeline import draft_paper, dry_run as render_all
+
+    with _errors():
+        settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
+        prompt_set = PromptSet(settings.prompts_dir)
+        loaded = load_source(paper, settings)
+        if dry_run:
+            _print_dry_run(render_all(loaded, settings, prompt_set))
+            return
+        target = _output_path(output, loaded.title)
+        if target is not None and target.exists() and not force:
+            raise InputError(f"{target} already exists", "Pass --force to replace it (the old file is kept in "
+                             ".drafter-history/), or -o another path.")
+        for warning in loaded.warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
+        _announce_offline(settings)
+        err.print(f"drafting [bold]{escape(loaded.title)}[/] with {settings.backend_label}: "
+                  f"{len(LLM_SECTIONS)} sections, {settings.jobs} at a time")
+        draft = _async(draft_paper(loaded, settings, prompts=prompt_set, on_done=_progress(len(LLM_SECTIONS))))
+        if target is None:
+            sys.stdout.write(draft.text)
+            sys.stdout.flush()
+        else:
+            if target.exists():
+                kept = backup_file(target)
+                err.print(f"previous draft kept as {kept}")
+            atomic_write(target, draft.text)
+        for section_id, note in draft.stats.cuts.items():
+            err.print(f"[yellow]note:[/] {section_id}: {note}")
+        s = draft.stats
+        where = "stdout" if target is None else str(target)
+        cost = settings.cost(s.prompt_tokens, s.completion_tokens)
+        if settings.offline:
+            err.print(f"[green]wrote[/] {escape(where)}: {s.sections} sections drafted offline, {s.seconds:.1f}s")
+        else:
+            err.print(f"[green]wrote[/] {escape(where)}: {s.sections} sections, {s.requests} model calls, "
+                      f"{s.cache_hits} cached, {s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion "
+                      "tokens" + (f" (${cost:.4f})" if cost is not None else "") + f", {s.seconds:.1f}s")
+
+
+def _print_dry_run(rendered: list[Any]) -> None:
+    total = 0
+    for item in rendered:
+        total += item.prompt_tokens
+        print(f"===== section {item.section_id}: ~{item.prompt_tokens} prompt tokens, max_tokens={item.max_tokens}"
+              + (f" ({item.cut_note()})" if item.cut_note() else "") + " =====")
+        for message in item.messages:
+            print(f"--- {message['role']} ---\n{message['content']}\n")
+    err.print(f"dry run: {len(rendered)} requests, ~{total:,} prompt tokens in all; nothing was sent")
+
+
+@app.command()
+def inspect(
+    paper: Annotated[str, typer.Argument(help="The paper: a PDF path.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the stable contract in the "
+                                          "README).")] = False,
+) -> None:
+    """Show what drafter extracts from a paper: metadata, sections, references, links."""
+    with _errors():
+        settings = _settings(offline=True)
+        loaded = load_source(paper, settings)
+        if as_json:
+            print(json.dumps(loaded.inspect_json(), ensure_ascii=False, indent=2))
+            return
+        data = loaded.inspect_json()
+        out.print(f"title:     {data['title']}")
+        out.print(f"authors:   {', '.join(data['authors']) or '-'}")
+        out.print(f"published: {data['year'] or '-'}{', ' + data['venue'] if data['venue'] else ''}")
+        out.print(f"arXiv:     {data['arxiv_id'] or '-'}")
+        out.print(f"pages:     {data['pages']}")
+        out.print(f"abstract:  {len(data['abstract'])} characters")
+        out.print("sections:")
+        for sec in data["sections"]:
+            indent = "  " * sec["level"]
+            out.print(f"{indent}{sec['title']}  (p. {sec['page']}, {sec['chars']} chars)")
+        out.print(f"references: {len(data['references'])}")
+        for url in data["urls"]:
+            out.print(f"url:       {url}")
+        for warning in loaded.warnings:
+            err.print(f"warning: {warning}")
+
+
+@app.command()
+def status(
+    draft: Annotated[Path, typer.Argument(help="A draft written by `drafter new`.", exists=True, dir_okay=False,
+                                          readable=True, show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of sections.")] = False,
+) -> None:
+    """Show each section's state: generated, edited, todo (author part still empty), written or missing."""
+    with _errors():
+        rows = section_states(parse_draft(draft.read_text(encoding="utf-8"), str(draft)))
+        if as_json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        table = Table(box=None, pad_edge=False)
+        for column in ("id", "heading", "state", "words", "model", "tokens"):
+            table.add_column(column, justify="right" if column in ("words", "tokens") else "left")
+        colours = {"generated": "green", "edited": "cyan", "todo": "yellow", "written": "blue", "missing": "red"}
+        for row in rows:
+            table.add_row(row["id"], row["heading"], f"[{colours[row['state']]}]{row['state']}[/]",
+                          str(row["words"]), row["model"], str(row["tokens"] or ""))
+        Console(highlight=False).print(table)
+        counts = {s: sum(r["state"] == s for r in rows) for s in colours}
+        err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+
+
+@app.command()
+def redo(
+    draft: Annotated[Path, typer.Argument(help="A draft written by `drafter new`.", exists=True, dir_okay=False,
+                                          readable=True, show_default=False)],
+    section: Annotated[str, typer.Argument(help=f"Section id: {', '.join(LLM_SECTIONS)}.", show_default=False)],
+    hint: Annotated[str | None, typer.Option("--hint", help="What to change, e.g. 'shorter, one analogy'.",
+                                             show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace the section even if you edited it (the "
+                                        "old text is kept in .drafter-history/).")] = False,
+    paper: Annotated[Path | None, typer.Option("--paper", help="The paper PDF, if it moved since drafting.",
+                                               show_default=False)] = None,
+    model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, timeout: TimeoutOpt = None,
+    context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False, prompts: PromptsOpt = None,
+) -> None:
+    """Re-draft one section (optionally with a hint) and replace only that section in the draft.
+
+    Every byte outside the section stays as it is (redoing `tags` also refreshes the front-matter tags).
+    A section you edited by hand is kept unless you pass --force.
+    """
+    from drafter.pipeline import redo_section
+
+    with _errors():
+        settings = _settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts)
+        _announce_offline(settings)
+        text = draft.read_text(encoding="utf-8")
+        result = _async(redo_section(text, draft, section, settings, hint=hint, force=force, paper_path=paper))
+        kept = backup_file(draft)
+        atomic_write(draft, result.text)
+        note = f"; your edited text is kept in {kept}" if result.was_edited else f"; previous draft in {kept}"
+        s = result.stats
+        err.print(f"[green]redid[/] {section} in {draft}: {s.prompt_tokens + s.completion_tokens} tokens"
+                  f"{' (cached)' if s.cache_hits else ''}, {s.seconds:.1f}s{note}")
+
+
+@app.command()
+def prompt(
+    paper: Annotated[str, typer.Argument(help="The paper: a PDF path.", show_default=False)],
+    section: Annotated[str, typer.Argument(help="Section id (see `drafter sections`).", show_default=False)],
+    hint: Annotated[str | None, typer.Option("--hint", help="A revision hint, as `redo --hint` sends it.",
+                                             show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON.")] = False,
+    context_tokens: ContextOpt = None, prompts: PromptsOpt = None,
+) -> None:
+    """Print the exact messages one section would send to the model, and a token estimate; no network."""
+    from drafter.pipeline import render_section
+
+    with _errors():
+        if section not in LLM_SECTIONS:
+            raise InputError(f"unknown or non-model section {section!r}", f"Choose from: {', '.join(LLM_SECTIONS)}.")
+        settings = _settings(context_tokens=context_tokens, prompts=prompts, offline=True)
+        prompt_set = PromptSet(settings.prompts_dir)
+        loaded = load_source(paper, settings)
+        earlier = {dep: f"[the drafted {dep} section goes here]" for dep in prompt_set.sections[section].after}
+        rendered = render_section(prompt_set, loaded, section, settings, hint=hint, earlier=earlier)
+        if as_json:
+            print(json.dumps({"section": section, "max_tokens": rendered.max_tokens,
+                              "estimated_prompt_tokens": rendered.prompt_tokens, "messages": rendered.messages},
+                             ensure_ascii=False, indent=2))
+        else:
+            _print_dry_run([rendered])
+
+
+@app.command()
+def sections(
+    prompts: PromptsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the template's sections: who writes each, what it drafts, which paper parts it reads."""
+    with _errors():
+        prompt_set = PromptSet(prompts)
+        rows = []
+        for spec in SECTIONS:
+            declared = prompt_set.sections.get(spec.id)
+            rows.append({
+                "id": spec.id, "source": spec.source,
+                "description": declared.description if declared else spec.description,
+                "reads": list(declared.reads) if declared else [],
+                "max_tokens": declared.max_tokens if declared else None,
+                "after": list(declared.after) if declared else [],
+                "prompt": declared.path if declared else None,
+            })
+        if as_json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        table = Table(box=None, pad_edge=False)
+        for column in ("id", "written by", "drafts", "reads"):
+            table.add_column(column)
+        who = {"llm": "model", "extracted": "paper", "author": "you"}
+        for row in rows:
+            table.add_row(row["id"], who[row["source"]], row["description"], ", ".join(row["reads"]))
+        Console(highlight=False).print(table)
+        overridden = prompt_set.overridden()
+        if overridden:
+            err.print(f"overridden from {prompts}: {', '.join(overridden)}")
+        err.print(f"estimate: about {estimate_tokens('x' * 4000)} tokens per 4,000 characters of paper text")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+__all__ = ["BY_ID", "EXIT_MODEL", "app", "main"]
