@@ -101,7 +101,7 @@ BaseUrlOpt = Annotated[str | None, typer.Option(
     "(env DRAFTER_BASE_URL or OPENAI_BASE_URL).", show_default=False)]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Draft from the paper's own sentences; no network.")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=256,
-                                             help="LLM requests in flight at once [default: 8].",
+                                             help="LLM requests in flight at once [default: 12].",
                                              show_default=False)]
 TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one answer "
                                                   "[default: 120].", show_default=False)]
@@ -174,6 +174,8 @@ def new(
                                                "stdout [default: ./<title-slug>.md].", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing draft (the old one is "
                                         "kept in .drafter-history/).")] = False,
+    chain: Annotated[bool, typer.Option("--chain", help="Let sections read the ones they build on (discussion "
+                                        "reads takeaways); costs one extra round trip.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every section's exact messages and a prompt-"
                                           "token estimate; no network.")] = False,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
@@ -191,6 +193,7 @@ def new(
 
     with _errors():
         settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
+        settings = settings.with_overrides(chain=chain)
         prompt_set = PromptSet(settings.prompts_dir)
         loaded = load_source(paper, settings)
         if dry_run:

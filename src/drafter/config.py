@@ -14,7 +14,7 @@ from drafter.errors import ConfigError
 
 APP = "drafter"
 DEFAULT_MODEL = "gpt-4o-mini"
-DEFAULT_JOBS = 8
+DEFAULT_JOBS = 12
 
 
 def config_dir() -> Path:
@@ -54,6 +54,8 @@ class Settings:
     temperature: float = 0.3
     context_tokens: int = 12000
     cache: bool = True
+    # Sections declaring `after: X` wait for X and read it (one more round trip); off by default for speed.
+    chain: bool = False
     cache_dir: Path = field(default_factory=default_cache_dir)
     prompts_dir: Path | None = None
     prices: dict[str, Price] = field(default_factory=dict)
@@ -166,7 +168,7 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
         else:
             if name in from_file:
                 values[name], origins[name] = _coerce(name, from_file[name], str(path)), str(path)
-    for name in ("cache",):
+    for name in ("cache", "chain"):
         if name in flags:
             values[name] = bool(flags[name])
     if "prices" in from_file:

@@ -90,7 +90,11 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
                          prompts: PromptSet, *, hints: dict[str, str] | None = None,
                          earlier: dict[str, str] | None = None, stats: Stats | None = None,
                          on_done: SectionDone | None = None, label: str = "") -> dict[str, SectionText]:
-    """Draft the given LLM sections concurrently; a section declaring `after: X` waits for X's text."""
+    """Draft the given LLM sections concurrently.
+
+    A section declaring `after: X` receives X's text from `earlier` (e.g. the draft, on redo), or, with
+    settings.chain, waits for X when X is drafted in the same run.
+    """
     hints = hints or {}
     known = dict(earlier or {})
     stats = stats or Stats()
@@ -99,7 +103,7 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
     async def run(section_id: str) -> SectionText:
         inputs = dict(known)
         for dep in prompts.sections[section_id].after:
-            if dep in tasks:
+            if dep in tasks and settings.chain:
                 inputs[dep] = (await tasks[dep]).text
         reply, rendered = await _one_section(backend, prompts, paper, section_id, settings,
                                              hints.get(section_id), inputs, label)
@@ -164,7 +168,8 @@ def dry_run(paper: Paper, settings: Settings, prompts: PromptSet | None = None,
     prompts = prompts or PromptSet(settings.prompts_dir)
     out = []
     for section_id in section_ids or list(LLM_SECTIONS):
-        earlier = {dep: f"[the drafted {dep} section goes here]" for dep in prompts.sections[section_id].after}
+        earlier = ({dep: f"[the drafted {dep} section goes here]" for dep in prompts.sections[section_id].after}
+                   if settings.chain else {})
         out.append(render_section(prompts, paper, section_id, settings, earlier=earlier))
     return out
 
