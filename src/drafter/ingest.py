@@ -481,29 +481,34 @@ def _runs_to_spans(runs: list[_TextRun]) -> tuple[str, list[Span]]:
     rotated = [r for r in runs if r.rotated]
     for group in (upright, rotated):
         prev: Span | None = None
+        ref_x1 = 0.0  # right end of the line's last full-size span (superscripts may overlap it)
         for run in group:
             size = run.size or 1.0
-            if prev is not None and prev.rotated != run.rotated:
-                prev = None
             if prev is not None:
                 gap = run.x0 - prev.x1
                 dy = abs(run.y - prev.y)
                 big = max(size, prev.size)
-                same_line = -0.4 * big <= gap < 4 * big and dy < 0.6 * big
+                full_gap = run.x0 - ref_x1
+                same_line = (dy < 0.6 * big and gap < 4 * big
+                             and (gap >= -0.4 * big or full_gap >= -0.4 * size))
                 if (same_line and run.font == prev.font and abs(run.size - prev.size) < 0.05
                         and dy < 0.1 * size and gap < 0.8 * size and not run.text.isspace()):
                     if gap > 0.15 * size and not prev.text.endswith(" ") and not run.text.startswith(" "):
                         prev.text += " "
                     prev.text += run.text
                     prev.x1 = run.x1
+                    ref_x1 = max(ref_x1, run.x1)
                     continue
                 if not same_line:
                     prev = None
             span = Span(run.text, run.x0, run.y, run.size, run.font, run.x1, -1, run.rotated)
             if prev is None:
                 lines.append([span])
+                ref_x1 = run.x1
             else:
                 lines[-1].append(span)
+                if size >= 0.85 * max(s.size for s in lines[-1]):
+                    ref_x1 = max(ref_x1, run.x1)
             span.line = len(lines) - 1
             spans.append(span)
             prev = span
