@@ -40,7 +40,7 @@ _URL = re.compile(
     r"(?:https?://|ftp://|www\.|(?<![\w@./-])(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co)/)"
     r"[^\s<>\"'{}|\\^\[\]]+")
 _ARXIV_STAMP = re.compile(r"arXiv:\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?"
-                          r"(?:\s*\[[^\]]*\])?\s*(?:(\d{1,2})\s+([A-Z][a-z]{2})\s+((?:19|20)\d\d))?")
+                          r"(?:\s*\[[^\]]*\])?\s*(?:(\d{1,2})\s*([A-Z][a-z]{2})\s*((?:19|20)\d\d))?")
 _YEAR = re.compile(r"(?<!\d)(19[6-9]\d|20[0-4]\d)(?!\d)")
 _SECTION_NUM = re.compile(r"^(?:(?:section|chapter)\s+)?(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$", re.I)
 _APPENDIX_NUM = re.compile(r"^(?:appendix\s+)?([A-H](?:\.\d{1,2}){0,3})(?:\.|:|\s)\s*(\S.*)$")
@@ -128,6 +128,15 @@ def _join_spans(spans: list[Span]) -> str:
         parts.append(span.text)
         last = span
     return "".join(parts).strip()
+
+
+def _drop_marks(spans: list[Span]) -> list[Span]:
+    """Spans without footnote marks: small raised digits or symbols right after a word."""
+    if not spans:
+        return spans
+    top = max(s.size for s in spans)
+    return [s for s in spans if not (s.size < 0.8 * top and re.fullmatch(
+        f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]+", s.text))]
 
 
 def build_lines(doc: RawDocument) -> tuple[list[list[Line]], list[Line]]:
@@ -375,6 +384,8 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
         number, title = m.group(1), m.group(2)
     else:
         ma = _APPENDIX_WORD.match(text)
+        if ma and ma.group(2) and not ma.group(2)[:1].isupper() and not ma.group(1):
+            return _Heading(line, "Appendix", 1, "", True)
         if ma and (ma.group(1) or ma.group(2)):
             number, title, appendix = ma.group(1) or "", ma.group(2) or text, True
         elif ma:
@@ -399,8 +410,8 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
         return None
     level = number.count(".") + 1 if number else 1
     letters = [c for c in title if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and len(letters) > 3:
-        title = _clean_title(title.title() if len(letters) > 12 else title.capitalize())
+    if letters and all(c.isupper() for c in letters) and len(letters) > 12 and " " in title:
+        title = _clean_title(title)
     return _Heading(line, title, level, number, appendix)
 
 
@@ -514,16 +525,17 @@ def _find_urls(text: str) -> list[str]:
             while (m.end() == len(line.rstrip()) or url == line[m.start():].rstrip()) and j + 1 < len(lines):
                 nxt = lines[j + 1].strip()
                 token = nxt.split(" ")[0] if nxt else ""
-                joinable = token and (url.endswith(("/", "-", "_", ".", "=", "?", "&", "#", "~"))
-                                      or re.match(r"[\w./~#?=&%-]*[/.=_][\w./~#?=&%-]*$", token)
+                joinable = token and (url.endswith(("/", "-", "_", "=", "?", "&", "#", "~"))
+                                      or (url.endswith(".") and token[:1].islower())
+                                      or re.match(r"[\w.~#?=&%-]*/[\w./~#?=&%-]*$|[\w/~-]*\.html?$", token)
                                       and not token[:1].isupper())
-                if not joinable or not re.match(r"[\w./~#?=&%-]+$", token.rstrip(".,;:)")):
+                if not joinable or not re.match(r"[\w./~#?=&%:-]+$", token.rstrip(".,;:)")):
                     break
                 url += token
                 j += 1
-                if len(token) < len(nxt):
+                if len(token) < len(nxt) or token.endswith((".", ",", ";", ")", ":")):
                     break
-            url = url.rstrip(".,;:)]}'\"")
+            url = re.sub(r"\.[A-Z][a-z]+$", "", url).rstrip(".,;:)]}'\"")
             if url.count("(") < url.count(")"):
                 url = url.rstrip(")")
             if len(url) > 10 and url not in out:
@@ -615,6 +627,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     # sections
     candidates: list[_Heading] = []
     all_lines: list[Line] = [ln for lns in pages[first:] for ln in lns]
+    cover_text = [ln.text for lns in pages[:first] for ln in lns]
     for ln in all_lines:
         h = _heading_of(ln, body)
         if h is not None:
@@ -636,38 +649,54 @@ def extract_paper(doc: RawDocument) -> Paper:
         m = _ABSTRACT.match(abstract_line.text)
         inline_abstract = m.group(1) if m else ""
 
+    target: Section | None = None
+
     def flush() -> None:
-        if sections:
-            sections[-1].text = unwrap_lines(normalize_text("\n".join(current), vocab))
+        if target is not None:
+            text = unwrap_lines(normalize_text("\n".join(current), vocab))
+            target.text = f"{target.text}\n\n{text}".strip() if target.text else text
         current.clear()
 
     abstract_size = None
+    consumed: set[int] = set()
     for idx, ln in enumerate(all_lines):
+        if id(ln) in consumed:
+            continue
         h = heading_at.get(id(ln))
-        if h is not None and idx > start_index or (h is not None and abstract_line is None):
+        if h is not None and (idx > start_index or abstract_line is None):
             if _ABSTRACT.match(ln.text):
                 state = "abstract"
                 continue
-            if _REFERENCES.match(ln.text):
-                flush()
-                state = "refs"
-                after_refs = True
-                continue
-            if _ACK.match(ln.text):
-                flush()
-                state = "skip"
-                continue
-            is_appendix = h.appendix or after_refs or (sections and sections[-1].appendix and not h.number[:1].isdigit())
-            if h.title == "Appendix" and not h.number:
-                flush()
-                state = "skip-appendix"
-                after_refs = True
-                continue
+            # a heading wrapped over several lines: same style, directly below, not numbered itself
+            title = h.title
+            for nxt in all_lines[idx + 1:idx + 3]:
+                if (nxt.page == ln.page and nxt.font == ln.font and abs(nxt.size - ln.size) < 0.2
+                        and 0 < ln.y - nxt.y < 1.6 * ln.size and id(nxt) not in heading_at
+                        and not _SECTION_NUM.match(nxt.text) and len(nxt.text) < 80):
+                    title = f"{title} {strip_footnote_marks(nxt.text).strip()}".strip()
+                    consumed.add(id(nxt))
+                    ln = nxt
+                else:
+                    break
             flush()
-            if after_refs and state == "refs" and not h.number and h.line.size < body + 0.9:
-                references_lines.append(ln)
+            if _REFERENCES.match(h.line.text):
+                state, target = "refs", None
+                after_refs = True
                 continue
-            sections.append(Section(h.title, h.level, ln.page, "", bool(is_appendix)))
+            if _ACK.match(h.line.text):
+                state, target = "skip", None
+                continue
+            if h.title == "Appendix" and not h.number:
+                state, target = "skip", None
+                after_refs = True
+                continue
+            if state == "refs" and not h.number and h.line.size < body + 0.9:
+                references_lines.append(h.line)
+                continue
+            is_appendix = h.appendix or after_refs or bool(
+                sections and sections[-1].appendix and not h.number[:1].isdigit())
+            target = Section(title.strip(" .:"), h.level, h.line.page, "", is_appendix)
+            sections.append(target)
             state = "section"
             continue
         if ln is abstract_line:
@@ -688,19 +717,19 @@ def extract_paper(doc: RawDocument) -> Paper:
             body_url_text.append(ln.text)
         elif state == "refs":
             references_lines.append(ln)
-        elif state in ("skip", "skip-appendix", "front"):
+        else:
             body_url_text.append(ln.text)
     flush()
-    abstract_raw = "\n".join(([inline_abstract] if inline_abstract else []) + [ln.text for ln in abstract_lines])
+    abstract_raw = "\n".join(([inline_abstract] if inline_abstract else [])
+                             + [_join_spans(_drop_marks(ln.spans)) or ln.text for ln in abstract_lines])
     paper.abstract = unwrap_lines(normalize_text(strip_footnote_marks(abstract_raw), vocab))
-    paper.abstract = re.sub(r"(?<=[a-z.])\d(?=\s|$)", "", paper.abstract)  # footnote digit after a word
     paper.sections = [s for s in sections if s.title]
     paper.references = _refs_entries(references_lines)
 
     # URLs: printed in the body (not the reference list) plus link annotations outside the references
     ref_pages = {ln.page for ln in references_lines}
     first_ref_page = min(ref_pages) if ref_pages else doc.page_count + 1
-    urls = _find_urls(expand_ligatures("\n".join(body_url_text)))
+    urls = _find_urls(expand_ligatures("\n".join(cover_text + body_url_text)))
     for page in doc.pages:
         if page.number in ref_pages and page.number != first_ref_page:
             continue
