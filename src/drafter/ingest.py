@@ -252,9 +252,10 @@ class _FontInfo:
                 self.scale = 1.0
         self.two_byte = font is not None and isinstance(font.encoding, str) and font.sub_type == "Type0"
         self._cache: dict[bytes, tuple[str, float]] = {}
-        self._table: list[tuple[str, float]] | None = None
+        # single-byte fonts: code -> (text, width), filled on first use
+        self._table: list[tuple[str, float] | None] | None = None
         if font is not None and not self.two_byte:
-            self._table = [self._decode_code(bytes([code])) for code in range(256)]
+            self._table = [None] * 256
 
     def _decode_code(self, data: bytes) -> tuple[str, float]:
         font = self.font
@@ -279,8 +280,15 @@ class _FontInfo:
         """Text, width in 1/1000 text-space units, glyph count, count of single-byte spaces."""
         if self._table is not None:
             table = self._table
-            parts = [table[b] for b in data]
-            return "".join(p[0] for p in parts), sum(p[1] for p in parts), len(data), data.count(32)
+            text = ""
+            width = 0.0
+            for code in data:
+                entry = table[code]
+                if entry is None:
+                    entry = table[code] = self._decode_code(bytes([code]))
+                text += entry[0]
+                width += entry[1]
+            return text, width, len(data), data.count(32)
         cached = self._cache.get(data)
         if cached is None:
             cached = self._decode_code(data)
@@ -366,15 +374,20 @@ class _ContentScanner:
                         if first == b"(" or first == b"<":
                             text, width, count, spaces = font.decode(_string_bytes(item))
                             advance = ((width / 1000.0) * fs + tc * count + tw * spaces) * th
-                            trm = _mult(tm, ctm)
-                            x0, y0 = trm[4], trm[5]
-                            tm = _advance(tm, advance)
-                            x1 = tm[4] * ctm[0] + tm[5] * ctm[2] + ctm[4]
-                            y1 = tm[4] * ctm[1] + tm[5] * ctm[3] + ctm[5]
-                            size = abs(fs) * math.hypot(trm[2], trm[3])
-                            rotated = abs(trm[1]) > abs(trm[0])
+                            ta, tb, tcm, td, te, tf = tm
+                            ca, cb, cc, cd, ce, cf = ctm
+                            x0 = te * ca + tf * cc + ce
+                            y0 = te * cb + tf * cd + cf
+                            te += advance * ta
+                            tf += advance * tb
+                            tm = (ta, tb, tcm, td, te, tf)
                             if text:
-                                if rotated:
+                                x1 = te * ca + tf * cc + ce
+                                y1 = te * cb + tf * cd + cf
+                                rb = ta * cb + tb * cd
+                                ra = ta * ca + tb * cc
+                                size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd)
+                                if abs(rb) > abs(ra):
                                     runs.append(_TextRun(text, y0, y1, x0, size, font.name, True))
                                 else:
                                     runs.append(_TextRun(text, x0, x1, y0 + ts, size, font.name, False))
