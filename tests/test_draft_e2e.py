@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from cliutil import TEMPLATE, cli, headings, heading_pattern, model_flags
-from fakeserver import FakeOpenAI, Fault
 
+from cliutil import TEMPLATE, cli, heading_pattern, headings, model_flags
 from drafter.plan import LLM_SECTIONS, SECTIONS
+from fakeserver import FakeOpenAI, Fault
 
 
 def _draft(server: FakeOpenAI, pdf: Path, out: Path, *extra: str) -> str:

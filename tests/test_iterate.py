@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from cliutil import cli, model_flags
-from fakeserver import FakeOpenAI
 
+from cliutil import cli, model_flags
 from drafter.assemble import parse_draft
 from drafter.plan import LLM_SECTIONS, SECTIONS
+from fakeserver import FakeOpenAI
 
 
 def _new(server: FakeOpenAI, pdf: Path, out: Path) -> str:

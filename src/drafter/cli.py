@@ -189,7 +189,8 @@ def new(
       drafter new paper.pdf -o - > post.md         # draft on stdout\n
       drafter new paper.pdf --base-url http://localhost:11434/v1 --model llama3.1
     """
-    from drafter.pipeline import draft_paper, dry_run as render_all
+    from drafter.pipeline import draft_paper
+    from drafter.pipeline import dry_run as render_all
 
     with _errors():
         settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)

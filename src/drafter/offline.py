@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from itertools import pairwise
 
 from drafter.paper import Paper, Section
 
 NOTE = "> 📝 *Offline draft: sentences extracted from the paper. Rewrite them in your own words.*"
 
-_ABBREV = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bet al)(?<!\bFig)(?<!\bEq)(?<!\bSec)(?<!\bvs)(?<!\bcf)(?<!\bNo)"
-_SPLIT = re.compile(_ABBREV + r"(?<=[.!?])\s+(?=[A-Z(\[])")
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
+_ABBREV = re.compile(r"(\be\.g|\bi\.e|\bet al|\bFigs?|\bEqs?|\bSecs?|\bvs|\bcf|\bNo|\bresp|\b[A-Z])\.$")
 _CUES = {
     "hook": r"\b(problem|challeng|important|critical|key|state[- ]of[- ]the[- ]art|outperform|significant|"
             r"enable|first|new)\w*",
@@ -29,16 +30,24 @@ _CUES = {
     "result": r"(\boutperform|\bimprov|\bachiev|\bfaster|\bstate[- ]of[- ]the[- ]art|\bbetter|\bbest|%|\bgain)",
     "future": r"\b(future|limitation|open|remain|extend|further|plan to|could be|would be)\w*",
 }
-_STOP = set("""a an the of for and or in on to with by from at as is are we our this that these those via
-using use based toward towards into over under its their be can new deep learning neural network networks
-model models paper approach method methods""".split())
+_STOP = set(
+    """a an the of for and or in on to with by from at as is are we our this that these those via using use
+    based toward towards into over under its their be can new deep learning neural network networks model
+    models paper approach method methods""".split()
+)
 
 
 def sentences(text: str) -> list[str]:
     """Readable sentences of a text: whole-line noise, math-heavy and very short or long ones dropped."""
     flat = re.sub(r"\s+", " ", text).strip()
+    pieces: list[str] = []
+    for piece in _SPLIT.split(flat):
+        if pieces and _ABBREV.search(pieces[-1]):
+            pieces[-1] = f"{pieces[-1]} {piece}"  # "e.g. Smith", "Fig. 3", "A. Author": not a sentence end
+        else:
+            pieces.append(piece)
     out = []
-    for raw in _SPLIT.split(flat):
+    for raw in pieces:
         s = raw.strip()
         letters = sum(c.isalpha() for c in s)
         if not (40 <= len(s) <= 420) or letters < 0.6 * len(s) or not s[0].isupper() or s[-1] not in ".!?":
@@ -190,7 +199,7 @@ def _camel(words: Iterable[str]) -> str:
 def _tags(paper: Paper) -> str:
     text = f"{paper.title} {paper.title} {paper.abstract}".lower()
     words = [w for w in re.findall(r"[a-z][a-z\-]{2,}", text) if w not in _STOP]
-    bigrams = Counter(zip(words, words[1:], strict=False))
+    bigrams = Counter(pairwise(words))
     tags = ["#MachineLearning", "#DeepLearning", "#AI", "#Research"]
     for pair, count in bigrams.most_common(4):
         if count >= 2:

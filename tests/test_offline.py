@@ -1,0 +1,63 @@
+"""The embedded offline drafter: every section filled from the paper's own text, no network."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from cliutil import cli, headings
+from drafter.extract import load_paper
+from drafter.offline import NOTE, cited_references, draft_offline, sentences
+from drafter.plan import LLM_SECTIONS
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("offline mode opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_offline_cli_drafts_everything_without_network(sample_pdf: Path, tmp_path: Path, no_network: None) -> None:
+    out = tmp_path / "d.md"
+    run = cli("new", sample_pdf, "-o", out)
+    assert run.code == 0, run.stderr
+    assert "no model configured" in run.stderr and "OPENAI_API_KEY" in run.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.count("source=extracted model=offline") == len(LLM_SECTIONS)
+    assert "### Core Innovation #1: " in text and "### For Practitioners" in text
+    assert NOTE in text
+
+
+def test_offline_sections_quote_the_paper(sample_pdf: Path) -> None:
+    paper = load_paper(sample_pdf)
+    body = paper.full_text()
+    flat = re.sub(r"\s+", " ", body)
+    summary = draft_offline(paper, "summary")
+    quick = summary.split("**Quick Summary**: ")[1].strip()
+    assert quick in flat
+    for section_id in LLM_SECTIONS:
+        text = draft_offline(paper, section_id)
+        assert text.strip(), section_id
+    assert headings(draft_offline(paper, "takeaways")) == ["### For Practitioners", "### For Researchers"]
+    assert re.match(r"\*\*Difficulty\*\*: ⭐+ \([1-5]/5\)", draft_offline(paper, "difficulty"))
+    assert draft_offline(paper, "tags").startswith("**Tags**: #")
+
+
+def test_sentence_splitter_keeps_abbreviations() -> None:
+    text = ("Prior work (e.g. Smith et al. 2019, see Fig. 2) failed on long inputs. "
+            "We propose a gated residual mixer for long inputs.")
+    assert sentences(text) == ["Prior work (e.g. Smith et al. 2019, see Fig. 2) failed on long inputs.",
+                               "We propose a gated residual mixer for long inputs."]
+
+
+def test_further_reading_prefers_most_cited(sample_pdf: Path) -> None:
+    paper = load_paper(sample_pdf)
+    paper.references = ["[1] One.", "[2] Two.", "[3] Three."]
+    paper.sections[0].text += " As shown in [3] and [3, 2], ..."
+    assert cited_references(paper, 2)[0] == "[3] Three."
