@@ -345,6 +345,9 @@ class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that tracks its connections so stop() can end them promptly."""
 
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent connects beyond it
+    # gets its SYNs dropped and retried ~1 s later, which would hide real client concurrency.
+    request_queue_size = 128
     block_on_close = False  # we join handler threads ourselves, with a timeout
 
     fake: FakeOpenAI

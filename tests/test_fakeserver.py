@@ -126,6 +126,25 @@ def test_concurrent_requests_overlap(fake_server_factory: Callable[..., FakeOpen
     assert all(r.finished - r.started >= latency * 0.9 for r in server.requests)
 
 
+def test_burst_of_concurrent_connections_is_not_throttled(
+    fake_server_factory: Callable[..., FakeOpenAI],
+) -> None:
+    # Regression: socketserver's default listen backlog (5) made bursts wait ~1 s for SYN retries.
+    n, latency = 16, 0.4
+    server = fake_server_factory(latency=latency)
+
+    async def run() -> None:
+        async with openai.AsyncOpenAI(base_url=server.url, api_key="k", max_retries=0) as c:
+            await asyncio.gather(
+                *(c.chat.completions.create(model="fake-model", messages=_messages("x")) for _ in range(n))
+            )
+
+    t0 = time.monotonic()
+    asyncio.run(run())
+    assert server.max_in_flight == n
+    assert time.monotonic() - t0 < latency + 0.9  # a SYN retry would add ~1 s
+
+
 def test_sequential_requests_do_not_overlap(fake_server_factory: Callable[..., FakeOpenAI]) -> None:
     server = fake_server_factory(latency=0.05)
     for _ in range(2):
