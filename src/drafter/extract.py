@@ -44,8 +44,9 @@ _ARXIV_STAMP = re.compile(r"arXiv:\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7
 _YEAR = re.compile(r"(?<!\d)(19[6-9]\d|20[0-4]\d)(?!\d)")
 _SECTION_NUM = re.compile(r"^(?:(?:section|chapter)\s+)?(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$", re.I)
 _APPENDIX_NUM = re.compile(r"^(?:appendix\s+)?([A-H](?:\.\d{1,2}){0,3})(?:\.|:|\s)\s*(\S.*)$")
-_APPENDIX_WORD = re.compile(r"^(?:appendix|appendices|supplementary material)\b[\s.:]*([A-H](?:\.\d)*)?[\s.:]*(.*)$",
-                            re.I)
+_APPENDIX_WORD = re.compile(
+    r"^(?:appendix|appendices|supplementary material)\b[\s.:]*((?-i:[A-H])(?:\.\d+)*(?=[\s.:]|$))?[\s.:]*(.*)$",
+    re.I)
 _ROMAN_NUM = re.compile(r"^((?:IX|IV|V?I{0,3}|X))\.\s+(\S.*)$")
 _REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(references|bibliography|literature cited|works cited)\s*$", re.I)
 _ACK = re.compile(r"^(?:\d{1,2}\.?\s+)?acknowledg(?:e)?ments?\b", re.I)
@@ -415,6 +416,11 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
     return _Heading(line, title, level, number, appendix)
 
 
+def _special_heading(h: _Heading) -> bool:
+    text = h.line.text
+    return bool(_REFERENCES.match(text) or _ACK.match(text) or _ABSTRACT.match(text) or h.title == "Appendix")
+
+
 def _roman(numeral: str) -> int:
     values = {"I": 1, "V": 5, "X": 10}
     total = 0
@@ -427,6 +433,12 @@ def _roman(numeral: str) -> int:
 def _select_headings(candidates: list[_Heading]) -> list[_Heading]:
     """Keep headings whose numbering is consistent: top-level numbers count up, sub-numbers follow them."""
     out: list[_Heading] = []
+    numbered_fonts = {h.line.font for h in candidates if h.number}
+    texts = Counter(h.title for h in candidates if not h.number)
+    if len(numbered_fonts) and sum(1 for h in candidates if h.number) >= 2:
+        # unnumbered headings must look like the numbered ones; repeated ones are figure labels
+        candidates = [h for h in candidates if h.number or _special_heading(h) or (
+            h.line.font in numbered_fonts and texts[h.title] == 1)]
     top = 0
     sub_prefix = ""
     appendix_letter = ""
@@ -671,7 +683,8 @@ def extract_paper(doc: RawDocument) -> Paper:
             title = h.title
             for nxt in all_lines[idx + 1:idx + 3]:
                 if (nxt.page == ln.page and nxt.font == ln.font and abs(nxt.size - ln.size) < 0.2
-                        and 0 < ln.y - nxt.y < 1.6 * ln.size and id(nxt) not in heading_at
+                        and 0 < ln.y - nxt.y < 1.6 * ln.size
+                        and (id(nxt) not in heading_at or not heading_at[id(nxt)].number)
                         and not _SECTION_NUM.match(nxt.text) and len(nxt.text) < 80):
                     title = f"{title} {strip_footnote_marks(nxt.text).strip()}".strip()
                     consumed.add(id(nxt))
