@@ -63,8 +63,8 @@ _AFFILIATION = re.compile(
     r"nvidia|intel\b|apple\b|alibaba|tencent|huawei|\bcenter\b|\bcentre\b|academy|foundation|hospital|"
     r"street|road|avenue|\busa\b|canada|china|germany|france|\buk\b|japan|korea|\bai\b|brain|"
     r"\d{4,}|@", re.I)
-_NAME_SUFFIX = re.compile(r",?\s*\b(?:(?:student|senior|life)\s+)?(?:member|fellow)\b,?\s*(?:ieee|acm)\b.*$"
-                          r"|,?\s*\b(?:ph\.?\s?d\.?|m\.?d\.?|jr\.?|sr\.?)$", re.I)
+_NAME_SUFFIX = re.compile(r",?\s*\b(?:(?:student|senior|life)\s+)?(?:member|fellow)\b,?\s*(?:ieee|acm)\b"
+                          r"|,?\s*\b(?:ph\.?\s?d\.?|jr\.?|sr\.?)(?=\s*(?:,|;|$|\band\b))", re.I)
 _PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "bin", "al", "y",
               "dos", "das", "ter", "ten", "zu", "st."}
 
@@ -453,6 +453,8 @@ def _select_headings(candidates: list[_Heading]) -> list[_Heading]:
             elif str(parts[0]) != sub_prefix.split(".")[0] or parts[0] != top:
                 continue
         elif h.number and h.appendix:
+            if not top:  # lettered headings before the numbered body are not appendices ("A Study of ...")
+                continue
             letter = h.number.split(".")[0]
             if "." not in h.number:
                 if appendix_letter and ord(letter) != ord(appendix_letter) + 1:
@@ -573,7 +575,11 @@ def extract_paper(doc: RawDocument) -> Paper:
         first += 1
     lines1 = pages[first] if pages else []
     title_lines = _title_lines(lines1, heights[first] if heights else 792.0)
+    if title_lines and (title_lines[0].size < body + 1 or len(title_lines) > 4):
+        title_lines = []  # nothing stands out: not a title block
     meta_title = doc.metadata.get("title", "").strip()
+    if re.search(r"(?i)^(untitled|microsoft word|document\d*$)|\.(pdf|docx?|tex|dvi)$", meta_title):
+        meta_title = ""
     if title_lines:
         paper.title = _clean_title(" ".join(ln.text for ln in title_lines))
         paper.provenance["title"] = "pdf-layout"
@@ -640,7 +646,10 @@ def extract_paper(doc: RawDocument) -> Paper:
     candidates: list[_Heading] = []
     all_lines: list[Line] = [ln for lns in pages[first:] for ln in lns]
     cover_text = [ln.text for lns in pages[:first] for ln in lns]
+    skip_ids = {id(ln) for ln in title_lines}
     for ln in all_lines:
+        if id(ln) in skip_ids:
+            continue
         h = _heading_of(ln, body)
         if h is not None:
             candidates.append(h)

@@ -1,0 +1,353 @@
+"""Generated PDFs (tests/pdfgen.py) -> extraction of each tricky case from issue 3."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pdfgen import Doc, Text, make_paper, make_pdf  # noqa: E402
+
+from drafter import extract  # noqa: E402
+from drafter.extract import extract_paper, load_paper  # noqa: E402
+from drafter.ingest import read_pdf  # noqa: E402
+
+BODY = ("This paragraph is ordinary body text that explains the method in some detail and keeps going "
+        "for a while so that the page looks like a real paper. ") * 6
+REFS = [f"[{i}] A. Author and B. Writer. Paper number {i}. In Proceedings of Things, 2019." for i in range(1, 13)]
+SECTIONS = [("1 Introduction", BODY), ("2 Method", BODY), ("3 Conclusion", BODY)]
+
+
+def paper_of(path: Path, **kwargs):
+    kwargs.setdefault("sections", SECTIONS)
+    kwargs.setdefault("references", REFS)
+    make_paper(path, **kwargs)
+    return extract_paper(read_pdf(path))
+
+
+def top(paper):
+    return [s.title for s in paper.sections if s.level == 1 and not s.appendix]
+
+
+# -- title ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("above", [
+    ["Provided proper attribution is provided, Google hereby grants permission to",
+     "reproduce the tables and figures in this paper solely for use in scholarly works."],
+    ["Journal of Machine Learning Research 15 (2014) 1929-1958      Submitted 11/13; Published 6/14"],
+    ["Published as a conference paper at ICLR 2018"],
+])
+def test_title_skips_notices_and_headers_above_it(tmp_path, above):
+    paper = paper_of(tmp_path / "p.pdf", title="Learning to Learn Quickly", above_title=above)
+    assert paper.title == "Learning to Learn Quickly"
+
+
+def test_title_wrapped_over_two_lines_is_joined(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", title=["Dropout: A Simple Way to Prevent Neural Networks from",
+                                               "Overfitting"])
+    assert paper.title == "Dropout: A Simple Way to Prevent Neural Networks from Overfitting"
+
+
+def test_title_after_cover_page(tmp_path):
+    cover = ["This paper is included in the Proceedings of the",
+             "11th USENIX Symposium on Operating Systems Design and Implementation.",
+             "Open access to the Proceedings is sponsored by USENIX", "A Cover Title In Big Letters"]
+    paper = paper_of(tmp_path / "p.pdf", title="Scaling Things with a Server", cover_page=cover)
+    assert paper.title == "Scaling Things with a Server"
+    assert top(paper) == ["Introduction", "Method", "Conclusion"]
+
+
+def test_all_caps_title_gets_mixed_case(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", title="A STUDY OF SMALL CAPS TITLES IN PAPERS")
+    assert paper.title == "A Study of Small Caps Titles in Papers"
+
+
+def test_title_ligatures_expanded(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", title="Eﬃcient Fine-Tuning of ﬂows", font="Vera")
+    assert "ﬁ" not in paper.title and "ﬂ" not in paper.title
+    assert paper.title.endswith("flows")
+
+
+def test_title_falls_back_to_metadata(tmp_path):
+    pages = [[Text("lowercase words only here " * 3, 72, 700 - 14 * i, 10) for i in range(40)]]
+    make_pdf(tmp_path / "p.pdf", pages, Doc(title="Metadata Title Of The Paper"))
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.title == "Metadata Title Of The Paper"
+    assert paper.provenance["title"] == "pdf-metadata"
+
+
+# -- authors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("printed", "want"), [
+    ("Chelsea Finn 1  Pieter Abbeel 1 2  Sergey Levine 1", ["Chelsea Finn", "Pieter Abbeel", "Sergey Levine"]),
+    ("Kaiming He      Xiangyu Zhang      Shaoqing Ren      Jian Sun",
+     ["Kaiming He", "Xiangyu Zhang", "Shaoqing Ren", "Jian Sun"]),
+    ("Mu Li*, David G. Andersen†, Jun Woo Park‡, and Amr Ahmed§",
+     ["Mu Li", "David G. Andersen", "Jun Woo Park", "Amr Ahmed"]),
+    ("Ada Lovelace and Alan Turing", ["Ada Lovelace", "Alan Turing"]),
+    ("John Smith, Member, IEEE, and Jane Doe, Senior Member, IEEE", ["John Smith", "Jane Doe"]),
+    ("Jean-Franc¸ois Crespo, Ga¨etan Hadjeres", ["Jean-François Crespo", "Gaëtan Hadjeres"]),
+])
+def test_author_lists(tmp_path, printed, want):
+    paper = paper_of(tmp_path / "p.pdf", authors=printed)
+    assert paper.authors == want
+
+
+def test_author_superscript_marks_are_separators(tmp_path):
+    items = [Text("A Paper About Grids", 72, 700, 17, True),
+             Text("Chelsea Finn", 150, 660, 10, True), Text("1", 210, 664, 6),
+             Text("Pieter Abbeel", 216, 660, 10, True), Text("1 2", 280, 664, 6),
+             Text("Abstract", 72, 620, 12, True), Text("We do things. " * 8, 72, 600, 10),
+             Text("1 Introduction", 72, 560, 12, True), Text(BODY[:90], 72, 540, 10)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.authors == ["Chelsea Finn", "Pieter Abbeel"]
+
+
+def test_author_grid_drops_affiliations_and_emails(tmp_path):
+    items = [Text("Attention Is Something", 150, 700, 17, True)]
+    grid = [("Ashish Vaswani", "Google Brain", "avaswani@google.com"),
+            ("Noam Shazeer", "Google Research", "noam@google.com"),
+            ("Aidan N. Gomez", "University of Toronto", "aidan@cs.toronto.edu")]
+    for i, (name, aff, mail) in enumerate(grid):
+        x = 100 + 150 * i
+        items += [Text(name, x, 650, 10, True), Text(aff, x, 638, 10), Text(mail, x, 626, 9, font="Courier")]
+    items += [Text("Abstract", 280, 590, 12, True), Text("We do things. " * 8, 72, 570, 10),
+              Text("1 Introduction", 72, 540, 12, True), Text(BODY[:90], 72, 520, 10)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.authors == ["Ashish Vaswani", "Noam Shazeer", "Aidan N. Gomez"]
+
+
+# -- abstract, body text normalisation -----------------------------------------------------------------
+
+
+def test_abstract_between_heading_and_first_section(tmp_path):
+    abstract = "We propose a new method. It is fast. We show that it works on many tasks."
+    paper = paper_of(tmp_path / "p.pdf", abstract=abstract)
+    assert paper.abstract == abstract
+
+
+def test_abstract_and_sections_normalised(tmp_path):
+    body = "We ﬁnd that the eﬀect is ﬂat. The D´epartement helped Franc¸ois a lot."
+    paper = paper_of(tmp_path / "p.pdf", font="Times", abstract="Conﬁguration matters.",
+                     sections=[("1 Introduction", body), ("2 Method", BODY)])
+    intro = paper.sections[0].text
+    assert "Département" in intro and "François" in intro
+    paper2 = paper_of(tmp_path / "q.pdf", font="Vera", abstract="Conﬁguration ﬁles matter.",
+                      sections=[("1 Introduction", "We ﬁnd ﬂat eﬀects."), ("2 Method", BODY)])
+    assert paper2.abstract == "Configuration files matter."
+    assert "find flat" in paper2.sections[0].text
+
+
+def test_line_end_hyphenation_joined(tmp_path):
+    items = [Text("Hyphen Paper Title", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True),
+             Text("Our method is com-", 72, 620), Text("patible with everything we tried.", 72, 608),
+             Text("1 Introduction", 72, 570, 12, True), Text(BODY[:80], 72, 550)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.abstract == "Our method is compatible with everything we tried."
+
+
+# -- sections ---------------------------------------------------------------------------------------
+
+
+def test_sections_levels_numbers_pages(tmp_path):
+    sections = [("1 Introduction", BODY), ("2 Method", BODY), ("2.1 Details", BODY), ("2.1.1 More", BODY),
+                ("3. Results", BODY * 3), ("4 Conclusion", BODY)]
+    paper = paper_of(tmp_path / "p.pdf", sections=sections)
+    assert [(s.title, s.level) for s in paper.sections] == [
+        ("Introduction", 1), ("Method", 1), ("Details", 2), ("More", 3), ("Results", 1), ("Conclusion", 1)]
+    assert all(s.text for s in paper.sections)
+    assert paper.sections[0].page == 1
+    assert paper.sections[-1].page >= 2
+
+
+def test_numbered_list_items_and_captions_are_not_headings(tmp_path):
+    body = BODY + "\n\n1. We first collect the data from many places.\n\n2. Then we train the model.\n\n" \
+                  "Figure 2: The architecture of the model."
+    paper = paper_of(tmp_path / "p.pdf", sections=[("1 Introduction", body), ("2 Method", BODY)])
+    assert top(paper) == ["Introduction", "Method"]
+    assert "Then we train the model" in paper.sections[0].text
+
+
+def test_bold_numbered_list_with_wrong_sequence_is_not_a_heading(tmp_path):
+    sections = [("1 Introduction", BODY), ("7 Billion Parameters", BODY), ("2 Method", BODY)]
+    paper = paper_of(tmp_path / "p.pdf", sections=sections)
+    assert top(paper) == ["Introduction", "Method"]
+
+
+def test_appendix_after_references_kept_apart(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", appendix=[("A Proofs", BODY), ("A.1 Lemma", BODY), ("B Extra", BODY)])
+    assert top(paper) == ["Introduction", "Method", "Conclusion"]
+    assert [(s.title, s.level) for s in paper.sections if s.appendix] == [("Proofs", 1), ("Lemma", 2),
+                                                                            ("Extra", 1)]
+
+
+def test_acknowledgments_not_a_section(tmp_path):
+    sections = [*SECTIONS, ("Acknowledgments", "We thank everyone.")]
+    paper = paper_of(tmp_path / "p.pdf", sections=sections)
+    assert top(paper) == ["Introduction", "Method", "Conclusion"]
+
+
+def test_two_columns(tmp_path):
+    sections = [("1 Introduction", BODY * 2), ("2 Related Work", BODY), ("3 Method", BODY * 2),
+                ("4 Experiments", BODY * 2), ("5 Conclusion", BODY)]
+    paper = paper_of(tmp_path / "p.pdf", sections=sections, columns=2)
+    assert top(paper) == ["Introduction", "Related Work", "Method", "Experiments", "Conclusion"]
+    assert len(paper.references) == len(REFS)
+
+
+def test_running_headers_and_footers_are_skipped(tmp_path):
+    doc = Doc(header="Srivastava, Hinton, Krizhevsky, Sutskever and Salakhutdinov", footer="Page {page}",
+              header_from_page=1)
+    paper = paper_of(tmp_path / "p.pdf", sections=[("1 Introduction", BODY * 6), ("2 Method", BODY * 6)],
+                     doc=doc)
+    text = " ".join(s.text for s in paper.sections)
+    assert "Srivastava, Hinton" not in text and "Page 2" not in text
+    assert paper.title == "A Study of Things"
+
+
+# -- references -------------------------------------------------------------------------------------
+
+
+def test_numbered_references(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf")
+    assert len(paper.references) == 12
+    assert paper.references[0].startswith("[1] A. Author")
+
+
+def test_author_year_references_split_by_hanging_indent(tmp_path):
+    refs = [f"Author{chr(65 + i)}, A. and Writer, B. A rather long paper title that wraps onto the next line "
+            f"of the list. In Proceedings of Things, pages 1-10, 201{i}." for i in range(9)]
+    paper = paper_of(tmp_path / "p.pdf", references=refs)
+    assert len(paper.references) == 9
+    assert paper.references[3].startswith("AuthorD")
+
+
+# -- URLs, arXiv, venue, year ------------------------------------------------------------------------
+
+
+def test_url_broken_across_lines_is_rejoined(tmp_path):
+    items = [Text("URL Paper Title", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+             Text("1 Introduction", 72, 590, 12, True),
+             Text("Our code is at https://github.com/", 72, 570), Text("tensorflow/tensor2tensor. It is free.", 72, 558),
+             Text("See also github.com/cbfinn/maml for more.", 72, 546)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert "https://github.com/tensorflow/tensor2tensor" in paper.urls
+    assert "github.com/cbfinn/maml" in paper.urls
+
+
+def test_link_annotations_give_urls_but_not_from_references(tmp_path):
+    items = [Text("Link Paper Title", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+             Text("1 Introduction", 72, 590, 12, True), Text("Our project page.", 72, 570,
+                                                           link="https://example.org/project")]
+    refs = [Text("References", 72, 700, 12, True),
+            Text("[1] A. Author. A paper. 2019.", 72, 680, link="https://arxiv.org/abs/1234.5678"),
+            Text("[2] B. Author. Another paper. 2018.", 72, 668),
+            Text("[3] C. Author. A third paper. 2017.", 72, 656)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)], refs])
+    doc = read_pdf(tmp_path / "p.pdf")
+    assert doc.pages[0].links == ["https://example.org/project"]
+    paper = extract_paper(doc)
+    assert "https://example.org/project" in paper.urls
+    assert "https://arxiv.org/abs/1234.5678" not in paper.urls
+
+
+def test_arxiv_stamp_gives_id_and_year(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", stamp="arXiv:1810.04805v2 [cs.CL] 24 May 2019")
+    assert paper.arxiv_id == "1810.04805"
+    assert paper.year == 2019
+    assert paper.venue is None
+
+
+@pytest.mark.parametrize(("footnote", "venue", "year"), [
+    ("31st Conference on Neural Information Processing Systems (NIPS 2017), Long Beach, CA, USA.", "NIPS 2017", 2017),
+    ("Proceedings of the 34th International Conference on Machine Learning, Sydney, Australia, PMLR 70, 2017.",
+     "ICML 2017", 2017),
+])
+def test_venue_from_first_page_footnote(tmp_path, footnote, venue, year):
+    paper = paper_of(tmp_path / "p.pdf", footnotes=[footnote],
+                     stamp="arXiv:1706.03762v7 [cs.CL] 2 Aug 2023")
+    assert (paper.venue, paper.year) == (venue, year)
+
+
+def test_venue_in_header_above_title(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", above_title=["Published as a conference paper at ICLR 2018"])
+    assert (paper.venue, paper.year) == ("ICLR 2018", 2018)
+
+
+def test_outline_present_is_read(tmp_path):
+    make_paper(tmp_path / "p.pdf", sections=SECTIONS, references=REFS,
+               doc=Doc(outline=[("Introduction", 1, 1), ("Method", 1, 1), ("Details", 2, 2)]))
+    doc = read_pdf(tmp_path / "p.pdf")
+    assert [(o.title, o.level, o.page) for o in doc.outline] == [("Introduction", 1, 1), ("Method", 1, 1),
+                                                                  ("Details", 2, 2)]
+
+
+# -- cache ------------------------------------------------------------------------------------------
+
+
+def test_load_paper_caches_and_skips_parsing(tmp_path, monkeypatch):
+    pdf = tmp_path / "p.pdf"
+    make_paper(pdf, sections=SECTIONS, references=REFS)
+    cache = tmp_path / "cache"
+    first = load_paper(pdf, cache)
+    files = list((cache / "papers").glob("*.json"))
+    assert len(files) == 1 and first.sha256 in files[0].name
+    assert not [p for p in (cache / "papers").iterdir() if p.name.startswith(".tmp")]
+
+    def boom(*_a, **_k):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(extract, "read_pdf", boom)
+    second = load_paper(pdf, cache)
+    assert second.to_dict() == first.to_dict()
+
+
+def test_cache_invalidated_by_extractor_version(tmp_path, monkeypatch):
+    pdf = tmp_path / "p.pdf"
+    make_paper(pdf, sections=SECTIONS, references=REFS)
+    cache = tmp_path / "cache"
+    load_paper(pdf, cache)
+    monkeypatch.setattr(extract, "EXTRACTOR_VERSION", "test-next")
+    calls = []
+    real = extract.read_pdf
+    monkeypatch.setattr(extract, "read_pdf", lambda p: calls.append(p) or real(p))
+    load_paper(pdf, cache)
+    assert calls
+
+
+def test_corrupt_cache_entry_is_ignored(tmp_path):
+    pdf = tmp_path / "p.pdf"
+    make_paper(pdf, sections=SECTIONS, references=REFS)
+    cache = tmp_path / "cache"
+    paper = load_paper(pdf, cache)
+    entry = next((cache / "papers").glob("*.json"))
+    entry.write_text("{not json", encoding="utf-8")
+    assert load_paper(pdf, cache).title == paper.title
+    assert json.loads(entry.read_text(encoding="utf-8"))["title"] == paper.title
+
+
+@pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0, reason="permissions are not enforced")
+def test_unwritable_cache_dir_still_returns_paper(tmp_path):
+    pdf = tmp_path / "p.pdf"
+    make_paper(pdf, sections=SECTIONS, references=REFS)
+    cache = tmp_path / "ro"
+    cache.mkdir()
+    cache.chmod(0o500)
+    try:
+        assert load_paper(pdf, cache).title == "A Study of Things"
+    finally:
+        cache.chmod(0o700)
