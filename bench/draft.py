@@ -24,11 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeserver import FakeOpenAI, Fault  # noqa: E402
-
 from drafter.config import load_settings  # noqa: E402
 from drafter.extract import load_paper  # noqa: E402
 from drafter.pipeline import draft_paper  # noqa: E402
+from fakeserver import FakeOpenAI, Fault  # noqa: E402
 
 
 def _section(request) -> str:

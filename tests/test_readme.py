@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from cliutil import cli
-
 from drafter.plan import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
