@@ -351,3 +351,21 @@ def test_unwritable_cache_dir_still_returns_paper(tmp_path):
         assert load_paper(pdf, cache).title == "A Study of Things"
     finally:
         cache.chmod(0o700)
+
+
+def test_ieee_style_run_in_abstract_roman_caps_headings(tmp_path):
+    items = [Text("Deep Learning on Graphs: A Survey", 72, 700, 20),
+             Text("Ziwei Zhang, Peng Cui, Member, IEEE, and Wenwu Zhu, Fellow, IEEE", 72, 670, 11),
+             Text("Abstract", 72, 640, 9, True), Text("—Deep learning has been shown to be successful. We", 112, 640, 9),
+             Text("survey it. This is the end.", 72, 629, 9),
+             Text("I. INTRODUCTION", 72, 600, 10), Text(BODY[:90], 72, 585),
+             Text("© 2020 IEEE. Personal use of this material is permitted.", 72, 60, 8)]
+    body_pages = [[Text(BODY[:90], 72, 700 - 14 * i) for i in range(40)] for _ in range(2)]
+    body_pages[0][10] = Text("II. RELATED WORK", 72, 700 - 140, 10)
+    body_pages[1][5] = Text("III. CONCLUSION", 72, 700 - 70, 10)
+    make_pdf(tmp_path / "p.pdf", [items, *body_pages])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.title == "Deep Learning on Graphs: A Survey"
+    assert paper.authors == ["Ziwei Zhang", "Peng Cui", "Wenwu Zhu"]
+    assert paper.abstract == "Deep learning has been shown to be successful. We survey it. This is the end."
+    assert top(paper) == ["Introduction", "Related Work", "Conclusion"]

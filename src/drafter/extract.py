@@ -231,11 +231,11 @@ def _title_lines(lines: list[Line], height: float) -> list[Line]:
     return out
 
 
-def _clean_title(text: str) -> str:
+def _clean_title(text: str, force: bool = False) -> str:
     text = restore_accents(expand_ligatures(strip_footnote_marks(text)))
     text = re.sub(r"\s+", " ", text).strip(" .")
     letters = [c for c in text if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and len(letters) > 12:  # small caps / all caps
+    if letters and all(c.isupper() for c in letters) and (len(letters) > 12 or force):  # small/all caps
         small = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "via",
                  "with"}
         words = text.lower().split(" ")
@@ -374,7 +374,9 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
     text = restore_accents(expand_ligatures(line.text)).strip()
     if len(text) > 110 or len(text) < 3 or line.boiler:
         return None
-    emphasised = line.bold >= 0.6 or line.size >= body + 0.9
+    small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
+        re.fullmatch(r"(?:[IVX]+|\d{1,2})\.?\s+[A-Z][A-Z0-9 ,:&-]{3,}", text))
+    emphasised = line.bold >= 0.6 or line.size >= body + 0.9 or small_caps
     if not emphasised or _CAPTION.match(text):
         return None
     m = _SECTION_NUM.match(text)
@@ -411,8 +413,8 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
         return None
     level = number.count(".") + 1 if number else 1
     letters = [c for c in title if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and len(letters) > 12 and " " in title:
-        title = _clean_title(title)
+    if letters and all(c.isupper() for c in letters) and (" " in title or len(letters) >= 7):
+        title = _clean_title(title, force=True)  # small caps / all caps, but keep acronyms like "BERT"
     return _Heading(line, title, level, number, appendix)
 
 
@@ -593,14 +595,19 @@ def extract_paper(doc: RawDocument) -> Paper:
     # abstract heading
     abstract_line = None
     for ln in lines1 + (pages[first + 1] if first + 1 < len(pages) else []):
+        if ln in title_lines:
+            continue
         if _ABSTRACT.match(ln.text) and (ln.bold >= 0.5 or ln.size >= body + 0.5 or len(ln.text) < 12
+                                         or (ln.spans and ln.spans[0].bold)
+                                         or re.match(r"(?i)\s*abstract\s*[.:\u2014\u2013-]", ln.text)
                                          or ln.font != (title_lines[0].font if title_lines else "")):
             abstract_line = ln
             break
 
     stop = abstract_line if abstract_line in lines1 else None
     if stop is None:  # no Abstract heading: authors end at the first numbered heading
-        stop = next((ln for ln in lines1 if _heading_of(ln, body)), None)
+        after_title = lines1[lines1.index(title_lines[-1]) + 1:] if title_lines else lines1
+        stop = next((ln for ln in after_title if _heading_of(ln, body)), None)
     paper.authors = _authors(lines1, title_lines[-1] if title_lines else None, stop)
     if not paper.authors and doc.metadata.get("author"):
         paper.authors = [a.strip() for a in re.split(r",|;|\band\b", doc.metadata["author"]) if a.strip()]
