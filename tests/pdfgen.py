@@ -232,7 +232,7 @@ def make_paper(
     the references.
     """
     doc = doc or Doc()
-    width, height = doc.page_size
+    height = doc.page_size[1]
     pages: list[list[Text]] = []
     if cover_page is not None:
         pages.append([Text(line, 72, height - 100 - 16 * i, 12, font=font) for i, line in enumerate(cover_page)])

@@ -11,11 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pdfgen import Doc, Text, make_paper, make_pdf  # noqa: E402
-
-from drafter import extract  # noqa: E402
-from drafter.extract import extract_paper, load_paper  # noqa: E402
-from drafter.ingest import read_pdf  # noqa: E402
+from drafter import extract
+from drafter.extract import extract_paper, load_paper
+from drafter.ingest import read_pdf
+from pdfgen import Doc, Text, make_paper, make_pdf
 
 BODY = ("This paragraph is ordinary body text that explains the method in some detail and keeps going "
         "for a while so that the page looks like a real paper. ") * 6
@@ -240,7 +239,8 @@ def test_url_broken_across_lines_is_rejoined(tmp_path):
     items = [Text("URL Paper Title", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
              Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
              Text("1 Introduction", 72, 590, 12, True),
-             Text("Our code is at https://github.com/", 72, 570), Text("tensorflow/tensor2tensor. It is free.", 72, 558),
+             Text("Our code is at https://github.com/", 72, 570),
+             Text("tensorflow/tensor2tensor. It is free.", 72, 558),
              Text("See also github.com/cbfinn/maml for more.", 72, 546)]
     make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
@@ -356,7 +356,8 @@ def test_unwritable_cache_dir_still_returns_paper(tmp_path):
 def test_ieee_style_run_in_abstract_roman_caps_headings(tmp_path):
     items = [Text("Deep Learning on Graphs: A Survey", 72, 700, 20),
              Text("Ziwei Zhang, Peng Cui, Member, IEEE, and Wenwu Zhu, Fellow, IEEE", 72, 670, 11),
-             Text("Abstract", 72, 640, 9, True), Text("—Deep learning has been shown to be successful. We", 112, 640, 9),
+             Text("Abstract", 72, 640, 9, True),
+             Text("—Deep learning has been shown to be successful. We", 112, 640, 9),
              Text("survey it. This is the end.", 72, 629, 9),
              Text("I. INTRODUCTION", 72, 600, 10), Text(BODY[:90], 72, 585),
              Text("© 2020 IEEE. Personal use of this material is permitted.", 72, 60, 8)]

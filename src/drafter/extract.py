@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import statistics
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -184,10 +183,7 @@ def _body_size(pages: list[list[Line]]) -> float:
 
 def _mark_boilerplate(pages: list[list[Line]], heights: list[float]) -> None:
     """Flag running headers/footers (repeated near the page edge) and bare page numbers."""
-    if len(pages) < 3:
-        keys_needed = 99
-    else:
-        keys_needed = max(3, len(pages) // 4)
+    keys_needed = 99 if len(pages) < 3 else max(3, len(pages) // 4)
     counts: Counter[str] = Counter()
     for lines in pages:
         seen = set()
@@ -490,20 +486,18 @@ def _refs_entries(lines: list[Line]) -> list[str]:
                 entries[-1].append(ln.text)
     else:
         # author-year: entries start at the column's left edge, continuation lines are indented.
+        middles = {page: _page_middle(lines, page) for page in {ln.page for ln in lines}}
+        keys = [(ln.page, ln.x > middles[ln.page]) for ln in lines]
         lefts: dict[tuple[int, bool], float] = {}
-        mid: dict[int, float] = {}
-        for ln in lines:
-            mid.setdefault(ln.page, 306.0)
-        for ln in lines:
-            key = (ln.page, ln.x > 0.5 * (ln.x + 0) and ln.x > _page_middle(lines, ln.page))
+        for ln, key in zip(lines, keys, strict=True):
             lefts[key] = min(lefts.get(key, ln.x), ln.x)
-        indents = [ln.x - lefts[(ln.page, ln.x > _page_middle(lines, ln.page))] for ln in lines]
+        indents = [ln.x - lefts[key] for ln, key in zip(lines, keys, strict=True)]
         hanging = sum(1 for d in indents if d > 3) >= len(lines) // 5
         prev: Line | None = None
         for ln, indent in zip(lines, indents, strict=True):
             starts = indent <= 3 if hanging else (
                 prev is None or prev.page != ln.page or abs(prev.y - ln.y) > 1.45 * ln.size
-                or re.search(r"\.\s*$", prev.text) is not None and ln.text[:1].isupper())
+                or (re.search(r"\.\s*$", prev.text) is not None and ln.text[:1].isupper()))
             if starts or not entries:
                 entries.append([ln.text])
             else:
@@ -515,9 +509,6 @@ def _refs_entries(lines: list[Line]) -> list[str]:
         if len(text) > 15:
             out.append(text)
     return out
-
-
-_MIDDLES: dict[int, float] = {}
 
 
 def _page_middle(lines: list[Line], page: int) -> float:
@@ -543,8 +534,8 @@ def _find_urls(text: str) -> list[str]:
                 token = nxt.split(" ")[0] if nxt else ""
                 joinable = token and (url.endswith(("/", "-", "_", "=", "?", "&", "#", "~"))
                                       or (url.endswith(".") and token[:1].islower())
-                                      or re.match(r"[\w.~#?=&%-]*/[\w./~#?=&%-]*$|[\w/~-]*\.html?$", token)
-                                      and not token[:1].isupper())
+                                      or (re.match(r"[\w.~#?=&%-]*/[\w./~#?=&%-]*$|[\w/~-]*\.html?$", token)
+                                      and not token[:1].isupper()))
                 if not joinable or not re.match(r"[\w./~#?=&%:-]+$", token.rstrip(".,;:)")):
                     break
                 url += token
@@ -636,6 +627,7 @@ def extract_paper(doc: RawDocument) -> Paper:
         small = [ln for ln in lns if ln.boiler or ln.size < body - 0.4 or ln in above
                  or ln.y < heights[idx] * 0.12 or ln.y > heights[idx] * 0.9]
         joined: list[str] = []
+        prev_y = 0.0
         for ln in small:
             if joined and abs(ln.y - prev_y) < 1.6 * ln.size:
                 joined[-1] += " " + ln.text
@@ -826,7 +818,7 @@ def _write_cache(target: Path, paper: Paper) -> None:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, ensure_ascii=False)
-            os.replace(tmp, target)
+            Path(tmp).replace(target)
         except BaseException:
             with contextlib.suppress(OSError):
                 Path(tmp).unlink()
@@ -835,5 +827,4 @@ def _write_cache(target: Path, paper: Paper) -> None:
         log.warning("could not write extraction cache %s (%s)", target, exc)
 
 
-__all__ = ["EXTRACTOR_VERSION", "Line", "build_lines", "extract_paper", "file_sha256", "load_paper",
-           "statistics"]
+__all__ = ["EXTRACTOR_VERSION", "Line", "build_lines", "extract_paper", "file_sha256", "load_paper"]
