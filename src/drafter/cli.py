@@ -169,7 +169,9 @@ def _output_path(output: str | None, title: str) -> Path | None:
 
 @app.command()
 def new(
-    paper: Annotated[str, typer.Argument(help="The paper: a PDF path.", show_default=False)],
+    paper: Annotated[str, typer.Argument(help="The paper: a PDF path, an arXiv id (1706.03762, arXiv:1706.03762v7, "
+                                         "hep-th/9901001), an arXiv abs/pdf URL, or the https URL of a PDF.",
+                                         show_default=False)],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Draft file, or a folder, or - for "
                                                "stdout [default: ./<title-slug>.md].", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing draft (the old one is "
@@ -244,7 +246,9 @@ def _print_dry_run(rendered: list[Any]) -> None:
 
 @app.command()
 def inspect(
-    paper: Annotated[str, typer.Argument(help="The paper: a PDF path.", show_default=False)],
+    paper: Annotated[str, typer.Argument(help="The paper: a PDF path, an arXiv id (1706.03762, arXiv:1706.03762v7, "
+                                         "hep-th/9901001), an arXiv abs/pdf URL, or the https URL of a PDF.",
+                                         show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the stable contract in the "
                                           "README).")] = False,
 ) -> None:
@@ -333,7 +337,9 @@ def redo(
 
 @app.command()
 def prompt(
-    paper: Annotated[str, typer.Argument(help="The paper: a PDF path.", show_default=False)],
+    paper: Annotated[str, typer.Argument(help="The paper: a PDF path, an arXiv id (1706.03762, arXiv:1706.03762v7, "
+                                         "hep-th/9901001), an arXiv abs/pdf URL, or the https URL of a PDF.",
+                                         show_default=False)],
     section: Annotated[str, typer.Argument(help="Section id (see `drafter sections`).", show_default=False)],
     hint: Annotated[str | None, typer.Option("--hint", help="A revision hint, as `redo --hint` sends it.",
                                              show_default=False)] = None,
@@ -392,6 +398,102 @@ def sections(
         if overridden:
             err.print(f"overridden from {prompts}: {', '.join(overridden)}")
         err.print(f"estimate: about {estimate_tokens('x' * 4000)} tokens per 4,000 characters of paper text")
+
+
+@app.command("config")
+def show_config(
+    model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the settings in effect, where each came from, and the config and cache paths (never the key)."""
+    with _errors():
+        settings = _settings(model=model, base_url=base_url, offline=offline)
+        data = {
+            "config_file": str(config_file()), "config_file_exists": config_file().is_file(),
+            "cache_dir": str(settings.cache_dir), "backend": "offline" if settings.offline else "openai-compatible",
+            "endpoint": None if settings.offline else settings.endpoint, "model": settings.model,
+            "api_key": "set" if settings.api_key else "not set", "jobs": settings.jobs,
+            "timeout": settings.timeout, "retries": settings.retries, "context_tokens": settings.context_tokens,
+            "prompts_dir": str(settings.prompts_dir) if settings.prompts_dir else None,
+            "origins": settings.origins,
+        }
+        if as_json:
+            print(json.dumps(data, indent=2))
+            return
+        for key, value in data.items():
+            if key != "origins":
+                origin_key = {"endpoint": "base_url", "backend": "offline"}.get(key, key)
+                origin = settings.origins.get(origin_key, "")
+                out.print(f"{key:<18} {value}" + (f"   ({origin})" if origin else ""))
+
+
+def _batch_summary(result: Any, settings: Settings) -> None:
+    """The summary table of a batch, on stderr: one row per entry, then the totals."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("entry", "status", "output", "sections", "tokens", "error"):
+        table.add_column(column, justify="right" if column in ("sections", "tokens") else "left",
+                         overflow="fold")
+    colours = {"done": "green", "skipped": "blue", "failed": "red", "pending": "yellow"}
+    for row in result.results:
+        table.add_row(escape(row.entry.label), f"[{colours.get(row.status, 'white')}]{row.status}[/]",
+                      escape(str(row.output or "")), str(row.sections or ""), f"{row.tokens:,}" if row.tokens else "",
+                      escape(row.error or ""))
+    err.print(table)
+    counts = ", ".join(f"{result.count(s)} {s}" for s in ("done", "skipped", "failed", "pending") if result.count(s))
+    cost = settings.cost(result.prompt_tokens, result.completion_tokens)
+    err.print(f"batch: {counts}; {result.requests} model calls, {result.prompt_tokens:,} prompt + "
+              f"{result.completion_tokens:,} completion tokens" + (f" (${cost:.4f})" if cost is not None else "")
+              + f", {result.seconds:.1f}s")
+
+
+@app.command()
+def batch(
+    reading_list: Annotated[str, typer.Argument(
+        metavar="LIST", help="A text file of sources (one PDF path, arXiv id or URL per line; # comments), a "
+        "folder of PDFs, a .bib file (eprint, url or Zotero file fields), or - for stdin.", show_default=False)],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the drafts, one <title-slug>.md per "
+                                          "paper [default: current folder].", show_default=False,
+                                          file_okay=False)] = Path(),
+    force: Annotated[bool, typer.Option("--force", "-f", help="Draft again papers that already have a draft in "
+                                        "the folder (the old one is kept in .drafter-history/).")] = False,
+    chain: Annotated[bool, typer.Option("--chain", help="Let sections read the ones they build on; costs one "
+                                        "extra round trip per paper.")] = False,
+    model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
+    timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
+    prompts: PromptsOpt = None,
+) -> None:
+    """Draft every paper of a reading list into one folder; re-running resumes where it stopped.
+
+    --jobs limits LLM requests in flight across all papers; PDFs are extracted in parallel meanwhile.
+    A bad entry is reported and the rest go on; finished drafts (same PDF) are skipped on the next run.
+    Exit status: 0 all drafted or skipped, 1 a model call failed, 2 bad entries only, 130 interrupted.
+
+    Examples:\n
+      drafter batch reading-list.txt --out drafts/\n
+      drafter batch ~/Zotero/export.bib -o drafts --jobs 16\n
+      ls *.pdf | drafter batch - --offline
+    """
+    from drafter.batch import LogReporter, Reporter, RichReporter, read_list, run_batch
+
+    reporter: Reporter | None = None
+    with _errors():
+        settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
+        settings = settings.with_overrides(chain=chain)
+        entries = read_list(reading_list, sys.stdin)
+        _announce_offline(settings)
+        err.print(f"batch: {len(entries)} entries -> {escape(str(out_dir))} with {settings.backend_label}, "
+                  f"{settings.jobs} requests at a time")
+        reporter = RichReporter(err) if err.is_terminal else LogReporter(lambda line: err.print(escape(line)))
+        try:
+            result = _async(run_batch(entries, settings, out_dir, force, reporter))
+        except KeyboardInterrupt:
+            done = getattr(reporter, "done", None)
+            err.print("[yellow]interrupted[/]: finished drafts are written" + (f" ({done})" if done else "")
+                      + "; no half-written draft was left. Re-run the same command to resume.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        _batch_summary(result, settings)
+        if result.exit_code:
+            raise typer.Exit(result.exit_code)
 
 
 def main() -> None:
