@@ -91,3 +91,21 @@ def test_config_file_in_config_dir_is_read(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_api_key_is_not_in_repr() -> None:
     s = load_settings({"api_key": "sk-secret-123"}, env={})
     assert "sk-secret-123" not in repr(s)
+
+
+def test_config_command_shows_origins_and_never_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from cliutil import cli
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.example.invalid/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-NEVERSHOWN")
+    monkeypatch.setenv("DRAFTER_MODEL", "env-model")
+    run = cli("config", "--json", "--base-url", "http://127.0.0.1:9/v1")
+    assert run.code == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["endpoint"] == "http://127.0.0.1:9/v1" and data["origins"]["base_url"] == "flag"
+    assert data["model"] == "env-model" and data["origins"]["model"] == "DRAFTER_MODEL"
+    assert data["api_key"] == "set"
+    assert "NEVERSHOWN" not in run.stdout + run.stderr
+    assert "NEVERSHOWN" not in cli("config").stdout
