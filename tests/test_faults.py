@@ -1,0 +1,261 @@
+"""LLM faults against the fake server: retried, shrunk and retried, or one line, in bounded time (issue 6.2)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drafter.assemble import parse_draft
+from drafter.cli import app
+from drafter.plan import LLM_SECTIONS
+from fakeserver import FakeOpenAI, Fault, unused_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import faults as bench
+
+RETRIES = 2
+MATRIX = {case.name: case for case in bench.fault_matrix(RETRIES)}
+N = len(LLM_SECTIONS)
+
+
+def test_bench_knows_the_number_of_sections() -> None:
+    assert bench.N_SECTIONS == N
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = bench.write_config(tmp_path_factory.mktemp("config"), max_backoff=0.05)
+    monkeypatch.setenv("DRAFTER_CONFIG_DIR", str(config))
+    monkeypatch.setenv("DRAFTER_RETRIES", str(RETRIES))
+    return config
+
+
+class Run:
+    def __init__(self, code: int, stderr: str, seconds: float) -> None:
+        self.code, self.stderr, self.seconds = code, stderr, seconds
+
+
+def cli(*args: str | Path) -> Run:
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return Run(result.exit_code, result.stderr, time.perf_counter() - started)
+
+
+def one_error_line(run: Run) -> str:
+    assert "Traceback" not in run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+def draft_ok(path: Path) -> None:
+    blocks = parse_draft(path.read_text(encoding="utf-8")).blocks
+    for section in LLM_SECTIONS:
+        assert f"Fake draft for {section}" in blocks[section].content, section
+
+
+def _requests_for(server: FakeOpenAI, section: str) -> list:
+    return [r for r in server.requests if f"section id: {section}" in r.messages[-1]["content"].lower()]
+
+
+@pytest.mark.parametrize("name", [n for n, c in MATRIX.items() if c.ok])
+def test_transient_faults_are_retried_and_the_draft_is_complete(name: str, fake_server: FakeOpenAI,
+                                                                 sample_pdf: Path, tmp_path: Path) -> None:
+    case = MATRIX[name]
+    fake_server.enqueue(*case.faults)
+    draft = tmp_path / "draft.md"
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", draft, *case.args)
+    assert run.code == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert fake_server.pending_faults() == 0
+    # Each fault cost exactly one extra request: nothing retried more than needed, nothing given up.
+    assert len(fake_server.requests) == N + len(case.faults)
+    draft_ok(draft)
+    assert run.seconds < 15
+
+
+@pytest.mark.parametrize("name", [n for n, c in MATRIX.items() if not c.ok])
+def test_fatal_faults_are_one_line_in_bounded_time(name: str, fake_server: FakeOpenAI, sample_pdf: Path,
+                                                   tmp_path: Path) -> None:
+    case = MATRIX[name]
+    fake_server.enqueue(*case.faults)
+    url = f"http://127.0.0.1:{unused_port()}/v1" if case.refused else fake_server.url
+    draft = tmp_path / "draft.md"
+    run = cli("new", sample_pdf, "--base-url", url, "--model", "fake-model", "-o", draft, *case.args)
+    assert run.code == 1, run.stderr
+    line = one_error_line(run)
+    assert re.search(case.mention, line, re.I), line
+    assert not draft.exists()
+    assert run.seconds < 20
+    if case.max_requests is not None:
+        assert len(fake_server.requests) <= case.max_requests
+
+
+@pytest.mark.parametrize(("fault", "attempts"), [
+    (Fault.invalid_api_key(), 1), (Fault.model_not_found(), 1), (Fault.insufficient_quota(), 1),
+    (Fault.server_error(503), RETRIES + 1), (Fault.empty(), RETRIES + 1), (Fault.drop(), RETRIES + 1),
+    (Fault.context_length_exceeded(), 2),  # the first, then once shrunk
+])
+def test_how_often_each_fault_is_tried(fault: Fault, attempts: int, fake_server: FakeOpenAI, sample_pdf: Path,
+                                       tmp_path: Path) -> None:
+    fake_server.enqueue(*[fault] * (N * (RETRIES + 2)))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 1
+    one_error_line(run)
+    assert len(fake_server.requests) == N * attempts
+
+
+def test_quota_message_says_what_to_do(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
+    fake_server.enqueue(*[Fault.insufficient_quota()] * N)
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    line = one_error_line(run)
+    assert "quota" in line and "credit" in line
+
+
+def test_retry_after_is_honoured(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path,
+                                 _fast_retries: Path) -> None:
+    bench.write_config(_fast_retries, max_backoff=5)
+    fake_server.enqueue(Fault.rate_limit(retry_after=0.6))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",
+              "--jobs", "1")
+    assert run.code == 0, run.stderr
+    first, second = fake_server.requests[0], fake_server.requests[1]
+    assert first.status == 429
+    assert second.started - first.finished >= 0.55
+
+
+def test_a_huge_retry_after_is_capped(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
+    fake_server.enqueue(Fault.rate_limit(retry_after=3600), Fault.rate_limit(retry_after=3600))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert run.seconds < 10
+
+
+@pytest.mark.parametrize("fault", [Fault.context_length_exceeded(), Fault.context_exceeded_llamacpp(),
+                                   Fault.context_exceeded_vllm(), Fault.context_exceeded_vllm(flat=True)],
+                         ids=["openai", "llamacpp", "vllm", "vllm-flat"])
+def test_context_errors_shrink_the_paper_and_retry(fault: Fault, fake_server: FakeOpenAI, sample_pdf: Path,
+                                                   tmp_path: Path) -> None:
+    fake_server.enqueue(fault)
+    draft = tmp_path / "d.md"
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", draft, "--jobs", "1")
+    assert run.code == 0, run.stderr
+    refused = fake_server.requests[0]
+    assert refused.status == 400
+    section = LLM_SECTIONS[0]
+    tries = _requests_for(fake_server, section)
+    assert len(tries) == 2
+    assert len(tries[1].messages[1]["content"]) < len(tries[0].messages[1]["content"]) * 0.75
+    assert tries[1].messages[2] == tries[0].messages[2]  # the instruction itself is untouched
+    draft_ok(draft)
+    assert "context shortened" in run.stderr
+
+
+def test_a_partial_response_then_a_good_one(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
+    fake_server.enqueue(Fault.drop(partial=True), Fault.empty(whitespace=True))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",
+              "--jobs", "1")
+    assert run.code == 0, run.stderr
+    assert [r.status for r in fake_server.requests[:3]] == [0, 200, 200]
+    assert len(_requests_for(fake_server, LLM_SECTIONS[0])) == 3
+    draft_ok(tmp_path / "d.md")
+
+
+def test_an_empty_answer_is_never_cached(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("DRAFTER_CACHE_DIR", str(cache))
+    fake_server.enqueue(*[Fault.empty()] * (RETRIES + 1))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",
+              "--jobs", "1")
+    assert run.code == 1
+    assert "empty answer" in one_error_line(run)
+    for entry in cache.rglob("responses/*/*.json"):
+        assert '"text": ""' not in entry.read_text(encoding="utf-8")
+
+
+# -- local servers are honoured --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hosts_contacted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every host name drafter resolves; anything but 127.0.0.1 fails loudly instead of leaving the machine."""
+    seen: list[str] = []
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        seen.append(str(host))
+        if str(host) not in ("127.0.0.1", "localhost"):
+            raise socket.gaierror(f"test: refusing to resolve {host}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    return seen
+
+
+def test_base_url_flag_beats_openai_base_url(fake_server_factory, sample_pdf: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, hosts_contacted: list[str]) -> None:
+    decoy, local = fake_server_factory(), fake_server_factory()
+    monkeypatch.setenv("OPENAI_BASE_URL", decoy.url)
+    monkeypatch.setenv("OPENAI_API_KEY", bench.FAKE_KEY)
+    run = cli("new", sample_pdf, "--base-url", local.url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert len(local.requests) == N and decoy.requests == []
+    assert set(hosts_contacted) <= {"127.0.0.1"}
+
+
+def test_drafter_base_url_beats_openai_settings(fake_server_factory, sample_pdf: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch, hosts_contacted: list[str]) -> None:
+    decoy, local = fake_server_factory(), fake_server_factory()
+    monkeypatch.setenv("OPENAI_BASE_URL", decoy.url)
+    monkeypatch.setenv("OPENAI_API_KEY", bench.FAKE_KEY)
+    monkeypatch.setenv("DRAFTER_BASE_URL", local.url)
+    monkeypatch.setenv("DRAFTER_MODEL", "llama3.1")
+    run = cli("new", sample_pdf, "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert len(local.requests) == N and decoy.requests == []
+    assert {r.body["model"] for r in local.requests} == {"llama3.1"}
+    assert set(hosts_contacted) <= {"127.0.0.1"}
+
+
+def test_a_keyless_local_server_is_used_not_replaced_by_offline_or_openai(
+        fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        hosts_contacted: list[str]) -> None:
+    monkeypatch.setenv("DRAFTER_BASE_URL", fake_server.url)
+    run = cli("new", sample_pdf, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert len(fake_server.requests) == N
+    draft_ok(tmp_path / "d.md")
+    assert set(hosts_contacted) <= {"127.0.0.1"}
+
+
+def test_config_file_base_url_is_overridden_by_the_environment(fake_server_factory, sample_pdf: Path,
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               _fast_retries: Path) -> None:
+    decoy, local = fake_server_factory(), fake_server_factory()
+    (_fast_retries / "config.toml").write_text(f'max_backoff = 0.05\nbase_url = "{decoy.url}"\n'
+                                               'model = "fake-model"\n', encoding="utf-8")
+    monkeypatch.setenv("DRAFTER_BASE_URL", local.url)
+    run = cli("new", sample_pdf, "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert len(local.requests) == N and decoy.requests == []
+
+
+def test_redo_talks_to_the_local_server_too(fake_server_factory, sample_pdf: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    decoy, local = fake_server_factory(), fake_server_factory()
+    draft = tmp_path / "d.md"
+    assert cli("new", sample_pdf, "--base-url", local.url, "--model", "fake-model", "-o", draft).code == 0
+    monkeypatch.setenv("OPENAI_BASE_URL", decoy.url)
+    local.enqueue(Fault.server_error(502))
+    run = cli("redo", draft, "summary", "--base-url", local.url, "--model", "fake-model", "--hint", "shorter")
+    assert run.code == 0, run.stderr
+    assert decoy.requests == []
+    assert len(local.requests) == N + 2
