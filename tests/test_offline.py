@@ -61,3 +61,12 @@ def test_further_reading_prefers_most_cited(sample_pdf: Path) -> None:
     paper.references = ["[1] One.", "[2] Two.", "[3] Three."]
     paper.sections[0].text += " As shown in [3] and [3, 2], ..."
     assert cited_references(paper, 2)[0] == "[3] Three."
+
+
+def test_numbered_equations_are_found_inline() -> None:
+    from drafter.offline import equations
+
+    text = ("The memory is an average of summaries: m_k = λ · m_{k−1} + (1 − λ) · c_k (2) where λ is learned. "
+            "The gate is computed from the state: g_t = σ(W_g [x_t ; m_k] + b) (3) and mixes the memory in. "
+            "We use 8 layers (4) in all runs.")
+    assert equations(text) == ["m_k = λ · m_{k−1} + (1 − λ) · c_k    (2)", "g_t = σ(W_g [x_t ; m_k] + b)    (3)"]

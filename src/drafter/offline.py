@@ -93,8 +93,10 @@ def _method_topics(paper: Paper) -> list[Section]:
 
 def _summary(paper: Paper) -> str:
     abstract = _sents(paper, "abstract") or _sents(paper, "introduction")
-    hook = _pick(abstract, "hook", 3)
     quick = _pick(abstract, "contribution", 1)
+    # Abstracts open with the setting and the problem: the hook. Add the headline result if there is one.
+    hook = [s for s in abstract[:3] if s not in quick][:2]
+    hook += [s for s in _pick(abstract, "result", 1) if s not in hook and s not in quick]
     return f"{_quote(hook)}\n\n**Quick Summary**: {_quote(quick)}"
 
 
@@ -103,8 +105,16 @@ def _problem(paper: Paper) -> str:
 
 
 def _solution(paper: Paper) -> str:
-    pool = _sents(paper, "abstract", "introduction")
-    return _quote(_pick(pool, "solution", 3, exclude=_pick(_sents(paper, "introduction"), "problem", 4)))
+    """The contribution sentence and the sentences right after it, which usually say how it works."""
+    abstract = _sents(paper, "abstract")
+    pool = abstract or _sents(paper, "introduction")
+    [lead] = _pick(pool, "contribution", 1) or [""]
+    if lead and lead in pool:
+        start = pool.index(lead)
+        chosen = pool[start:start + 3]
+    else:
+        chosen = _pick(pool, "solution", 3)
+    return _quote(chosen)
 
 
 def _innovations(paper: Paper) -> str:
@@ -125,20 +135,34 @@ def _innovations(paper: Paper) -> str:
 
 
 _EQUATION = re.compile(r"^(?=.*[=≤≥∝∑∏∫])(?=.*[A-Za-zα-ωΑ-Ω]).{3,160}$")
+_EQ_NUMBER = re.compile(r"\s\((\d{1,2})\)")
+_PROSE_END = re.compile(r"(?:[A-Za-z]{2,}[:,]\s+|\.\s+|;\s+(?=[A-Z]))")
+
+
+def equations(text: str) -> list[str]:
+    """Displayed equations: short symbol-heavy lines, and formulas that end in an equation number '(n)'."""
+    found: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if _EQUATION.match(line) and len(re.findall(r"[A-Za-z]{4,}", line)) <= 4:
+            found.append(line)
+    for match in _EQ_NUMBER.finditer(text):
+        before = text[max(0, match.start() - 240):match.start()]
+        ends = list(_PROSE_END.finditer(before))
+        formula = before[ends[-1].end():] if ends else before
+        if "=" in formula and 3 <= len(formula) <= 200:
+            found.append(f"{formula.strip()}    ({match.group(1)})")
+    return list(dict.fromkeys(found))
 
 
 def _math(paper: Paper) -> str:
-    lines: list[str] = []
+    found: list[str] = []
     for sec in paper.part_sections("method") or paper.body_sections():
-        for line in sec.text.splitlines():
-            line = line.strip()
-            words = re.findall(r"[A-Za-z]{4,}", line)
-            if _EQUATION.match(line) and len(words) <= 4 and line not in lines:
-                lines.append(line)
-    if not lines:
+        found += [e for e in equations(sec.text) if e not in found]
+    if not found:
         return ("*(No displayed equations were found in the extracted text. If the paper has key equations, "
                 "add them here in LaTeX with an intuitive explanation.)*")
-    shown = "\n".join(lines[:4])
+    shown = "\n".join(found[:5])
     return (f"Equations as extracted from the method sections (convert them to LaTeX and explain each term):\n\n"
             f"```text\n{shown}\n```")
 
