@@ -190,6 +190,8 @@ _ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|(\r\n|\r|\n)|(.))", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 _END_IMAGE = re.compile(rb"\sEI(?=[\s]|\Z)")
 _IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_USED_OPS = frozenset((b"Tj", b"TJ", b"'", b'"', b"Td", b"TD", b"Tm", b"T*", b"Tf", b"BT", b"cm", b"q", b"Q",
+                       b"Tc", b"Tw", b"Tz", b"TL", b"Ts", b"Do", b"BI"))
 # Text nested deeper than this many form XObjects is figure content (plot labels), not prose; reading
 # thousands of tiny nested forms is also where pypdf spends its time on figure-heavy pages.
 _MAX_FORM_DEPTH = 2
@@ -356,6 +358,9 @@ class _ContentScanner:
             tok = m.group()
             if kind == "op":
                 op = tok
+                if op not in _USED_OPS:  # path painting, colours, marked content: nothing for text
+                    operands = []
+                    continue
                 if op in (b"Tj", b"TJ", b"'", b'"'):
                     if op == b"'" or op == b'"':
                         if op == b'"':
@@ -389,8 +394,17 @@ class _ContentScanner:
                                 size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd)
                                 if abs(rb) > abs(ra):
                                     runs.append(_TextRun(text, y0, y1, x0, size, font.name, True))
+                                    continue
+                                y0 += ts
+                                last = runs[-1] if runs else None
+                                # glyph-by-glyph positioning: extend the previous run instead of a new one
+                                if (last is not None and last.y == y0 and last.size == size
+                                        and last.font is font.name and not last.rotated
+                                        and -0.05 * size < x0 - last.x1 < 0.1 * size):
+                                    last.text += text
+                                    last.x1 = x1
                                 else:
-                                    runs.append(_TextRun(text, x0, x1, y0 + ts, size, font.name, False))
+                                    runs.append(_TextRun(text, x0, x1, y0, size, font.name, False))
                         else:
                             advance = -float(item) / 1000.0 * fs * th
                             tm = _advance(tm, advance)

@@ -72,10 +72,15 @@ def join_hyphenation(text: str, vocabulary: Iterable[str] | None = None) -> str:
     """Join words broken with a hyphen at a line end: "com-\\npatible" -> "compatible".
 
     The hyphen is kept when the continuation is itself hyphenated ("English-\\nto-German"), or when
-    `vocabulary` (words seen elsewhere in the document, lower case) knows the hyphenated form and not the
+    `vocabulary` (words seen elsewhere in the document; a set is taken as already lower case) knows the hyphenated form and not the
     joined one ("few-\\nshot" stays "few-shot" if the paper writes "few-shot" elsewhere).
     """
-    vocab = {w.lower() for w in vocabulary} if vocabulary is not None else set()
+    if vocabulary is None:
+        vocab: set[str] | frozenset[str] = frozenset()
+    elif isinstance(vocabulary, (set, frozenset)):
+        vocab = vocabulary  # word_vocabulary() output: already lower case
+    else:
+        vocab = {w.lower() for w in vocabulary}
 
     def join(m: re.Match[str]) -> str:
         head, tail = m.group(1), m.group(2)
