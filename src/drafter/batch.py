@@ -400,11 +400,12 @@ def _noop() -> None:
 def extraction_pool(workers: int) -> ProcessPoolExecutor:
     """Started worker processes for CPU-bound extraction.
 
-    `fork` (instant: the workers inherit every imported module) when this process has no other thread yet;
-    otherwise `forkserver`, which imports the main module once and forks workers from that clean process.
+    `fork` (instant: the workers inherit every imported module) when this process has no other thread yet
+    (the CLI forks before it starts any), or on Python 3.11, where the workers only run pure-Python
+    extraction; otherwise `forkserver` (seconds slower to start: each worker imports the main module again).
     """
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and (threading.active_count() == 1 or sys.version_info < (3, 12)):
         context = multiprocessing.get_context("fork")
     else:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")

@@ -1,0 +1,245 @@
+"""Batch: reading lists, failure isolation, resume with only the missing requests, one global limit, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drafter.batch import Entry, LogReporter, parse_bib, read_list, run_batch
+from drafter.cli import app
+from drafter.config import load_settings
+from drafter.errors import InputError
+from drafter.plan import LLM_SECTIONS
+from fakearxiv import FakeArxiv, make_pdf
+from fakeserver import Fault
+
+N_SECTIONS = len(LLM_SECTIONS)
+TITLES = ["Gated Widgets for Fast Parsing", "Sparse Lanterns in Deep Forests", "A Theory of Small Boats"]
+
+
+@pytest.fixture
+def papers(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    out = []
+    for i, title in enumerate(TITLES):
+        path = folder / f"p{i}.pdf"
+        path.write_bytes(make_pdf(title, seed=title.lower()))
+        out.append(path)
+    return out
+
+
+def _settings(tmp_path: Path, server, **flags):
+    return load_settings({"base_url": server.url, "model": "fake-model", "cache_dir": tmp_path / "cache",
+                          "retries": 0, **flags}, env={}, file=tmp_path / "none.toml")
+
+
+def _run(entries, settings, out, **kwargs):
+    return asyncio.run(run_batch(entries, settings, out, workers=kwargs.pop("workers", 0), **kwargs))
+
+
+# -- reading lists ------------------------------------------------------------------------------------
+
+
+def test_text_list_comments_blank_lines_and_relative_paths(tmp_path: Path):
+    listing = tmp_path / "list.txt"
+    listing.write_text("# my reading list\n\npapers/a.pdf\n1706.03762  # transformers\n"
+                       "https://example.org/x.pdf#page=2\n", encoding="utf-8")
+    entries = read_list(str(listing))
+    assert [e.source for e in entries] == ["papers/a.pdf", "1706.03762", "https://example.org/x.pdf#page=2"]
+    assert entries[0].where == "list.txt:3" and entries[0].base == tmp_path
+
+
+def test_folder_and_stdin(papers: list[Path]):
+    entries = read_list(str(papers[0].parent))
+    assert [Path(e.source).name for e in entries] == ["p0.pdf", "p1.pdf", "p2.pdf"]
+    assert [e.source for e in read_list("-", io.StringIO("a.pdf\n# x\nb.pdf\n"))] == ["a.pdf", "b.pdf"]
+    with pytest.raises(InputError, match="no such file"):
+        read_list(str(papers[0].parent / "nope.txt"))
+
+
+def test_bib_fields(tmp_path: Path):
+    (tmp_path / "files").mkdir()
+    bib = r"""
+@comment{jabref-meta: x}
+@article{vaswani2017,
+  title = {Attention Is {All} You Need},
+  eprint = {1706.03762}, archivePrefix = {arXiv},
+  file = {Full Text:files/attention.pdf:application/pdf},
+}
+@inproceedings{he2016, title = "Deep Residual Learning",
+  file = {Snapshot:files/he.html:text/html;Full Text PDF:files/he.pdf:application/pdf}}
+@misc{site, url = {https://example.org/paper.pdf}, year = 2020}
+@misc{abs, url = {https://arxiv.org/abs/hep-th/9901001v1}}
+@book{nothing, title = {No Links}}
+"""
+    entries = parse_bib(bib, tmp_path, "refs.bib")
+    assert [e.source for e in entries] == ["1706.03762", str(tmp_path / "files/he.pdf"),
+                                           "https://example.org/paper.pdf",
+                                           "https://arxiv.org/abs/hep-th/9901001v1", ""]
+    assert entries[-1].error and "refs.bib:nothing" in entries[-1].error
+    assert entries[1].where == "refs.bib:he2016"
+
+
+# -- the batch core ----------------------------------------------------------------------------------
+
+
+def test_mixed_list_isolates_failures(tmp_path: Path, fake_server, papers, monkeypatch: pytest.MonkeyPatch):
+    corrupt = tmp_path / "corrupt.pdf"
+    corrupt.write_bytes(b"%PDF-1.4\n" + b"garbage " * 100)
+    with FakeArxiv() as arxiv:
+        monkeypatch.setenv("DRAFTER_ARXIV_API", arxiv.api_url)
+        monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0.01")
+        arxiv.add("1706.03762", "Attention Is All You Need", ["Ashish Vaswani"], pdf=make_pdf("Attention"))
+        entries = [Entry(str(papers[0])), Entry(str(tmp_path / "missing.pdf")), Entry(str(corrupt)),
+                   Entry("2101.99999"), Entry("1706.03762"), Entry("", "refs.bib:x", error="no eprint")]
+        lines: list[str] = []
+        result = _run(entries, _settings(tmp_path, fake_server), tmp_path / "out", reporter=LogReporter(lines.append))
+    status = [r.status for r in result.results]
+    assert status == ["done", "failed", "failed", "failed", "done", "failed"]
+    assert "no such file" in (result.results[1].error or "")
+    assert "damaged" in (result.results[2].error or "") or "PDF" in (result.results[2].error or "")
+    assert "arXiv has no paper 2101.99999" in (result.results[3].error or "")
+    assert result.exit_code == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["attention-is-all-you-need.md",
+                                                                    "gated-widgets-for-fast-parsing.md"]
+    assert result.results[0].sections == N_SECTIONS and result.results[0].tokens > 0
+    assert result.requests == 2 * N_SECTIONS == len(fake_server.requests)
+    assert any("failed" in line for line in lines)
+
+
+def test_resume_requests_only_what_is_missing(tmp_path: Path, fake_server, papers):
+    settings = _settings(tmp_path, fake_server)
+    entries = [Entry(str(p)) for p in papers]
+    out = tmp_path / "out"
+    fake_server.enqueue(Fault.server_error(500))  # one section of one paper fails (no retries)
+    first = _run(entries, settings, out)
+    assert sorted(r.status for r in first.results) == ["done", "done", "failed"]
+    assert first.exit_code == 1
+    assert len(list(out.glob("*.md"))) == 2 and not list(out.glob(".*tmp"))
+    assert len(fake_server.requests) == 3 * N_SECTIONS
+    second = _run(entries, settings, out)
+    assert len(fake_server.requests) == 3 * N_SECTIONS + 1  # only the failed section is asked again
+    assert sorted(r.status for r in second.results) == ["done", "skipped", "skipped"]
+    assert second.exit_code == 0 and len(list(out.glob("*.md"))) == 3
+    third = _run(entries, settings, out)
+    assert len(fake_server.requests) == 3 * N_SECTIONS + 1
+    assert [r.status for r in third.results] == ["skipped"] * 3
+
+
+def test_force_redrafts_into_the_same_file_from_cache(tmp_path: Path, fake_server, papers):
+    settings = _settings(tmp_path, fake_server)
+    out = tmp_path / "out"
+    _run([Entry(str(papers[0]))], settings, out)
+    again = _run([Entry(str(papers[0]))], settings, out, force=True)
+    assert again.results[0].status == "done" and again.results[0].cache_hits == N_SECTIONS
+    assert [p.name for p in out.glob("*.md")] == ["gated-widgets-for-fast-parsing.md"]
+    assert list((out / ".drafter-history").glob("*.md"))
+
+
+def test_same_title_gets_distinct_names_and_duplicates_are_skipped(tmp_path: Path, fake_server):
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    a.write_bytes(make_pdf("Same Title Here", seed="first"))
+    b.write_bytes(make_pdf("Same Title Here", seed="second"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "same-title-here.md").write_text("my own notes\n", encoding="utf-8")
+    result = _run([Entry(str(a)), Entry(str(b)), Entry(str(a))], _settings(tmp_path, fake_server),
+                  tmp_path / "out")
+    assert sorted(r.status for r in result.results) == ["done", "done", "skipped"]
+    names = sorted(p.name for p in (tmp_path / "out").glob("*.md"))
+    assert names == ["same-title-here-2.md", "same-title-here-3.md", "same-title-here.md"]
+    assert (tmp_path / "out" / "same-title-here.md").read_text(encoding="utf-8") == "my own notes\n"
+
+
+def test_one_global_limit_across_papers(tmp_path: Path, fake_server_factory, papers):
+    server = fake_server_factory(latency=0.3)
+    settings = _settings(tmp_path, server, jobs=16)
+    result = _run([Entry(str(p)) for p in papers], settings, tmp_path / "out", workers=2)  # worker processes
+    assert result.exit_code == 0
+    assert N_SECTIONS < server.max_in_flight <= 16  # sections of different papers overlap, within --jobs
+    done = sorted(r.finished for r in server.requests)
+    assert done[-1] - min(r.started for r in server.requests) < 3 * 0.3 * 2  # not one paper after the other
+    limited = fake_server_factory(latency=0.05)
+    _run([Entry(str(p)) for p in papers], _settings(tmp_path / "b", limited, jobs=4), tmp_path / "out2")
+    assert limited.max_in_flight == 4
+
+
+def test_tokens_and_cost(tmp_path: Path, fake_server, papers):
+    settings = _settings(tmp_path, fake_server)
+    from drafter.config import Price
+
+    settings = settings.with_overrides(prices={"fake-model": Price(1.0, 2.0)})
+    result = _run([Entry(str(papers[0]))], settings, tmp_path / "out")
+    row = result.results[0]
+    assert row.prompt_tokens > 0 and row.completion_tokens > 0
+    assert result.tokens == row.tokens
+    assert settings.cost(result.prompt_tokens, result.completion_tokens) > 0
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, server) -> None:
+    monkeypatch.setenv("DRAFTER_BASE_URL", server.url)
+    monkeypatch.setenv("DRAFTER_MODEL", "fake-model")
+    monkeypatch.setenv("DRAFTER_RETRIES", "0")
+
+
+def test_cli_batch_summary_exit_codes_and_rerun(tmp_path: Path, fake_server, papers, monkeypatch):
+    _env(monkeypatch, fake_server)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# reading list\n{papers[0]}\n{papers[1]}\n{tmp_path / 'missing.pdf'}\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["batch", str(listing), "--out", str(tmp_path / "out"), "--jobs", "8"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "no such file" in result.stderr and "1 failed" in result.stderr and "2 done" in result.stderr
+    listing.write_text(f"{papers[0]}\n{papers[1]}\n", encoding="utf-8")
+    before = len(fake_server.requests)
+    again = runner.invoke(app, ["batch", str(listing), "--out", str(tmp_path / "out")])
+    assert again.exit_code == 0, again.output
+    assert len(fake_server.requests) == before  # a second run of the same list makes no request
+    assert "2 skipped" in again.stderr
+
+
+def test_cli_batch_stdin_and_model_failure_exit_1(tmp_path: Path, fake_server, papers, monkeypatch):
+    _env(monkeypatch, fake_server)
+    fake_server.enqueue(Fault.server_error(503))
+    result = CliRunner().invoke(app, ["batch", "-", "-o", str(tmp_path / "out")], input=f"{papers[2]}\n")
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.stderr
+
+
+def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_server_factory, papers):
+    server = fake_server_factory(latency=5.0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
+    env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0",
+               DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(papers[0].parent), "-o", str(out)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.requests and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert server.requests, "the batch never reached the model"
+        proc.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - stopped < 4
+    assert "interrupted" in stderr
+    assert not out.exists() or not [p for p in out.iterdir() if p.is_file()]
