@@ -32,6 +32,12 @@ MIN_TEXT_CHARS = 400
 MANY_PAGES = 150
 
 
+# Bold font names: "...-Bold", "NimbusRomNo9L-Medi", "Helvetica-Black", TeX's Computer Modern "CMBX10",
+# "CMSSBX10", Latin Modern "LMRoman10-Bold", "...-Demi", "Arial-BoldMT", "Vera" bold "VeraBd".
+_BOLD_FONT = re.compile(r"(?i)bold|medi(?!um)|black|heavy|demi|semibold|-bd|\.b\b|bd$|cmbx|cmssbx|cmbsy|"
+                        r"bx\d+$|lmromandemi")
+
+
 @dataclass
 class Span:
     """A run of text drawn with one font at one position (PDF user space, y grows upwards)."""
@@ -47,8 +53,7 @@ class Span:
 
     @property
     def bold(self) -> bool:
-        name = self.font.lower()
-        return any(k in name for k in ("bold", "medi", "black", "heavy", "semibold", "-bd", ".b"))
+        return bool(_BOLD_FONT.search(self.font))
 
 
 @dataclass
