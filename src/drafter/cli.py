@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -23,7 +24,7 @@ from drafter.assemble import parse_draft, section_states
 from drafter.config import Settings, config_file, load_settings
 from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
 from drafter.files import atomic_write, backup_file, slugify
-from drafter.llm import Reply, describe
+from drafter.llm import Reply, describe, scrub
 from drafter.plan import BY_ID, LLM_SECTIONS, SECTIONS
 from drafter.prompts import PromptSet, estimate_tokens
 from drafter.sources import load_source
@@ -67,25 +68,49 @@ def _main(
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+_secrets: set[str] = set()  # API keys seen in settings: never printed, not even in --debug tracebacks
+
+
+def _scrub(text: str) -> str:
+    for name in ("DRAFTER_API_KEY", "OPENAI_API_KEY"):
+        if os.environ.get(name):
+            _secrets.add(os.environ[name])
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = scrub(text, secret)
+    return scrub(text, None)
+
+
+def _print_traceback() -> None:
+    if _state["debug"]:
+        # Exception chains quote server answers, which may echo the key: scrub like every other line.
+        sys.stderr.write(_scrub(traceback.format_exc()))
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
     """The one exit path: drafter's errors become one line and an exit code; Ctrl-C exits 130."""
     try:
         yield
     except DrafterError as exc:
-        if _state["debug"]:
-            traceback.print_exc(file=sys.stderr)
-        err.print(f"[bold red]error:[/] {escape(exc.one_line())}")
+        _print_traceback()
+        err.print(f"[bold red]error:[/] {escape(_scrub(exc.one_line()))}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: nothing was written; finished sections are cached, so re-running "
                   "picks up where this stopped.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:
-        if _state["debug"]:
-            traceback.print_exc(file=sys.stderr)
-        err.print(f"[bold red]error:[/] {escape(str(exc))}. Check the path and its permissions.")
+        _print_traceback()
+        err.print(f"[bold red]error:[/] {escape(_scrub(str(exc)))}. Check the path and its permissions.")
         raise typer.Exit(2) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise  # typer's own exits and usage errors
+    except Exception as exc:
+        # A bug, not a user error: still one line (the traceback with --debug), never a bare traceback.
+        _print_traceback()
+        err.print(f"[bold red]error:[/] internal error ({type(exc).__name__}: {escape(_scrub(str(exc))[:300])}). "
+                  "This is a bug in drafter: re-run with --debug and report the traceback.")
+        raise typer.Exit(EXIT_MODEL) from exc
 
 
 def _async(coro: Any) -> Any:
@@ -124,6 +149,8 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
     if no_cache:
         flags["cache"] = False
     settings = load_settings(flags)
+    if settings.api_key:
+        _secrets.add(settings.api_key)
     if _state["debug"]:
         err.print(f"settings: {describe(settings)} (config file: {config_file()})")
     return settings
