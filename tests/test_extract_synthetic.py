@@ -370,3 +370,15 @@ def test_ieee_style_run_in_abstract_roman_caps_headings(tmp_path):
     assert paper.authors == ["Ziwei Zhang", "Peng Cui", "Wenwu Zhu"]
     assert paper.abstract == "Deep learning has been shown to be successful. We survey it. This is the end."
     assert top(paper) == ["Introduction", "Related Work", "Conclusion"]
+
+
+def test_outline_confirms_heading_the_layout_does_not_show(tmp_path):
+    # "Method" is drawn in the body font and size: only the outline says it is a heading
+    items = [Text("Outline Paper Title", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+             Text("1 Introduction", 72, 590, 12, True), Text(BODY[:90], 72, 570), Text("Method", 72, 540),
+             Text(BODY[:90], 72, 520)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]],
+             Doc(outline=[("Introduction", 1, 1), ("Method", 1, 1)]))
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert top(paper) == ["Introduction", "Method"]

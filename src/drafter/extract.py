@@ -363,6 +363,7 @@ class _Heading:
     level: int
     number: str
     appendix: bool
+    forced: bool = False  # confirmed by the PDF outline (bookmarks)
 
 
 def _heading_of(line: Line, body: float) -> _Heading | None:
@@ -414,6 +415,41 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
     return _Heading(line, title, level, number, appendix)
 
 
+def _add_outline_headings(doc: RawDocument, lines: list[Line], candidates: list[_Heading],
+                          skip: set[int]) -> list[_Heading]:
+    """Headings the outline (bookmarks) lists but the layout did not show: the first matching line on that page."""
+    found = {_fold_heading(h.title) for h in candidates}
+    at = {id(h.line) for h in candidates}
+    order = {id(ln): i for i, ln in enumerate(lines)}
+    added: list[_Heading] = []
+    for item in doc.outline:
+        key = _fold_heading(item.title)
+        if not key or key in found:
+            if key in found:
+                for h in candidates:
+                    if _fold_heading(h.title) == key:
+                        h.forced = True
+            continue
+        for ln in lines:
+            if id(ln) in skip or id(ln) in at or (item.page is not None and ln.page != item.page):
+                continue
+            bare = _SECTION_NUM.match(ln.text)
+            if _fold_heading(bare.group(2) if bare else ln.text) == key:
+                number = bare.group(1) if bare else ""
+                title = re.sub(r"\s+", " ", strip_footnote_marks(bare.group(2) if bare else ln.text)).strip()
+                level = number.count(".") + 1 if number else item.level
+                added.append(_Heading(ln, title, level, number, False, True))
+                found.add(key)
+                break
+    if not added:
+        return candidates
+    return sorted(candidates + added, key=lambda h: order.get(id(h.line), 0))
+
+
+def _fold_heading(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", restore_accents(expand_ligatures(text)).lower()).strip()
+
+
 def _special_heading(h: _Heading) -> bool:
     text = h.line.text
     return bool(_REFERENCES.match(text) or _ACK.match(text) or _ABSTRACT.match(text) or h.title == "Appendix")
@@ -435,7 +471,7 @@ def _select_headings(candidates: list[_Heading]) -> list[_Heading]:
     texts = Counter(h.title for h in candidates if not h.number)
     if len(numbered_fonts) and sum(1 for h in candidates if h.number) >= 2:
         # unnumbered headings must look like the numbered ones; repeated ones are figure labels
-        candidates = [h for h in candidates if h.number or _special_heading(h) or (
+        candidates = [h for h in candidates if h.number or h.forced or _special_heading(h) or (
             h.line.font in numbered_fonts and texts[h.title] == 1)]
     top = 0
     sub_prefix = ""
@@ -652,6 +688,7 @@ def extract_paper(doc: RawDocument) -> Paper:
         h = _heading_of(ln, body)
         if h is not None:
             candidates.append(h)
+    candidates = _add_outline_headings(doc, all_lines, candidates, skip_ids)
     headings = _select_headings(candidates)
     heading_at = {id(h.line): h for h in headings}
     vocab = word_vocabulary("\n".join(ln.text for ln in all_lines))
