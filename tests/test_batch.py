@@ -243,3 +243,17 @@ def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_ser
     assert time.monotonic() - stopped < 4
     assert "interrupted" in stderr
     assert not out.exists() or not [p for p in out.iterdir() if p.is_file()]
+
+
+def test_rich_progress_display_runs(tmp_path: Path, fake_server, papers):
+    from rich.console import Console
+
+    from drafter.batch import RichReporter
+
+    stream = io.StringIO()
+    reporter = RichReporter(Console(file=stream, force_terminal=True, width=100))
+    fake_server.enqueue(Fault.rate_limit(retry_after=0.01))
+    result = _run([Entry(str(papers[0]))], _settings(tmp_path, fake_server, retries=2), tmp_path / "out",
+                  reporter=reporter)
+    assert result.exit_code == 0 and result.retries == 1
+    assert reporter.tokens == result.tokens > 0
