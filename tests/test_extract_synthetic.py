@@ -382,3 +382,27 @@ def test_outline_confirms_heading_the_layout_does_not_show(tmp_path):
              Doc(outline=[("Introduction", 1, 1), ("Method", 1, 1)]))
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert top(paper) == ["Introduction", "Method"]
+
+
+def test_scanner_failure_falls_back_to_pypdf_text(tmp_path, monkeypatch):
+    from drafter import ingest
+
+    make_paper(tmp_path / "p.pdf", sections=SECTIONS, references=REFS)
+
+    def broken(*_a, **_k):
+        raise KeyError("/Font")
+
+    monkeypatch.setattr(ingest, "_fast_page_text", broken)
+    doc = read_pdf(tmp_path / "p.pdf")
+    assert "Introduction" in doc.pages[0].text
+    assert doc.pages[0].spans  # first pages keep positioned spans through pypdf's visitor
+    assert extract_paper(doc).title == "A Study of Things"
+
+
+def test_fast_scanner_matches_pypdf_words(tmp_path):
+    import pypdf
+
+    make_paper(tmp_path / "p.pdf", sections=SECTIONS, references=REFS, columns=2, font="Vera")
+    ours = " ".join(p.text for p in read_pdf(tmp_path / "p.pdf").pages).split()
+    theirs = " ".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "p.pdf").pages).split()
+    assert sorted(ours) == sorted(theirs)

@@ -615,9 +615,17 @@ def _spans(page: Any) -> tuple[str, list[Span]]:
         x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         name = str(font.get("/BaseFont", "")) if font else ""
-        spans.append(Span(text, x, y, float(size) * scale_y, name))
+        for k, part in enumerate(p for p in text.split("\n") if p.strip()):
+            em = float(size) * scale_y
+            # pypdf reports no end position: estimate it (half an em per character)
+            spans.append(Span(part.strip(), x, y - k * em * 1.2, em, name, x + 0.5 * em * len(part.strip())))
 
     text = page.extract_text(visitor_text=visit)
+    line = -1
+    for i, span in enumerate(spans):  # number the lines: a new line wherever the baseline moves
+        if i == 0 or abs(span.y - spans[i - 1].y) > 0.5 * max(span.size, 1.0) or span.x < spans[i - 1].x:
+            line += 1
+        span.line = line
     return text, spans
 
 
