@@ -406,3 +406,46 @@ def test_fast_scanner_matches_pypdf_words(tmp_path):
     ours = " ".join(p.text for p in read_pdf(tmp_path / "p.pdf").pages).split()
     theirs = " ".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "p.pdf").pages).split()
     assert sorted(ours) == sorted(theirs)
+
+
+@pytest.mark.parametrize(("printed", "want"), [
+    ("Chelsea Finn cbfinn@berkeley.edu", ["Chelsea Finn"]),
+    ("Jane Roe1[0000-0002-1825-0097] and John Doe2[0000-0001-5109-3700]", ["Jane Roe", "John Doe"]),
+    ("KAIMING HE, XIANGYU ZHANG", ["Kaiming He", "Xiangyu Zhang"]),
+    ("Mu Li, Carnegie Mellon University and Baidu; David G. Andersen, Carnegie Mellon University",
+     ["Mu Li", "David G. Andersen"]),
+])
+def test_author_lists_with_mails_orcid_caps_inline_affiliations(tmp_path, printed, want):
+    paper = paper_of(tmp_path / "p.pdf", authors=printed)
+    assert paper.authors == want
+
+
+@pytest.mark.parametrize(("footnote", "venue"), [
+    ("Proceedings of NAACL-HLT 2019, pages 4171-4186, Minneapolis, Minnesota, June 2 - June 7, 2019. "
+     "c 2019 Association for Computational Linguistics", "NAACL 2019"),
+    ("Proceedings of the 2020 Conference on Empirical Methods in Natural Language Processing, pages 1-9, "
+     "November 16-20, 2020. c 2020 Association for Computational Linguistics", "EMNLP 2020"),
+    ("Under review as a conference paper at ICLR 2019", None),
+])
+def test_venue_rules(tmp_path, footnote, venue):
+    paper = paper_of(tmp_path / "p.pdf", footnotes=[footnote])
+    assert paper.venue == venue
+
+
+def test_repository_cover_page_skipped(tmp_path):
+    cover = ["University Research Portal", "Citation for published version (APA):",
+             "Some Other Huge Cover Heading", "General rights", "Take down policy"]
+    paper = paper_of(tmp_path / "p.pdf", title="The Real Title of the Paper", cover_page=cover)
+    assert paper.title == "The Real Title of the Paper"
+
+
+def test_plain_references_heading_without_emphasis(tmp_path):
+    items = [Text("Plain Heading Paper", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+             Text("1 Introduction", 72, 590, 12, True), Text(BODY[:90], 72, 570)]
+    refs = [Text("References", 72, 700)] + [
+        Text(f"[{i}] A. Author. Paper {i}. 2019.", 72, 688 - 12 * i) for i in range(1, 6)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)], refs])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert len(paper.references) == 5
+    assert "[3] A. Author" not in paper.sections[-1].text

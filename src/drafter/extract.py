@@ -70,18 +70,31 @@ _PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della"
 # Venue names: (pattern on the printed text, short name). The year is taken from the same text.
 _VENUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(NeurIPS|NIPS)\b", re.I), ""),
+    (re.compile(r"\b(ICML|ICLR|CVPR|ICCV|ECCV|NAACL|EMNLP|ACL|AAAI|IJCAI|KDD|OSDI|SOSP|NSDI|SIGMOD|VLDB|"
+                r"SIGIR|COLING|UAI|AISTATS|COLT|JMLR|TPAMI|TACL|WWW|CHI|ICRA|IROS|RSS|CoRL|MLSys|SysML|"
+                r"EuroSys|ATC|FAST|SIGCOMM|ISCA|MICRO|ASPLOS|PLDI|POPL|ICSE|FSE|Interspeech|ICASSP|WACV|BMVC|"
+                r"MICCAI|WSDM|RecSys|CIKM|ICDE|ICDM|SDM|ECML|ACCV|3DV|SIGGRAPH|EACL|AACL|CoNLL)\b"), ""),
     (re.compile(r"Neural Information Processing Systems", re.I), "NeurIPS"),
     (re.compile(r"International Conference on Machine Learning", re.I), "ICML"),
     (re.compile(r"International Conference on Learning Representations", re.I), "ICLR"),
     (re.compile(r"Journal of Machine Learning Research", re.I), "JMLR"),
     (re.compile(r"Operating Systems Design and Implementation", re.I), "OSDI"),
+    (re.compile(r"Symposium on Operating Systems Principles", re.I), "SOSP"),
+    (re.compile(r"Networked Systems Design and Implementation", re.I), "NSDI"),
     (re.compile(r"Computer Vision and Pattern Recognition", re.I), "CVPR"),
-    (re.compile(r"Association for Computational Linguistics", re.I), "ACL"),
+    (re.compile(r"International Conference on Computer Vision", re.I), "ICCV"),
+    (re.compile(r"European Conference on Computer Vision", re.I), "ECCV"),
     (re.compile(r"Empirical Methods in Natural Language Processing", re.I), "EMNLP"),
-    (re.compile(r"\b(ICML|ICLR|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|KDD|OSDI|SOSP|NSDI|SIGMOD|VLDB|"
-                r"SIGIR|COLING|UAI|AISTATS|COLT|JMLR|TPAMI|TACL|WWW|CHI|ICRA|IROS|RSS|CoRL|MLSys|SysML|"
-                r"EuroSys|ATC|FAST|SIGCOMM|ISCA|MICRO|ASPLOS|PLDI|POPL|ICSE|FSE|Interspeech|ICASSP)\b"), ""),
+    (re.compile(r"North American Chapter of the Association for Computational Linguistics", re.I), "NAACL"),
+    (re.compile(r"Annual Meeting of the Association for Computational Linguistics", re.I), "ACL"),
+    (re.compile(r"AAAI Conference on Artificial Intelligence", re.I), "AAAI"),
+    (re.compile(r"Knowledge Discovery (?:and|&) Data Mining", re.I), "KDD"),
+    (re.compile(r"Artificial Intelligence and Statistics", re.I), "AISTATS"),
+    (re.compile(r"Uncertainty in Artificial Intelligence", re.I), "UAI"),
 ]
+# Printed by papers that are not (yet) at the venue they name.
+_NOT_A_VENUE = re.compile(r"(?i)under review|submitted to|in submission|anonymous|preprint|do not distribute|"
+                          r"workshop")
 _MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"], 1)}
 
@@ -206,7 +219,9 @@ def _mark_boilerplate(pages: list[list[Line]], heights: list[float]) -> None:
 def _is_cover_page(lines: list[Line]) -> bool:
     text = " ".join(ln.text for ln in lines).lower()
     return bool(re.search(r"this paper is included in|open access to the proceedings|is sponsored by|"
-                          r"cover page|this article appeared in", text)) and "abstract" not in text
+                          r"cover page|this article appeared in|citation for published version|general rights|"
+                          r"take down policy|downloaded from|link to publication|this version is available at|"
+                          r"document version|terms of use|repository", text)) and "abstract" not in text
 
 
 def _title_lines(lines: list[Line], height: float) -> list[Line]:
@@ -271,7 +286,7 @@ def _author_chunks(line: Line) -> list[str]:
     parts: list[str] = []
     last = None
     for span in line.spans:
-        text = span.text
+        text = re.sub(r"\S*@\S*|\{[^}]*\}|\[\d{4}-\d{4}-\d{4}-\d{3}[\dX]\]", "|", span.text)  # e-mails, ORCID
         is_mark = span.size < 0.85 * body or not re.sub(f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]", "", text)
         if is_mark:
             parts.append("|")
@@ -291,8 +306,10 @@ def _author_chunks(line: Line) -> list[str]:
         raw = strip_footnote_marks(raw)
         raw = re.sub(r"(?<=[a-z\u00e0-\u024f])\d+(?:,\d+)*\b|\b\d+\b", "", raw)
         raw = _NAME_SUFFIX.sub("", raw)
-        raw = restore_accents(expand_ligatures(raw)).strip(" .,*")
+        raw = restore_accents(expand_ligatures(raw)).strip(" .,*()")
         raw = re.sub(r"\s+", " ", raw)
+        if raw.isupper() and len(raw) > 4:  # names set in capitals
+            raw = " ".join(w if len(w) <= 2 and w.endswith(".") else w.capitalize() for w in raw.split())
         if raw:
             chunks.extend(_split_plain_names(raw))
     return chunks
@@ -316,8 +333,6 @@ def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[s
     for ln in block:
         if author_font and (ln.font, round(ln.size, 1)) != author_font:
             continue
-        if "@" in ln.text or re.search(r"(?i)\b(university|institute|department|d[ée]partement)\b", ln.text):
-            continue
         for chunk in _author_chunks(ln):
             if _name_ok(chunk) and chunk not in names:
                 names.append(chunk)
@@ -329,6 +344,8 @@ def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[s
 
 def _venue(texts: list[str]) -> tuple[str | None, int | None]:
     for text in texts:
+        if _NOT_A_VENUE.search(text):
+            continue
         for pattern, short in _VENUES:
             m = pattern.search(text)
             if not m:
@@ -373,7 +390,8 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
         return None
     small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
         re.fullmatch(r"(?:[IVX]+|\d{1,2})\.?\s+[A-Z][A-Z0-9 ,:&-]{3,}", text))
-    emphasised = line.bold >= 0.6 or line.size >= body + 0.9 or small_caps
+    emphasised = (line.bold >= 0.6 or line.size >= body + 0.9 or small_caps
+                  or bool(_REFERENCES.match(text)) or bool(re.fullmatch(r"(?i)acknowledge?ments?\.?", text)))
     if not emphasised or _CAPTION.match(text):
         return None
     m = _SECTION_NUM.match(text)
