@@ -72,8 +72,8 @@ def join_hyphenation(text: str, vocabulary: Iterable[str] | None = None) -> str:
     """Join words broken with a hyphen at a line end: "com-\\npatible" -> "compatible".
 
     The hyphen is kept when the continuation is itself hyphenated ("English-\\nto-German"), or when
-    `vocabulary` (words seen elsewhere in the document; a set is taken as already lower case) knows the hyphenated form and not the
-    joined one ("few-\\nshot" stays "few-shot" if the paper writes "few-shot" elsewhere).
+    `vocabulary` (words seen elsewhere in the document; a set is taken as already lower case) knows the
+    hyphenated form and not the joined one ("few-\\nshot" stays "few-shot" if the paper writes "few-shot").
     """
     if vocabulary is None:
         vocab: set[str] | frozenset[str] = frozenset()
