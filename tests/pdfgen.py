@@ -221,6 +221,7 @@ def make_paper(
     cover_page: Sequence[str] | None = None,
     body_size: float = 10.0,
     appendix: Sequence[tuple[str, str]] = (),
+    heading_size: float | None = None,
 ) -> Path:
     """Lay out a research paper and write it with `make_pdf`.
 
@@ -229,10 +230,11 @@ def make_paper(
     appendix; headings are drawn bold, one size above the body. `above_title` lines (permission notices,
     journal headers) are drawn before the title, `footnotes` at the bottom of the first page, `stamp`
     rotated in the left margin, `cover_page` lines on an extra first page, and `appendix` sections after
-    the references.
+    the references. Headings are bold at `heading_size` (default: two points above the body).
     """
     doc = doc or Doc()
     height = doc.page_size[1]
+    hsize = heading_size or body_size + 2
     pages: list[list[Text]] = []
     if cover_page is not None:
         pages.append([Text(line, 72, height - 100 - 16 * i, 12, font=font) for i, line in enumerate(cover_page)])
@@ -263,15 +265,15 @@ def make_paper(
     flow.paragraph(abstract, body_size, font, space_before=2)
     flow.top = height - flow.margin  # later columns/pages start at the top margin
     for heading, body in sections:
-        flow.add(heading, body_size + 2, True, font, space_before=10)
+        flow.add(heading, hsize, True, font, space_before=10)
         for para in body.split("\n\n"):
             flow.paragraph(para, body_size, font)
     if references:
-        flow.add("References", body_size + 2, True, font, space_before=10)
+        flow.add("References", hsize, True, font, space_before=10)
         for ref in references:
             flow.paragraph(ref, body_size - 1, font, hanging=0 if ref.startswith("[") else 12, space_before=2)
     for heading, body in appendix:
-        flow.add(heading, body_size + 2, True, font, space_before=10)
+        flow.add(heading, hsize, True, font, space_before=10)
         for para in body.split("\n\n"):
             flow.paragraph(para, body_size, font)
     for i, note in enumerate(footnotes):

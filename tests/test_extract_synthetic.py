@@ -449,3 +449,9 @@ def test_plain_references_heading_without_emphasis(tmp_path):
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert len(paper.references) == 5
     assert "[3] A. Author" not in paper.sections[-1].text
+
+
+def test_unnumbered_bold_headings_at_body_size(tmp_path):
+    sections = [("Introduction", BODY), ("Methods", BODY), ("Results", BODY), ("Discussion", BODY)]
+    paper = paper_of(tmp_path / "p.pdf", sections=sections, body_size=10, heading_size=10)
+    assert top(paper) == ["Introduction", "Methods", "Results", "Discussion"]

@@ -383,8 +383,11 @@ class _Heading:
     forced: bool = False  # confirmed by the PDF outline (bookmarks)
 
 
-def _heading_of(line: Line, body: float) -> _Heading | None:
-    """Decide whether a line is a section heading (bold or larger, numbered or a known section name)."""
+def _heading_of(line: Line, body: float, loose: bool = False) -> _Heading | None:
+    """Decide whether a line is a section heading (bold or larger, numbered or a known section name).
+
+    `loose` also accepts unnumbered bold lines at body size: for papers whose headings carry no numbers.
+    """
     text = restore_accents(expand_ligatures(line.text)).strip()
     if len(text) > 110 or len(text) < 3 or line.boiler:
         return None
@@ -422,7 +425,7 @@ def _heading_of(line: Line, body: float) -> _Heading | None:
     if re.search(r"[=<>\u2264\u2265\u2208]|\d{3,}", title):
         return None
     if not number and not (line.size >= body + 0.9 or _REFERENCES.match(text) or _ACK.match(text)
-                           or _ABSTRACT.match(text)):
+                           or _ABSTRACT.match(text) or (loose and line.bold >= 0.98)):
         return None
     if not number and (title.endswith(".") or len(title.split()) > 8):
         return None
@@ -706,6 +709,9 @@ def extract_paper(doc: RawDocument) -> Paper:
         h = _heading_of(ln, body)
         if h is not None:
             candidates.append(h)
+    if sum(1 for h in candidates if h.number and not h.appendix) < 2:  # unnumbered headings: bold lines
+        candidates = [h for ln in all_lines if id(ln) not in skip_ids
+                      and (h := _heading_of(ln, body, loose=True)) is not None]
     candidates = _add_outline_headings(doc, all_lines, candidates, skip_ids)
     headings = _select_headings(candidates)
     heading_at = {id(h.line): h for h in headings}
