@@ -455,3 +455,12 @@ def test_unnumbered_bold_headings_at_body_size(tmp_path):
     sections = [("Introduction", BODY), ("Methods", BODY), ("Results", BODY), ("Discussion", BODY)]
     paper = paper_of(tmp_path / "p.pdf", sections=sections, body_size=10, heading_size=10)
     assert top(paper) == ["Introduction", "Methods", "Results", "Discussion"]
+
+
+def test_abstract_without_following_heading_stops_at_its_page(tmp_path):
+    items = [Text("No Headings Paper", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True)] + [Text("Abstract text goes here.", 72, 620 - 12 * i)
+                                                    for i in range(5)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(40)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.abstract == " ".join(["Abstract text goes here."] * 5)

@@ -789,10 +789,15 @@ def extract_paper(doc: RawDocument) -> Paper:
         if state == "abstract" and idx > start_index:
             if abstract_size is None:
                 abstract_size = ln.size
-            if abs(ln.size - abstract_size) <= 0.6 and not re.match(r"(?i)(keywords|index terms)\b", ln.text):
-                abstract_lines.append(ln)
-            elif re.match(r"(?i)(keywords|index terms)\b", ln.text):
+            keywords = re.match(r"(?i)(key\s?words|index terms|ccs concepts|acm reference format)\b", ln.text)
+            # no heading after the abstract: it still ends with its page once it has some text, or when long
+            overflow = abstract_lines and ((ln.page != abstract_lines[0].page and len(abstract_lines) >= 3)
+                                           or sum(len(a.text) for a in abstract_lines) > 4000)
+            if keywords or overflow:
                 state = "front"
+                body_url_text.append(ln.text)
+            elif abs(ln.size - abstract_size) <= 0.6:
+                abstract_lines.append(ln)
             continue
         if state == "section":
             current.append(ln.text)
