@@ -464,3 +464,20 @@ def test_abstract_without_following_heading_stops_at_its_page(tmp_path):
     make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(40)]])
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert paper.abstract == " ".join(["Abstract text goes here."] * 5)
+
+
+def test_small_caps_title_drawn_with_two_sizes(tmp_path):
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    items, x = [], 72.0
+    for word in ["DEEP", "RESIDUAL", "LEARNING", "FOR", "IMAGES"]:
+        for part, size in ((word[0], 17.0), (word[1:], 13.0)):
+            items.append(Text(part, x, 700, size, True))
+            x += stringWidth(part, "Times-Bold", size)
+        x += 5
+    items += [Text("Ada Lovelace", 72, 670, 11), Text("Abstract", 72, 640, 12, True),
+              Text("We do things.", 72, 620), Text("1 Introduction", 72, 590, 12, True), Text(BODY[:90], 72, 570)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.title == "Deep Residual Learning for Images"
+    assert paper.authors == ["Ada Lovelace"]
