@@ -112,7 +112,8 @@ class Line:
     bold: float  # share of characters set in a bold font
     font: str
     spans: list[Span] = field(default_factory=list)
-    boiler: bool = False
+    boiler: bool = False  # running header/footer or page number
+    figure: bool = False  # text inside an embedded figure (plot labels)
 
 
 def file_sha256(path: Path) -> str:
@@ -180,7 +181,7 @@ def build_lines(doc: RawDocument) -> tuple[list[list[Line]], list[Line]]:
                 bold_chars += n if s.bold else 0
             (size, font), _ = weights.most_common(1)[0]
             line = Line(text, page.number, min(s.x for s in spans), max(s.x1 for s in spans), spans[0].y, size,
-                        bold_chars / max(total, 1), font, spans)
+                        bold_chars / max(total, 1), font, spans, figure=all(s.figure for s in spans))
             (rotated if spans[0].rotated else lines).append(line)
         pages.append(lines)
     return pages, rotated
@@ -225,7 +226,8 @@ def _is_cover_page(lines: list[Line]) -> bool:
 
 
 def _title_lines(lines: list[Line], height: float) -> list[Line]:
-    candidates = [ln for ln in lines if not ln.boiler and ln.y > height * 0.35 and len(ln.text) > 2
+    candidates = [ln for ln in lines if not ln.boiler and not ln.figure and ln.y > height * 0.35
+                  and len(ln.text) > 2
                   and not _BOILERPLATE.search(ln.text) and re.search(r"[A-Za-z]{3}", ln.text)]
     if not candidates:
         return []
@@ -319,7 +321,7 @@ def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[s
     """Names between the title and the abstract: lines in the author font, affiliations and e-mails dropped."""
     start = lines.index(after) + 1 if after in lines else 0
     end = lines.index(stop) if stop in lines else min(len(lines), start + 25)
-    block = [ln for ln in lines[start:end] if not ln.boiler and not _BOILERPLATE.search(ln.text)]
+    block = [ln for ln in lines[start:end] if not ln.boiler and not ln.figure and not _BOILERPLATE.search(ln.text)]
     block = [ln for ln in block if not re.match(r"(?i)\s*(editor|communicated by|received|keywords)\b", ln.text)]
     if not block:
         return []
@@ -389,7 +391,7 @@ def _heading_of(line: Line, body: float, loose: bool = False) -> _Heading | None
     `loose` also accepts unnumbered bold lines at body size: for papers whose headings carry no numbers.
     """
     text = restore_accents(expand_ligatures(line.text)).strip()
-    if len(text) > 110 or len(text) < 3 or line.boiler:
+    if len(text) > 110 or len(text) < 3 or line.boiler or line.figure:
         return None
     small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
         re.fullmatch(r"(?:[IVX]+|\d{1,2})\.?\s+[A-Z][A-Z0-9 ,:&-]{3,}", text))
@@ -785,6 +787,9 @@ def extract_paper(doc: RawDocument) -> Paper:
             state = "abstract"
             continue
         if ln.boiler:
+            continue
+        if ln.figure:  # plot labels: not prose, but URLs printed in figures still count
+            body_url_text.append(ln.text)
             continue
         if state == "abstract" and idx > start_index:
             if abstract_size is None:

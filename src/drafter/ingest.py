@@ -50,6 +50,7 @@ class Span:
     x1: float = 0.0  # right end of the run (0 when unknown)
     line: int = -1  # index of the text line the span belongs to on its page (-1 when unknown)
     rotated: bool = False  # drawn vertically (e.g. the arXiv margin stamp)
+    figure: bool = False  # drawn inside a form XObject (an embedded figure) on a page with its own text
 
     @property
     def bold(self) -> bool:
@@ -305,12 +306,12 @@ class _FontInfo:
 
 
 class _TextRun:
-    __slots__ = ("font", "rotated", "size", "text", "x0", "x1", "y")
+    __slots__ = ("figure", "font", "rotated", "size", "text", "x0", "x1", "y")
 
     def __init__(self, text: str, x0: float, x1: float, y: float, size: float, font: str,
-                 rotated: bool) -> None:
+                 rotated: bool, figure: bool = False) -> None:
         self.text, self.x0, self.x1, self.y = text, x0, x1, y
-        self.size, self.font, self.rotated = size, font, rotated
+        self.size, self.font, self.rotated, self.figure = size, font, rotated, figure
 
 
 class _ContentScanner:
@@ -398,18 +399,19 @@ class _ContentScanner:
                                 ra = ta * ca + tb * cc
                                 size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd)
                                 if abs(rb) > abs(ra):
-                                    runs.append(_TextRun(text, y0, y1, x0, size, font.name, True))
+                                    runs.append(_TextRun(text, y0, y1, x0, size, font.name, True, depth > 0))
                                     continue
                                 y0 += ts
                                 last = runs[-1] if runs else None
                                 # glyph-by-glyph positioning: extend the previous run instead of a new one
                                 if (last is not None and last.y == y0 and last.size == size
                                         and last.font is font.name and not last.rotated
+                                        and last.figure == (depth > 0)
                                         and -0.05 * size < x0 - last.x1 < 0.1 * size):
                                     last.text += text
                                     last.x1 = x1
                                 else:
-                                    runs.append(_TextRun(text, x0, x1, y0, size, font.name, False))
+                                    runs.append(_TextRun(text, x0, x1, y0, size, font.name, False, depth > 0))
                         else:
                             advance = -float(item) / 1000.0 * fs * th
                             tm = _advance(tm, advance)
@@ -524,6 +526,7 @@ def _runs_to_spans(runs: list[_TextRun]) -> tuple[str, list[Span]]:
                 same_line = (dy < 0.6 * big and gap < 4 * big
                              and (gap >= -0.4 * big or full_gap >= -0.4 * size))
                 if (same_line and run.font == prev.font and abs(run.size - prev.size) < 0.05
+                        and run.figure == prev.figure
                         and dy < 0.1 * size and gap < 0.8 * size and not run.text.isspace()):
                     if gap > 0.15 * size and not prev.text.endswith(" ") and not run.text.startswith(" "):
                         prev.text += " "
@@ -533,7 +536,7 @@ def _runs_to_spans(runs: list[_TextRun]) -> tuple[str, list[Span]]:
                     continue
                 if not same_line:
                     prev = None
-            span = Span(run.text, run.x0, run.y, run.size, run.font, run.x1, -1, run.rotated)
+            span = Span(run.text, run.x0, run.y, run.size, run.font, run.x1, -1, run.rotated, run.figure)
             if prev is None:
                 lines.append([span])
                 ref_x1 = run.x1
@@ -564,7 +567,12 @@ def _fast_page_text(page: Any, fonts: dict[Any, _FontInfo]) -> tuple[str, list[S
     resources = resources.get_object() if resources is not None else {}
     scanner = _ContentScanner(fonts)
     scanner.scan(_page_content(page), resources)
-    return _runs_to_spans(scanner.runs)
+    runs = scanner.runs
+    in_forms = sum(len(r.text) for r in runs if r.figure)
+    if in_forms * 2 > sum(len(r.text) for r in runs):  # the page itself is wrapped in a form: not a figure
+        for r in runs:
+            r.figure = False
+    return _runs_to_spans(runs)
 
 
 def _outline(reader: pypdf.PdfReader) -> list[OutlineItem]:
