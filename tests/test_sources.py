@@ -174,6 +174,14 @@ def test_cli_new_with_arxiv_id(arxiv, fake_server, tmp_path: Path, monkeypatch: 
     assert '"arxiv_id": "1706.03762"' in text or 'arxiv_id: "1706.03762"' in text
     assert len(fake_server.completions()) > 0
     assert FEED_TITLE in fake_server.requests[0].content
+    # redo finds the paper again through its recorded source (arXiv:<id>), from the download cache.
+    arxiv_requests = len(arxiv.requests) if hasattr(arxiv, "requests") else None
+    before = len(fake_server.requests)
+    redo = CliRunner().invoke(app, ["redo", str(out), "problem", "--hint", "shorter"])
+    assert redo.exit_code == 0, redo.output
+    assert len(fake_server.requests) == before + 1
+    if arxiv_requests is not None:
+        assert len(arxiv.requests) == arxiv_requests
 
 
 def test_cli_inspect_arxiv_and_unknown_id(arxiv):

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import openai
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -122,6 +121,8 @@ def _is_quota(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying: rate limits (not exhausted quota), server errors, timeouts, dropped connections."""
+    import openai  # imported on first use: it costs about a second at start-up
+
     if isinstance(exc, EmptyCompletion | openai.APITimeoutError | openai.APIConnectionError):
         return True
     if isinstance(exc, openai.RateLimitError):
@@ -172,6 +173,8 @@ class OpenAIBackend:
     """Any OpenAI-compatible endpoint through `openai.AsyncOpenAI` (OpenAI, Ollama, vLLM, llama.cpp, LM Studio)."""
 
     def __init__(self, settings: Settings, events: Events | None = None) -> None:
+        import openai  # imported on first use: `status`, `inspect` and offline drafts never need it
+
         self.settings = settings
         self.events = events or Events()
         self.name = settings.model
@@ -193,6 +196,8 @@ class OpenAIBackend:
         return min(max(backoff, asked or 0.0), self.settings.max_backoff)
 
     async def complete(self, request: Request) -> Reply:
+        import openai
+
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
@@ -237,6 +242,8 @@ class OpenAIBackend:
         )
 
     def _to_error(self, exc: BaseException, request: Request) -> ModelError:
+        import openai
+
         where = self.settings.endpoint
         model = request.model
         key = self.settings.api_key

@@ -3,7 +3,7 @@
 Callable from Python without the CLI:
 
     settings = load_settings({"offline": True})
-    draft = asyncio.run(draft_paper(load_paper(Path("paper.pdf"), settings.cache_dir), settings))
+    draft = asyncio.run(draft_paper(load_source("paper.pdf", settings), settings))
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 from drafter.assemble import SectionText, assemble_draft, clean_model_text, parse_draft, replace_section
 from drafter.config import Settings
 from drafter.errors import InputError, ModelError
-from drafter.extract import load_paper
 from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend
 from drafter.paper import Paper
 from drafter.plan import BY_ID, LLM_SECTIONS
 from drafter.prompts import PromptSet, Rendered
+from drafter.sources import load_source, parse_source
 
 MIN_BODY_CHARS = 400
 
@@ -184,20 +184,24 @@ class RedoResult:
 
 def paper_for_draft(front: dict[str, object], draft_path: Path, paper_path: Path | None,
                     settings: Settings) -> Paper:
-    """The paper a draft was made from: --paper if given, else the recorded source (cached extraction)."""
+    """The paper a draft was made from: --paper if given, else the recorded source (a path, relative to the
+    draft if need be, an arXiv id or a URL); extraction and downloads come from the cache when unchanged."""
     if paper_path is not None:
-        return load_paper(paper_path, settings.cache_dir)
+        return load_source(str(paper_path), settings)
     source = front.get("source")
     if not isinstance(source, str) or not source:
         raise InputError(f"{draft_path} does not record which paper it was drafted from",
                          "Pass the PDF with --paper PATH.")
+    kind = parse_source(source).kind
+    if kind != "path":
+        return load_source(source, settings)
     candidate = Path(source)
     if not candidate.is_absolute() and not candidate.exists():
         candidate = draft_path.parent / source
     if not candidate.exists():
         raise InputError(f"the paper this draft was made from is gone ({source})",
                          "Pass its new location with --paper PATH.")
-    return load_paper(candidate, settings.cache_dir)
+    return load_source(str(candidate), settings)
 
 
 async def redo_section(draft_text: str, draft_path: Path, section_id: str, settings: Settings, *,

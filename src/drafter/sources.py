@@ -331,9 +331,12 @@ def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | 
         for meta in entries:
             if meta.id == source.value and (not source.version or meta.version == source.version):
                 out[source.arxiv_key] = meta
-                target = _meta_cache(cache_dir, source.arxiv_key)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _write_bytes(target, json.dumps(asdict(meta), ensure_ascii=False).encode("utf-8"))
+                blob = json.dumps(asdict(meta), ensure_ascii=False).encode("utf-8")
+                # Also under the versioned id the draft records, so `redo` asks arXiv nothing.
+                for key in dict.fromkeys([source.arxiv_key, f"{meta.id}{meta.version}"]):
+                    target = _meta_cache(cache_dir, key)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _write_bytes(target, blob)
                 break
 
 
