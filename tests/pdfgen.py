@@ -48,7 +48,8 @@ class Text:
 
     `y=None` places the line `leading` points below the previous item on the page (or at the top margin).
     `link` adds a URI link annotation over the text; `rotate=90` draws it vertically (arXiv margin stamp).
-    `font` is a family from _FAMILIES or any font name reportlab knows.
+    `font` is a family from _FAMILIES or any font name reportlab knows. `in_figure=True` draws the text
+    inside a form XObject, like the labels of a PDF figure included by LaTeX.
     """
 
     text: str
@@ -60,6 +61,7 @@ class Text:
     link: str | None = None
     rotate: float = 0.0
     leading: float | None = None
+    in_figure: bool = False  # draw inside a form XObject, the way LaTeX embeds PDF figures
 
 
 @dataclass
@@ -113,6 +115,15 @@ def make_pdf(path: Path, pages: Sequence[Sequence[Text]], doc: Doc | None = None
             font = _font_name(item)
             leading = item.leading or item.size * 1.2
             y = item.y if item.y is not None else y_cursor - leading
+            if item.in_figure:
+                form = f"fig{number}_{id(item)}"
+                c.beginForm(form)
+                c.setFont(font, item.size)
+                c.drawString(item.x, y, item.text)
+                c.endForm()
+                c.doForm(form)
+                y_cursor = y
+                continue
             c.setFont(font, item.size)
             if item.rotate:
                 c.saveState()

@@ -481,3 +481,31 @@ def test_small_caps_title_drawn_with_two_sizes(tmp_path):
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert paper.title == "Deep Residual Learning for Images"
     assert paper.authors == ["Ada Lovelace"]
+
+
+def test_figure_labels_are_not_title_heading_or_text(tmp_path):
+    items = [Text("Big Plot Label", 300, 720, 30, True, in_figure=True),
+             Text("Figure Words Paper", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+             Text("1 Introduction", 72, 590, 12, True), Text(BODY[:90], 72, 570),
+             Text("2 Accuracy Over Time", 300, 520, 12, True, in_figure=True),
+             Text("epoch loss accuracy", 300, 500, 8, in_figure=True),
+             Text("Figure 1: Accuracy per epoch.", 72, 480)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    doc = read_pdf(tmp_path / "p.pdf")
+    assert any(s.figure for s in doc.pages[0].spans)
+    paper = extract_paper(doc)
+    assert paper.title == "Figure Words Paper"
+    assert top(paper) == ["Introduction"]
+    assert "epoch loss" not in paper.sections[0].text
+    assert "Figure 1: Accuracy per epoch." in paper.sections[0].text
+
+
+def test_affiliation_line_in_author_font_is_dropped(tmp_path):
+    items = [Text("Word Vectors Paper", 72, 700, 17, True),
+             Text("Tomas Mikolov", 72, 670, 11), Text("Google Inc., Mountain View, CA", 72, 656, 11),
+             Text("Kai Chen", 300, 670, 11), Text("Google Inc., Mountain View, CA", 300, 656, 11),
+             Text("Abstract", 72, 620, 12, True), Text("We do things.", 72, 600),
+             Text("1 Introduction", 72, 570, 12, True), Text(BODY[:90], 72, 550)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    assert extract_paper(read_pdf(tmp_path / "p.pdf")).authors == ["Tomas Mikolov", "Kai Chen"]

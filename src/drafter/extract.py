@@ -335,7 +335,10 @@ def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[s
     for ln in block:
         if author_font and (ln.font, round(ln.size, 1)) != author_font:
             continue
-        for chunk in _author_chunks(ln):
+        chunks = _author_chunks(ln)
+        if chunks and _AFFILIATION.search(chunks[0]):  # "Google Inc., Mountain View, CA": an affiliation line
+            continue
+        for chunk in chunks:
             if _name_ok(chunk) and chunk not in names:
                 names.append(chunk)
     return names
