@@ -509,3 +509,8 @@ def test_affiliation_line_in_author_font_is_dropped(tmp_path):
              Text("1 Introduction", 72, 570, 12, True), Text(BODY[:90], 72, 550)]
     make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
     assert extract_paper(read_pdf(tmp_path / "p.pdf")).authors == ["Tomas Mikolov", "Kai Chen"]
+
+
+def test_cited_arxiv_id_on_first_page_is_not_the_papers_id(tmp_path):
+    paper = paper_of(tmp_path / "p.pdf", footnotes=["1 We build on Smith et al., arXiv:1701.00001, 2017."])
+    assert paper.arxiv_id is None

@@ -99,7 +99,7 @@ _MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Nov", "Dec"], 1)}
 
 
-@dataclass
+@dataclass(eq=False)  # lines compare by identity: two equal-looking lines are still different lines
 class Line:
     """One text line of a page, with the layout signals extraction decides on."""
 
@@ -674,6 +674,8 @@ def extract_paper(doc: RawDocument) -> Paper:
         m = _ARXIV_STAMP.search(ln.text.replace(" ", "") if ln in rotated else ln.text)
         if not m and ln in rotated:
             m = _ARXIV_STAMP.search(ln.text)
+        if m and ln not in rotated and not m.group(5):
+            continue  # an upright "arXiv:..." without the stamp's date is a citation, not this paper's id
         if m:
             paper.arxiv_id = m.group(1)
             if m.group(5):
