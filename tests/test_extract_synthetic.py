@@ -514,3 +514,17 @@ def test_affiliation_line_in_author_font_is_dropped(tmp_path):
 def test_cited_arxiv_id_on_first_page_is_not_the_papers_id(tmp_path):
     paper = paper_of(tmp_path / "p.pdf", footnotes=["1 We build on Smith et al., arXiv:1701.00001, 2017."])
     assert paper.arxiv_id is None
+
+
+def test_text_only_pages_still_give_sections_and_references():
+    from drafter.ingest import RawDocument, RawPage
+
+    body = "\n".join(["Some text line here that goes on."] * 30)
+    doc = RawDocument("x.pdf", [
+        RawPage(1, "A Title\nJohn Smith\nAbstract\nWe do it.\n1 Introduction\n" + body),
+        RawPage(2, body + "\n2 Method\n" + body + "\nReferences\n[1] A. B. Paper. 2019.\n[2] C. D. Paper two. 2020.\n"
+                "[3] E. F. Paper three. 2020.")])
+    paper = extract_paper(doc)
+    assert (paper.title, paper.authors, paper.abstract) == ("A Title", ["John Smith"], "We do it.")
+    assert top(paper) == ["Introduction", "Method"]
+    assert len(paper.references) == 3

@@ -399,7 +399,8 @@ def _heading_of(line: Line, body: float, loose: bool = False) -> _Heading | None
     small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
         re.fullmatch(r"(?:[IVX]+|\d{1,2})\.?\s+[A-Z][A-Z0-9 ,:&-]{3,}", text))
     emphasised = (line.bold >= 0.6 or line.size >= body + 0.9 or small_caps
-                  or bool(_REFERENCES.match(text)) or bool(re.fullmatch(r"(?i)acknowledge?ments?\.?", text)))
+                  or bool(_REFERENCES.match(text)) or bool(re.fullmatch(r"(?i)acknowledge?ments?\.?", text))
+                  or (not line.spans and bool(_SECTION_NUM.match(text))))  # text-only page: numbering decides
     if not emphasised or _CAPTION.match(text):
         return None
     m = _SECTION_NUM.match(text)
@@ -642,8 +643,10 @@ def extract_paper(doc: RawDocument) -> Paper:
         paper.title = _clean_title(meta_title)
         paper.provenance["title"] = "pdf-metadata"
     if not paper.title:
-        paper.title = next((ln.text for ln in lines1 if not ln.boiler), Path(doc.path).stem)
+        first_line = next((ln for ln in lines1 if not ln.boiler), None)
+        paper.title = first_line.text if first_line else Path(doc.path).stem
         paper.provenance["title"] = "first-line"
+        title_lines = [first_line] if first_line else []
 
     # abstract heading
     abstract_line = None
@@ -758,7 +761,7 @@ def extract_paper(doc: RawDocument) -> Paper:
             # a heading wrapped over several lines: same style, directly below, not numbered itself
             title = h.title
             for nxt in all_lines[idx + 1:idx + 3]:
-                if (nxt.page == ln.page and nxt.font == ln.font and abs(nxt.size - ln.size) < 0.2
+                if (ln.spans and nxt.page == ln.page and nxt.font == ln.font and abs(nxt.size - ln.size) < 0.2
                         and 0 < ln.y - nxt.y < 1.6 * ln.size
                         and (id(nxt) not in heading_at or not heading_at[id(nxt)].number)
                         and not _SECTION_NUM.match(nxt.text) and len(nxt.text) < 80):
