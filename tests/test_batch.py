@@ -257,3 +257,30 @@ def test_rich_progress_display_runs(tmp_path: Path, fake_server, papers):
                   reporter=reporter)
     assert result.exit_code == 0 and result.retries == 1
     assert reporter.tokens == result.tokens > 0
+
+
+def test_an_unexpected_error_in_one_entry_does_not_end_the_batch(tmp_path: Path, sample_pdf: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug hit by one entry is reported on its row; the other entries are still drafted."""
+    import drafter.batch as batch_module
+
+    (tmp_path / "papers").mkdir()
+    good = tmp_path / "papers" / "good.pdf"
+    good.write_bytes(sample_pdf.read_bytes())
+    other = tmp_path / "papers" / "other.pdf"
+    other.write_bytes(sample_pdf.read_bytes() + b"\n% a different file\n")
+    real_finish = batch_module.sources.finish_paper
+
+    def finish(paper, fetched):
+        if str(fetched.pdf).endswith("other.pdf"):
+            raise RuntimeError("boom")
+        return real_finish(paper, fetched)
+
+    monkeypatch.setattr(batch_module.sources, "finish_paper", finish)
+    settings = load_settings({"offline": True, "cache_dir": str(tmp_path / "cache")}, env={})
+    result = asyncio.run(run_batch(read_list(str(tmp_path / "papers")), settings, tmp_path / "out", workers=0))
+    by_name = {Path(r.entry.label).name: r for r in result.results}
+    assert by_name["good.pdf"].status == "done"
+    assert by_name["other.pdf"].status == "failed"
+    assert "internal error: RuntimeError: boom" in by_name["other.pdf"].error
+    assert result.exit_code == 1

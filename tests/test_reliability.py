@@ -131,8 +131,6 @@ def test_scan_says_ocr_is_needed(corpus: dict[str, corpus_lib.InputCase], tmp_pa
     assert "OCR" in line and "scan" in line
 
 
-@pytest.mark.xfail(reason="ingest.read_pdf lets pypdf's NotImplementedError (unknown stream filter) escape "
-                   "instead of skipping the page with a warning", strict=True)
 def test_a_page_that_fails_to_extract_is_skipped_with_a_warning(corpus: dict[str, corpus_lib.InputCase],
                                                                  tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["new", str(corpus["bad-page-skipped"].path), "--offline", "-o",
@@ -403,8 +401,6 @@ def test_batch_reports_each_bad_entry_on_one_line_and_drafts_the_rest(
         assert re.search(corpus[name].mention, lines[0], re.I), lines[0]
 
 
-@pytest.mark.xfail(reason="ingest.read_pdf lets pypdf's NotImplementedError escape, which ends the whole batch",
-                   strict=True)
 def test_batch_survives_a_pdf_with_an_unreadable_page(corpus: dict[str, corpus_lib.InputCase],
                                                       tmp_path: Path) -> None:
     good = corpus_lib.text_pdf(tmp_path / "good-paper.pdf", title="A Perfectly Good Paper")

@@ -203,16 +203,15 @@ def test_injected_paper_text_does_not_change_the_request_structure(section: str)
     assert "Ignore previous instructions" in hostile.messages[1]["content"]  # kept, as data
 
 
-@pytest.mark.xfail(reason="prompts: paper.title/authors are rendered into context.md.j2 (and the title into "
-                   "system.md.j2) without prompts.fence(); a title containing </paper> breaks the fence",
-                   strict=True)
 def test_injected_title_and_authors_stay_inside_the_fence() -> None:
     prompts = PromptSet()
     hostile = prompts.render(_paper("", title=f"Nice Title {INJECTION}", authors=(f"Eve {INJECTION}",)),
                              "summary", context_tokens=12000)
     assert [m["role"] for m in hostile.messages] == ["system", "user", "user"]
     _fence_intact(hostile.messages[1]["content"])
-    assert "</paper>" not in hostile.messages[0]["content"]
+    clean = prompts.render(_paper(""), "summary", context_tokens=12000)
+    # The system prompt names the fence once, in its rules; the hostile title adds no second closing tag.
+    assert hostile.messages[0]["content"].count("</paper>") == clean.messages[0]["content"].count("</paper>") == 1
 
 
 def test_injection_end_to_end_through_the_real_pdf_path(fake_server: FakeOpenAI, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ on; a finished draft is written atomically, and an existing draft of the same PD
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import re
@@ -39,6 +40,8 @@ from drafter.plan import LLM_SECTIONS
 from drafter.prompts import PromptSet
 
 DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
+
+log = logging.getLogger(__name__)
 
 
 # -- reading lists -----------------------------------------------------------------------------------
@@ -493,6 +496,11 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
     except OSError as exc:
         result.status, result.exit_code = FAILED, EXIT_INPUT
         result.error = f"{exc}. Check the path and its permissions."
+    except Exception as exc:  # a bug hit by one entry must not end the rest of the batch
+        log.debug("entry %s failed", result.entry.label, exc_info=True)
+        result.status, result.exit_code = FAILED, EXIT_MODEL
+        result.error = (f"internal error: {type(exc).__name__}: {exc}. Run `drafter --debug new` on this entry "
+                        "and report it")
     finally:
         result.seconds = time.perf_counter() - started
         if result.status != PENDING:

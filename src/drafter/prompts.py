@@ -160,6 +160,7 @@ class PromptSet:
         self.loader = _OverrideLoader(self.user_dir, packaged_prompts_dir())
         self.env = SandboxedEnvironment(loader=self.loader, undefined=jinja2.StrictUndefined,
                                         keep_trailing_newline=False, autoescape=False)
+        self.env.filters["fence"] = fence  # paper metadata is data too: it must not close the <paper> fence
         self.sections: dict[str, SectionPrompt] = {}
         for section_id in LLM_SECTIONS:
             name = f"sections/{section_id}.md.j2"
