@@ -126,11 +126,18 @@ def check_pdf_path(path: Path) -> None:
                        "Pass the paper's PDF file; if it is HTML or text, download the PDF version.")
 
 
+# What pypdf raises on damaged or unusual PDFs (NotImplementedError: an unsupported stream filter).
+# Each is turned into a PdfError, or into a skipped page with a warning.
+PDF_FAULTS: tuple[type[BaseException], ...] = (
+    PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError, RecursionError,
+    AssertionError, OverflowError, ZeroDivisionError, UnicodeDecodeError, NotImplementedError,
+)
+
+
 def _open(path: Path) -> pypdf.PdfReader:
     try:
         reader = pypdf.PdfReader(path, strict=False)
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            RecursionError, AssertionError, OverflowError, ZeroDivisionError) as exc:
+    except PDF_FAULTS as exc:
         raise PdfError(f"{path} is damaged and cannot be parsed ({type(exc).__name__})",
                        "Download the PDF again or re-save it with a PDF viewer.") from exc
     if reader.is_encrypted:
@@ -380,41 +387,47 @@ class _ContentScanner:
                         continue
                     last = operands[-1]
                     items = _ARRAY_ITEM.findall(last[1:-1]) if last[:1] == b"[" else [last]
+                    # the text matrix only moves along its baseline inside one show operator: the
+                    # scale, rotation and size are computed once, the position is tracked as (te, tf)
+                    ta, tb, tcm, td, te, tf = tm
+                    ca, cb, cc, cd, ce, cf = ctm
+                    size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd)
+                    is_rotated = abs(ta * cb + tb * cd) > abs(ta * ca + tb * cc)
+                    figure = depth > 0
+                    name = font.name
+                    decode = font.decode
+                    per_unit = fs / 1000.0 * th
                     for item in items:
                         first = item[:1]
                         if first == b"(" or first == b"<":
-                            text, width, count, spaces = font.decode(_string_bytes(item))
-                            advance = ((width / 1000.0) * fs + tc * count + tw * spaces) * th
-                            ta, tb, tcm, td, te, tf = tm
-                            ca, cb, cc, cd, ce, cf = ctm
+                            text, width, count, spaces = decode(_string_bytes(item))
+                            advance = (width * per_unit) + (tc * count + tw * spaces) * th
                             x0 = te * ca + tf * cc + ce
                             y0 = te * cb + tf * cd + cf
                             te += advance * ta
                             tf += advance * tb
-                            tm = (ta, tb, tcm, td, te, tf)
-                            if text:
-                                x1 = te * ca + tf * cc + ce
+                            if not text:
+                                continue
+                            x1 = te * ca + tf * cc + ce
+                            if is_rotated:
                                 y1 = te * cb + tf * cd + cf
-                                rb = ta * cb + tb * cd
-                                ra = ta * ca + tb * cc
-                                size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd)
-                                if abs(rb) > abs(ra):
-                                    runs.append(_TextRun(text, y0, y1, x0, size, font.name, True, depth > 0))
-                                    continue
-                                y0 += ts
-                                last = runs[-1] if runs else None
-                                # glyph-by-glyph positioning: extend the previous run instead of a new one
-                                if (last is not None and last.y == y0 and last.size == size
-                                        and last.font is font.name and not last.rotated
-                                        and last.figure == (depth > 0)
-                                        and -0.05 * size < x0 - last.x1 < 0.1 * size):
-                                    last.text += text
-                                    last.x1 = x1
-                                else:
-                                    runs.append(_TextRun(text, x0, x1, y0, size, font.name, False, depth > 0))
+                                runs.append(_TextRun(text, y0, y1, x0, size, name, True, figure))
+                                continue
+                            y0 += ts
+                            prev = runs[-1] if runs else None
+                            # glyph-by-glyph positioning: extend the previous run instead of a new one
+                            if (prev is not None and prev.y == y0 and prev.size == size and prev.font is name
+                                    and not prev.rotated and prev.figure == figure
+                                    and -0.05 * size < x0 - prev.x1 < 0.1 * size):
+                                prev.text += text
+                                prev.x1 = x1
+                            else:
+                                runs.append(_TextRun(text, x0, x1, y0, size, name, False, figure))
                         else:
-                            advance = -float(item) / 1000.0 * fs * th
-                            tm = _advance(tm, advance)
+                            advance = -float(item) * per_unit
+                            te += advance * ta
+                            tf += advance * tb
+                    tm = (ta, tb, tcm, td, te, tf)
                 elif op == b"Td" or op == b"TD":
                     vals = nums(2)
                     if vals:
@@ -650,8 +663,7 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
         reader = _open(path)
         try:
             count = len(reader.pages)
-        except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError,
-                RecursionError) as exc:
+        except PDF_FAULTS as exc:
             raise PdfError(f"{path} is damaged: its page tree cannot be read ({type(exc).__name__})",
                            "Download the PDF again or re-save it with a PDF viewer.") from exc
         if count == 0:
@@ -668,17 +680,14 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
                 width, height = float(box.width), float(box.height)
                 try:
                     text, spans = _fast_page_text(page, fonts)
-                except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                        RecursionError, OverflowError, ZeroDivisionError, UnicodeDecodeError) as exc:
+                except PDF_FAULTS as exc:
                     log.debug("fast text scan failed on page %d (%s); using pypdf", index + 1, exc)
                     if index < fallback_layout:
                         text, spans = _spans(page)
                     else:
                         text, spans = page.extract_text(), []
                 link_boxes = _page_links(page)
-            except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                    RecursionError, AssertionError, OverflowError, ZeroDivisionError,
-                    UnicodeDecodeError) as exc:
+            except PDF_FAULTS as exc:
                 doc.warnings.append(
                     f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
                 doc.pages.append(RawPage(index + 1, ""))
