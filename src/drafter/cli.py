@@ -126,12 +126,12 @@ BaseUrlOpt = Annotated[str | None, typer.Option(
     "(env DRAFTER_BASE_URL or OPENAI_BASE_URL).", show_default=False)]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Draft from the paper's own sentences; no network.")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=256,
-                                             help="LLM requests in flight at once [default: 12].",
+                                             help="LLM requests in flight at once (default: 12).",
                                              show_default=False)]
 TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one answer "
-                                                  "[default: 120].", show_default=False)]
+                                                  "(default: 120).", show_default=False)]
 ContextOpt = Annotated[int | None, typer.Option("--context-tokens", min=500, help="Paper text per request, in "
-                                                "tokens; lower it for small local models [default: 12000].",
+                                                "tokens; lower it for small local models (default: 12000).",
                                                 show_default=False)]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ask the model again even for identical requests.")]
 PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .md.j2 files overriding packaged "
@@ -200,7 +200,7 @@ def new(
                                          "hep-th/9901001), an arXiv abs/pdf URL, or the https URL of a PDF.",
                                          show_default=False)],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Draft file, or a folder, or - for "
-                                               "stdout [default: ./<title-slug>.md].", show_default=False)] = None,
+                                               "stdout (default: ./<title-slug>.md).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing draft (the old one is "
                                         "kept in .drafter-history/).")] = False,
     chain: Annotated[bool, typer.Option("--chain", help="Let sections read the ones they build on (discussion "
@@ -479,7 +479,7 @@ def batch(
         metavar="LIST", help="A text file of sources (one PDF path, arXiv id or URL per line; # comments), a "
         "folder of PDFs, a .bib file (eprint, url or Zotero file fields), or - for stdin.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the drafts, one <title-slug>.md per "
-                                          "paper [default: current folder].", show_default=False,
+                                          "paper (default: current folder).", show_default=False,
                                           file_okay=False)] = Path(),
     force: Annotated[bool, typer.Option("--force", "-f", help="Draft again papers that already have a draft in "
                                         "the folder (the old one is kept in .drafter-history/).")] = False,
