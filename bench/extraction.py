@@ -145,7 +145,7 @@ def run(papers_dir: Path) -> int:
             print(f"{pdf.stem[:28]:28} {_yn(s['title']):5} {a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f} "
                   f"{_yn(s['year']):4} {_yn(s['venue']):5} {_yn(s['abs_first']):4} {_yn(s['abs_last']):4} "
                   f"{s['sections'][2]:7.2f} {_yn(s['order']):3} {f'{n}/{want}':6}{_yn(ok):>3} {url:5} "
-                  f"{cold:6.2f} {ref if ref is not None else float('nan'):6.2f} {ratio:>5} {warm:6.3f}")
+                  f"{cold:6.2f} {f'{ref:.2f}' if ref is not None else '-':>6} {ratio:>5} {warm:6.3f}")
     k = len(rows)
     printed = [r for r in rows if r["year_printed"]]
     urls = [r["url_recall"] for r in rows if r["url_recall"] is not None]
