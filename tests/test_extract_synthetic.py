@@ -392,7 +392,7 @@ def test_scanner_failure_falls_back_to_pypdf_text(tmp_path, monkeypatch):
     def broken(*_a, **_k):
         raise KeyError("/Font")
 
-    monkeypatch.setattr(ingest, "_fast_page_text", broken)
+    monkeypatch.setattr(ingest, "_scan_page", broken)
     doc = read_pdf(tmp_path / "p.pdf")
     assert "Introduction" in doc.pages[0].text
     assert doc.pages[0].spans  # first pages keep positioned spans through pypdf's visitor

@@ -22,18 +22,18 @@ from drafter.ingest import RawDocument, Span, check_pdf_path, read_pdf
 from drafter.paper import Paper, Section
 from drafter.text import (
     FOOTNOTE_MARKS,
+    collect_vocabulary,
     expand_ligatures,
     normalize_text,
     restore_accents,
     strip_footnote_marks,
     unwrap_lines,
-    word_vocabulary,
 )
 
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "3.0"
+EXTRACTOR_VERSION = "3.2"
 
 _URL = re.compile(
     r"(?:https?://|ftp://|www\.|(?<![\w@./-])(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co)/)"
@@ -187,7 +187,7 @@ def build_lines(doc: RawDocument) -> tuple[list[list[Line]], list[Line]]:
     return pages, rotated
 
 
-def _body_size(pages: list[list[Line]]) -> float:
+def _measure_body_size(pages: list[list[Line]]) -> float:
     weights: Counter[float] = Counter()
     for lines in pages:
         for ln in lines:
@@ -225,7 +225,7 @@ def _is_cover_page(lines: list[Line]) -> bool:
                           r"document version|terms of use|repository", text)) and "abstract" not in text
 
 
-def _title_lines(lines: list[Line], height: float) -> list[Line]:
+def _find_title_lines(lines: list[Line], height: float) -> list[Line]:
     candidates = [ln for ln in lines if not ln.boiler and not ln.figure and ln.y > height * 0.35
                   and len(ln.text) > 2
                   and not _BOILERPLATE.search(ln.text) and re.search(r"[A-Za-z]{3}", ln.text)]
@@ -256,7 +256,7 @@ def _clean_title(text: str, force: bool = False) -> str:
     return text
 
 
-def _name_ok(name: str) -> bool:
+def _looks_like_name(name: str) -> bool:
     words = name.split()
     if not 2 <= len(words) <= 6 or len(name) > 60:
         return False
@@ -282,7 +282,7 @@ def _split_plain_names(chunk: str) -> list[str]:
     return [" ".join(n) for n in names if n]
 
 
-def _author_chunks(line: Line) -> list[str]:
+def _split_author_line(line: Line) -> list[str]:
     """Split an author line at separators: commas, "and", wide gaps and footnote / affiliation marks."""
     body = max(s.size for s in line.spans) if line.spans else line.size
     parts: list[str] = []
@@ -317,7 +317,7 @@ def _author_chunks(line: Line) -> list[str]:
     return chunks
 
 
-def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[str]:
+def _find_authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[str]:
     """Names between the title and the abstract: lines in the author font, affiliations and e-mails dropped."""
     start = lines.index(after) + 1 if after in lines else 0
     end = lines.index(stop) if stop in lines else min(len(lines), start + 25)
@@ -328,18 +328,18 @@ def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[s
     # The author font is the one of the first line that reads like names.
     author_font = None
     for ln in block:
-        if any(_name_ok(c) for c in _author_chunks(ln)):
+        if any(_looks_like_name(c) for c in _split_author_line(ln)):
             author_font = (ln.font, round(ln.size, 1))
             break
     names: list[str] = []
     for ln in block:
         if author_font and (ln.font, round(ln.size, 1)) != author_font:
             continue
-        chunks = _author_chunks(ln)
+        chunks = _split_author_line(ln)
         if chunks and _AFFILIATION.search(chunks[0]):  # "Google Inc., Mountain View, CA": an affiliation line
             continue
         for chunk in chunks:
-            if _name_ok(chunk) and chunk not in names:
+            if _looks_like_name(chunk) and chunk not in names:
                 names.append(chunk)
     return names
 
@@ -347,7 +347,7 @@ def _authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[s
 # -- venue, year, arXiv --------------------------------------------------------------------------------
 
 
-def _venue(texts: list[str]) -> tuple[str | None, int | None]:
+def _find_venue(texts: list[str]) -> tuple[str | None, int | None]:
     for text in texts:
         if _NOT_A_VENUE.search(text):
             continue
@@ -388,7 +388,7 @@ class _Heading:
     forced: bool = False  # confirmed by the PDF outline (bookmarks)
 
 
-def _heading_of(line: Line, body: float, loose: bool = False) -> _Heading | None:
+def _classify_heading(line: Line, body: float, loose: bool = False) -> _Heading | None:
     """Decide whether a line is a section heading (bold or larger, numbered or a known section name).
 
     `loose` also accepts unnumbered bold lines at body size: for papers whose headings carry no numbers.
@@ -424,7 +424,7 @@ def _heading_of(line: Line, body: float, loose: bool = False) -> _Heading | None
             else:
                 mr = _ROMAN_NUM.match(text)
                 if mr and mr.group(1):
-                    number, title = str(_roman(mr.group(1))), mr.group(2)
+                    number, title = str(_parse_roman(mr.group(1))), mr.group(2)
     title = re.sub(r"\s+", " ", strip_footnote_marks(title)).strip(" .:")
     if not title or not title[:1].isupper() or title.endswith((",", ";")) or len(title.split()) > 14:
         return None
@@ -477,12 +477,12 @@ def _fold_heading(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", restore_accents(expand_ligatures(text)).lower()).strip()
 
 
-def _special_heading(h: _Heading) -> bool:
+def _is_special_heading(h: _Heading) -> bool:
     text = h.line.text
     return bool(_REFERENCES.match(text) or _ACK.match(text) or _ABSTRACT.match(text) or h.title == "Appendix")
 
 
-def _roman(numeral: str) -> int:
+def _parse_roman(numeral: str) -> int:
     values = {"I": 1, "V": 5, "X": 10}
     total = 0
     for i, ch in enumerate(numeral):
@@ -498,7 +498,7 @@ def _select_headings(candidates: list[_Heading]) -> list[_Heading]:
     texts = Counter(h.title for h in candidates if not h.number)
     if len(numbered_fonts) and sum(1 for h in candidates if h.number) >= 2:
         # unnumbered headings must look like the numbered ones; repeated ones are figure labels
-        candidates = [h for h in candidates if h.number or h.forced or _special_heading(h) or (
+        candidates = [h for h in candidates if h.number or h.forced or _is_special_heading(h) or (
             h.line.font in numbered_fonts and texts[h.title] == 1)]
     top = 0
     sub_prefix = ""
@@ -529,7 +529,7 @@ def _select_headings(candidates: list[_Heading]) -> list[_Heading]:
     return out
 
 
-def _refs_entries(lines: list[Line]) -> list[str]:
+def _split_references(lines: list[Line]) -> list[str]:
     """Split the reference list into entries: by [n] / n. labels, else by hanging indent or spacing."""
     lines = [ln for ln in lines if not ln.boiler and ln.text.strip()]
     if not lines:
@@ -549,7 +549,7 @@ def _refs_entries(lines: list[Line]) -> list[str]:
                 entries[-1].append(ln.text)
     else:
         # author-year: entries start at the column's left edge, continuation lines are indented.
-        middles = {page: _page_middle(lines, page) for page in {ln.page for ln in lines}}
+        middles = {page: _find_page_middle(lines, page) for page in {ln.page for ln in lines}}
         keys = [(ln.page, ln.x > middles[ln.page]) for ln in lines]
         lefts: dict[tuple[int, bool], float] = {}
         for ln, key in zip(lines, keys, strict=True):
@@ -574,7 +574,7 @@ def _refs_entries(lines: list[Line]) -> list[str]:
     return out
 
 
-def _page_middle(lines: list[Line], page: int) -> float:
+def _find_page_middle(lines: list[Line], page: int) -> float:
     xs = [ln.x for ln in lines if ln.page == page]
     return (min(xs) + max(ln.x1 for ln in lines if ln.page == page)) / 2 if xs else 306.0
 
@@ -622,7 +622,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     pages, rotated = build_lines(doc)
     heights = [p.height for p in doc.pages]
     _mark_boilerplate(pages, heights)
-    body = _body_size(pages)
+    body = _measure_body_size(pages)
     paper = Paper(title="", pages=doc.page_count, source=doc.path, warnings=list(doc.warnings))
 
     # first content page: skip cover pages
@@ -630,7 +630,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     while first + 1 < len(pages) and first < 2 and _is_cover_page(pages[first]):
         first += 1
     lines1 = pages[first] if pages else []
-    title_lines = _title_lines(lines1, heights[first] if heights else 792.0)
+    title_lines = _find_title_lines(lines1, heights[first] if heights else 792.0)
     if title_lines and (title_lines[0].size < body + 1 or len(title_lines) > 4):
         title_lines = []  # nothing stands out: not a title block
     meta_title = doc.metadata.get("title", "").strip()
@@ -663,8 +663,8 @@ def extract_paper(doc: RawDocument) -> Paper:
     stop = abstract_line if abstract_line in lines1 else None
     if stop is None:  # no Abstract heading: authors end at the first numbered heading
         after_title = lines1[lines1.index(title_lines[-1]) + 1:] if title_lines else lines1
-        stop = next((ln for ln in after_title if _heading_of(ln, body)), None)
-    paper.authors = _authors(lines1, title_lines[-1] if title_lines else None, stop)
+        stop = next((ln for ln in after_title if _classify_heading(ln, body)), None)
+    paper.authors = _find_authors(lines1, title_lines[-1] if title_lines else None, stop)
     if not paper.authors and doc.metadata.get("author"):
         paper.authors = [a.strip() for a in re.split(r",|;|\band\b", doc.metadata["author"]) if a.strip()]
         paper.provenance["authors"] = "pdf-metadata"
@@ -704,7 +704,7 @@ def extract_paper(doc: RawDocument) -> Paper:
         venue_texts.extend(t for t in joined if not re.search(r"(?i)arxiv:", t))
     if first + 1 < len(pages):
         venue_texts.extend(ln.text for ln in pages[first + 1] if ln.boiler)
-    paper.venue, venue_year = _venue(venue_texts)
+    paper.venue, venue_year = _find_venue(venue_texts)
     if paper.venue:
         paper.provenance["venue"] = "pdf-layout"
 
@@ -716,16 +716,16 @@ def extract_paper(doc: RawDocument) -> Paper:
     for ln in all_lines:
         if id(ln) in skip_ids:
             continue
-        h = _heading_of(ln, body)
+        h = _classify_heading(ln, body)
         if h is not None:
             candidates.append(h)
     if sum(1 for h in candidates if h.number and not h.appendix) < 2:  # unnumbered headings: bold lines
         candidates = [h for ln in all_lines if id(ln) not in skip_ids
-                      and (h := _heading_of(ln, body, loose=True)) is not None]
+                      and (h := _classify_heading(ln, body, loose=True)) is not None]
     candidates = _add_outline_headings(doc, all_lines, candidates, skip_ids)
     headings = _select_headings(candidates)
     heading_at = {id(h.line): h for h in headings}
-    vocab = word_vocabulary("\n".join(ln.text for ln in all_lines))
+    vocab = collect_vocabulary("\n".join(ln.text for ln in all_lines))
 
     sections: list[Section] = []
     references_lines: list[Line] = []
@@ -824,7 +824,7 @@ def extract_paper(doc: RawDocument) -> Paper:
                              + [_join_spans(_drop_marks(ln.spans)) or ln.text for ln in abstract_lines])
     paper.abstract = unwrap_lines(normalize_text(strip_footnote_marks(abstract_raw), vocab))
     paper.sections = [s for s in sections if s.title]
-    paper.references = _refs_entries(references_lines)
+    paper.references = _split_references(references_lines)
 
     # URLs: printed in the body (not the reference list) plus link annotations outside the references
     ref_pages = {ln.page for ln in references_lines}
@@ -858,7 +858,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     return paper
 
 
-def _cache_path(cache_dir: Path, sha: str) -> Path:
+def _locate_cache_entry(cache_dir: Path, sha: str) -> Path:
     return Path(cache_dir) / "papers" / f"{sha}-{EXTRACTOR_VERSION}.json"
 
 
@@ -868,7 +868,7 @@ def load_paper(path: Path, cache_dir: Path | None = None) -> Paper:
     check_pdf_path(path)  # missing, directory, empty, not a PDF: one clear error before hashing
     sha = file_sha256(path)
     if cache_dir is not None:
-        cached = _cache_path(cache_dir, sha)
+        cached = _locate_cache_entry(cache_dir, sha)
         try:
             data = json.loads(cached.read_text(encoding="utf-8"))
             if data.get("_extractor") == EXTRACTOR_VERSION:
@@ -883,7 +883,7 @@ def load_paper(path: Path, cache_dir: Path | None = None) -> Paper:
     paper = extract_paper(read_pdf(path))
     paper.sha256 = sha
     if cache_dir is not None:
-        _write_cache(_cache_path(cache_dir, sha), paper)
+        _write_cache(_locate_cache_entry(cache_dir, sha), paper)
     return paper
 
 

@@ -212,7 +212,7 @@ _MAX_FORM_DEPTH = 2
 Matrix = tuple[float, float, float, float, float, float]
 
 
-def _mult(m: Matrix, n: Matrix) -> Matrix:
+def _multiply(m: Matrix, n: Matrix) -> Matrix:
     """m x n in the PDF row-vector convention (apply m first, then n)."""
     a, b, c, d, e, f = m
     p, q, r, s, t, u = n
@@ -239,7 +239,7 @@ def _unescape(raw: bytes) -> bytes:
     return _ESCAPE.sub(repl, raw)
 
 
-def _string_bytes(token: bytes) -> bytes:
+def _decode_string_token(token: bytes) -> bytes:
     if token[:1] == b"(":
         return _unescape(token[1:-1])
     hexdigits = re.sub(rb"\s", b"", token[1:-1])
@@ -400,7 +400,7 @@ class _ContentScanner:
                     for item in items:
                         first = item[:1]
                         if first == b"(" or first == b"<":
-                            text, width, count, spaces = decode(_string_bytes(item))
+                            text, width, count, spaces = decode(_decode_string_token(item))
                             advance = (width * per_unit) + (tc * count + tw * spaces) * th
                             x0 = te * ca + tf * cc + ce
                             y0 = te * cb + tf * cd + cf
@@ -456,7 +456,7 @@ class _ContentScanner:
                 elif op == b"cm":
                     vals = nums(6)
                     if vals:
-                        ctm = _mult(tuple(vals), ctm)  # type: ignore[arg-type]
+                        ctm = _multiply(tuple(vals), ctm)  # type: ignore[arg-type]
                 elif op == b"q":
                     stack.append((ctm, font, fs, tc, tw, th, tl, ts))
                 elif op == b"Q":
@@ -506,11 +506,11 @@ class _ContentScanner:
             form_m = _IDENTITY
         sub_resources = xobj.get("/Resources")
         sub_resources = sub_resources.get_object() if sub_resources is not None else resources
-        self.scan(xobj.get_data(), sub_resources, _mult(form_m, ctm), depth + 1)  # type: ignore[arg-type]
+        self.scan(xobj.get_data(), sub_resources, _multiply(form_m, ctm), depth + 1)  # type: ignore[arg-type]
         self.seen_forms.discard(key)
 
 
-def _page_content(page: Any) -> bytes:
+def _read_page_content(page: Any) -> bytes:
     contents = page.get("/Contents")
     if contents is None:
         return b""
@@ -520,7 +520,7 @@ def _page_content(page: Any) -> bytes:
     return contents.get_data()
 
 
-def _runs_to_spans(runs: list[_TextRun]) -> tuple[str, list[Span]]:
+def _group_runs(runs: list[_TextRun]) -> tuple[str, list[Span]]:
     """Merge text runs into spans (same font and baseline) and lines; return the page text and the spans."""
     spans: list[Span] = []
     lines: list[list[Span]] = []
@@ -575,17 +575,17 @@ def _runs_to_spans(runs: list[_TextRun]) -> tuple[str, list[Span]]:
     return "\n".join(out_lines), spans
 
 
-def _fast_page_text(page: Any, fonts: dict[Any, _FontInfo]) -> tuple[str, list[Span]]:
+def _scan_page(page: Any, fonts: dict[Any, _FontInfo]) -> tuple[str, list[Span]]:
     resources = page.get("/Resources")
     resources = resources.get_object() if resources is not None else {}
     scanner = _ContentScanner(fonts)
-    scanner.scan(_page_content(page), resources)
+    scanner.scan(_read_page_content(page), resources)
     runs = scanner.runs
     in_forms = sum(len(r.text) for r in runs if r.figure)
     if in_forms * 2 > sum(len(r.text) for r in runs):  # the page itself is wrapped in a form: not a figure
         for r in runs:
             r.figure = False
-    return _runs_to_spans(runs)
+    return _group_runs(runs)
 
 
 def _outline(reader: pypdf.PdfReader) -> list[OutlineItem]:
@@ -679,7 +679,7 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
                 box = page.mediabox
                 width, height = float(box.width), float(box.height)
                 try:
-                    text, spans = _fast_page_text(page, fonts)
+                    text, spans = _scan_page(page, fonts)
                 except PDF_FAULTS as exc:
                     log.debug("fast text scan failed on page %d (%s); using pypdf", index + 1, exc)
                     if index < fallback_layout:

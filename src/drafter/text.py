@@ -78,7 +78,7 @@ def join_hyphenation(text: str, vocabulary: Iterable[str] | None = None) -> str:
     if vocabulary is None:
         vocab: set[str] | frozenset[str] = frozenset()
     elif isinstance(vocabulary, (set, frozenset)):
-        vocab = vocabulary  # word_vocabulary() output: already lower case
+        vocab = vocabulary  # collect_vocabulary() output: already lower case
     else:
         vocab = {w.lower() for w in vocabulary}
 
@@ -122,7 +122,7 @@ def unwrap_lines(text: str) -> str:
     return "\n\n".join(" ".join(ln.strip() for ln in p.splitlines() if ln.strip()) for p in paragraphs).strip()
 
 
-def word_vocabulary(text: str) -> set[str]:
+def collect_vocabulary(text: str) -> set[str]:
     """Lower-case words (hyphenated compounds included) that occur inside lines, not across line ends."""
     return {w.lower() for w in re.findall(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*(?=[^\w-]|$)",
                                           text.replace("-\n", "\n"))}
