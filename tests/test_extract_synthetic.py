@@ -528,3 +528,33 @@ def test_text_only_pages_still_give_sections_and_references():
     assert (paper.title, paper.authors, paper.abstract) == ("A Title", ["John Smith"], "We do it.")
     assert top(paper) == ["Introduction", "Method"]
     assert len(paper.references) == 3
+
+
+def test_acm_front_matter_is_not_sections(tmp_path):
+    def h(text, x, y, size=10, bold=True):
+        return Text(text, x, y, size, bold, font="Helvetica")
+
+    col = "This paragraph is ordinary body text that explains the"
+    items = [h("Graph Neural Networks at Scale", 72, 720, 18),
+             h("Alice Smith", 100, 690, 12, False), h("Stanford University", 100, 676, 10, False),
+             h("Stanford, CA, USA", 100, 664, 10, False), h("alice@stanford.edu", 100, 652, 10, False),
+             h("Bob Jones", 350, 690, 12, False), h("Google Research", 350, 676, 10, False),
+             h("Mountain View, CA, USA", 350, 664, 10, False), h("bob@google.com", 350, 652, 10, False),
+             h("ABSTRACT", 72, 620), Text("We scale graph networks to billions of nodes.", 72, 606, 9),
+             Text("Our system is fast and simple.", 72, 595, 9),
+             h("CCS CONCEPTS", 72, 570), Text("• Computing methodologies → Neural networks.", 72, 556, 9),
+             h("KEYWORDS", 72, 535), Text("graph neural networks, scale", 72, 521, 9),
+             h("1 INTRODUCTION", 320, 620)] + [Text(col, 320, 605 - 11 * i, 9) for i in range(20)] + [
+             Text("Permission to make digital or hard copies of all or part of this work for personal use", 72, 150, 7),
+             Text("KDD '20, August 23-27, 2020, Virtual Event, USA", 72, 130, 7)]
+    page2 = [h("2 RELATED WORK", 72, 720)] + [Text(col, 72, 705 - 11 * i, 9) for i in range(40)]
+    page3 = ([h("3 CONCLUSION", 72, 720)] + [Text(col, 72, 705 - 11 * i, 9) for i in range(10)]
+             + [h("REFERENCES", 72, 560)]
+             + [Text(f"[{i}] A. Author. 2019. Paper {i}. In KDD.", 72, 545 - 10 * i, 7) for i in range(1, 9)])
+    make_pdf(tmp_path / "p.pdf", [items, page2, page3])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.authors == ["Alice Smith", "Bob Jones"]
+    assert paper.abstract == "We scale graph networks to billions of nodes. Our system is fast and simple."
+    assert top(paper) == ["Introduction", "Related Work", "Conclusion"]
+    assert (paper.venue, paper.year) == ("KDD 2020", 2020)
+    assert len(paper.references) == 8

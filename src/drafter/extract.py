@@ -48,6 +48,8 @@ _APPENDIX_WORD = re.compile(
     re.I)
 _ROMAN_NUM = re.compile(r"^((?:IX|IV|V?I{0,3}|X))\.\s+(\S.*)$")
 _REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(references|bibliography|literature cited|works cited)\s*$", re.I)
+_FRONT_MATTER = re.compile(r"(?i)^(key\s?words|index terms|ccs concepts|general terms|acm reference format|"
+                           r"categories and subject descriptors)\b")
 _ACK = re.compile(r"^(?:\d{1,2}\.?\s+)?acknowledg(?:e)?ments?\b", re.I)
 _ABSTRACT = re.compile(r"^\s*a\s?bstract\b\s*[.:\u2014\u2013-]?\s*(.*)$", re.I)
 _CAPTION = re.compile(r"^(?:fig(?:ure)?|table|algorithm|listing|eq(?:uation)?)\.?\s*\d", re.I)
@@ -479,7 +481,8 @@ def _fold_heading(text: str) -> str:
 
 def _is_special_heading(h: _Heading) -> bool:
     text = h.line.text
-    return bool(_REFERENCES.match(text) or _ACK.match(text) or _ABSTRACT.match(text) or h.title == "Appendix")
+    return bool(_REFERENCES.match(text) or _ACK.match(text) or _ABSTRACT.match(text) or h.title == "Appendix"
+                or _FRONT_MATTER.match(h.title))
 
 
 def _parse_roman(numeral: str) -> int:
@@ -500,6 +503,10 @@ def _select_headings(candidates: list[_Heading]) -> list[_Heading]:
         # unnumbered headings must look like the numbered ones; repeated ones are figure labels
         candidates = [h for h in candidates if h.number or h.forced or _is_special_heading(h) or (
             h.line.font in numbered_fonts and texts[h.title] == 1)]
+        # before the first numbered heading only the abstract and front matter can be unnumbered
+        first_numbered = next(i for i, h in enumerate(candidates) if h.number)
+        candidates = [h for i, h in enumerate(candidates)
+                      if i >= first_numbered or h.forced or _is_special_heading(h)]
     top = 0
     sub_prefix = ""
     appendix_letter = ""
@@ -775,7 +782,7 @@ def extract_paper(doc: RawDocument) -> Paper:
                 state, target = "refs", None
                 after_refs = True
                 continue
-            if _ACK.match(h.line.text):
+            if _ACK.match(h.line.text) or _FRONT_MATTER.match(h.title):
                 state, target = "skip", None
                 continue
             if h.title == "Appendix" and not h.number:
