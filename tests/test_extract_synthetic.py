@@ -558,3 +558,26 @@ def test_acm_front_matter_is_not_sections(tmp_path):
     assert top(paper) == ["Introduction", "Related Work", "Conclusion"]
     assert (paper.venue, paper.year) == ("KDD 2020", 2020)
     assert len(paper.references) == 8
+
+
+@pytest.mark.parametrize(("header", "venue"), [
+    ("IEEE TRANSACTIONS ON PATTERN ANALYSIS AND MACHINE INTELLIGENCE, VOL. 39, NO. 6, JUNE 2017", "TPAMI 2017"),
+    ("This CVPR 2020 paper is the Open Access version, provided by the Computer Vision Foundation.", "CVPR 2020"),
+    ("Published in Transactions on Machine Learning Research (05/2023)", "TMLR 2023"),
+])
+def test_venue_from_running_header(tmp_path, header, venue):
+    paper = paper_of(tmp_path / "p.pdf", sections=[("1 Introduction", BODY * 5), ("2 Method", BODY * 5)],
+                     doc=Doc(header=header))
+    assert paper.venue == venue
+
+
+def test_small_caps_subsection_headings_without_bold(tmp_path):
+    items = [Text("Small Caps Headings", 72, 700, 17, True), Text("Ada Lovelace", 72, 670, 11),
+             Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+             Text("1 INTRODUCTION", 72, 590, 12), Text(BODY[:90], 72, 570),
+             Text("1.1 OUR CONTRIBUTIONS", 72, 540, 10), Text(BODY[:90], 72, 520),
+             Text("2 METHOD", 72, 490, 12), Text(BODY[:90], 72, 470)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert [(s.title, s.level) for s in paper.sections] == [("Introduction", 1), ("Our Contributions", 2),
+                                                            ("Method", 1)]

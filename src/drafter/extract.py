@@ -75,7 +75,7 @@ _VENUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(ICML|ICLR|CVPR|ICCV|ECCV|NAACL|EMNLP|ACL|AAAI|IJCAI|KDD|OSDI|SOSP|NSDI|SIGMOD|VLDB|"
                 r"SIGIR|COLING|UAI|AISTATS|COLT|JMLR|TPAMI|TACL|WWW|CHI|ICRA|IROS|RSS|CoRL|MLSys|SysML|"
                 r"EuroSys|ATC|FAST|SIGCOMM|ISCA|MICRO|ASPLOS|PLDI|POPL|ICSE|FSE|Interspeech|ICASSP|WACV|BMVC|"
-                r"MICCAI|WSDM|RecSys|CIKM|ICDE|ICDM|SDM|ECML|ACCV|3DV|SIGGRAPH|EACL|AACL|CoNLL)\b"), ""),
+                r"MICCAI|WSDM|RecSys|CIKM|ICDE|ICDM|SDM|ECML|ACCV|3DV|SIGGRAPH|EACL|AACL|CoNLL|TMLR)\b"), ""),
     (re.compile(r"Neural Information Processing Systems", re.I), "NeurIPS"),
     (re.compile(r"International Conference on Machine Learning", re.I), "ICML"),
     (re.compile(r"International Conference on Learning Representations", re.I), "ICLR"),
@@ -93,6 +93,10 @@ _VENUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"Knowledge Discovery (?:and|&) Data Mining", re.I), "KDD"),
     (re.compile(r"Artificial Intelligence and Statistics", re.I), "AISTATS"),
     (re.compile(r"Uncertainty in Artificial Intelligence", re.I), "UAI"),
+    (re.compile(r"Pattern Analysis and Machine Intelligence", re.I), "TPAMI"),
+    (re.compile(r"Transactions on Machine Learning Research", re.I), "TMLR"),
+    (re.compile(r"Transactions of the Association for Computational Linguistics", re.I), "TACL"),
+    (re.compile(r"Conference on Robot Learning", re.I), "CoRL"),
 ]
 # Printed by papers that are not (yet) at the venue they name.
 _NOT_A_VENUE = re.compile(r"(?i)under review|submitted to|in submission|anonymous|preprint|do not distribute|"
@@ -399,7 +403,7 @@ def _classify_heading(line: Line, body: float, loose: bool = False) -> _Heading 
     if len(text) > 110 or len(text) < 3 or line.boiler or line.figure:
         return None
     small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
-        re.fullmatch(r"(?:[IVX]+|\d{1,2})\.?\s+[A-Z][A-Z0-9 ,:&-]{3,}", text))
+        re.fullmatch(r"(?:[IVX]+|[A-H]|\d{1,2})(?:\.\d{1,2})*\.?\s+[A-Z][A-Z0-9 ,:&'-]{3,}", text))
     emphasised = (line.bold >= 0.6 or line.size >= body + 0.9 or small_caps
                   or bool(_REFERENCES.match(text)) or bool(re.fullmatch(r"(?i)acknowledge?ments?\.?", text))
                   or (not line.spans and bool(_SECTION_NUM.match(text))))  # text-only page: numbering decides
@@ -438,10 +442,21 @@ def _classify_heading(line: Line, body: float, loose: bool = False) -> _Heading 
     if not number and (title.endswith(".") or len(title.split()) > 8):
         return None
     level = number.count(".") + 1 if number else 1
-    letters = [c for c in title if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and (" " in title or len(letters) >= 7):
-        title = _clean_title(title, force=True)  # small caps / all caps, but keep acronyms like "BERT"
     return _Heading(line, title, level, number, appendix)
+
+
+def _is_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters)
+
+
+def _fix_heading_case(sections: list[Section]) -> None:
+    """Headings set in capitals / small caps get mixed case; lone acronyms ("BERT") stay unless every heading
+    of the paper is in capitals (then the style, not the word, made them capitals)."""
+    caps_style = sum(_is_caps(s.title) for s in sections) >= max(2, 0.6 * len(sections))
+    for sec in sections:
+        if _is_caps(sec.title) and (caps_style or " " in sec.title or len(sec.title) >= 7):
+            sec.title = _clean_title(sec.title, force=True)
 
 
 def _add_outline_headings(doc: RawDocument, lines: list[Line], candidates: list[_Heading],
@@ -831,6 +846,7 @@ def extract_paper(doc: RawDocument) -> Paper:
                              + [_join_spans(_drop_marks(ln.spans)) or ln.text for ln in abstract_lines])
     paper.abstract = unwrap_lines(normalize_text(strip_footnote_marks(abstract_raw), vocab))
     paper.sections = [s for s in sections if s.title]
+    _fix_heading_case(paper.sections)
     paper.references = _split_references(references_lines)
 
     # URLs: printed in the body (not the reference list) plus link annotations outside the references
