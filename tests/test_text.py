@@ -48,6 +48,8 @@ def test_restore_accents(raw, want):
 @pytest.mark.parametrize(("raw", "vocab", "want"), [
     ("it is com-\npatible with", None, "it is compatible with"),
     ("English-\nto-German", None, "English-to-German"),
+    ("state-of-the-\nart results", None, "state-of-the-art results"),
+    ("self-\nattention and self-attention", ["self-attention"], "self-attention and self-attention"),
     ("few-\nshot learning", ["few-shot"], "few-shot learning"),
     ("few-\nshot learning", None, "fewshot learning"),
     ("pre-\ntraining and pretraining", ["pretraining"], "pretraining and pretraining"),
