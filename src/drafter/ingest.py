@@ -328,8 +328,17 @@ class _ContentScanner:
         self.fonts = fonts
         self.runs: list[_TextRun] = []
         self.seen_forms: set[int] = set()
+        self.by_name: dict[tuple[int, str], _FontInfo | None] = {}  # (id of resources, /Fn) -> font
 
     def _font(self, resources: Any, name: str) -> _FontInfo | None:
+        local = (id(resources), name)
+        if local in self.by_name:
+            return self.by_name[local]
+        info = self._resolve_font(resources, name)
+        self.by_name[local] = info
+        return info
+
+    def _resolve_font(self, resources: Any, name: str) -> _FontInfo | None:
         try:
             ref = resources["/Font"].get_object().raw_get(name)
         except (KeyError, AttributeError, TypeError):
