@@ -259,3 +259,28 @@ def test_redo_talks_to_the_local_server_too(fake_server_factory, sample_pdf: Pat
     assert run.code == 0, run.stderr
     assert decoy.requests == []
     assert len(local.requests) == N + 2
+
+
+def test_a_refused_connection_fails_fast_but_timeouts_keep_the_full_budget(sample_pdf: Path, tmp_path: Path) -> None:
+    """Nothing listening (local server not started): three tries, not a minute of backoff."""
+    url = f"http://127.0.0.1:{unused_port()}/v1"
+    run = cli("new", sample_pdf, "--base-url", url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 1
+    assert "(3 tries)" in one_error_line(run)
+    assert run.seconds < 10
+
+
+def test_is_refused_tells_refusals_from_timeouts() -> None:
+    import openai
+
+    from drafter.llm import is_refused
+
+    refused = openai.APIConnectionError(request=None)  # type: ignore[arg-type]
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    timeout = openai.APITimeoutError(request=None)  # type: ignore[arg-type]
+    timeout.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    dropped = openai.APIConnectionError(request=None)  # type: ignore[arg-type]
+    dropped.__cause__ = ConnectionResetError(104, "Server disconnected without sending a response.")
+    assert is_refused(refused)
+    assert not is_refused(timeout)
+    assert not is_refused(dropped)

@@ -131,6 +131,26 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and status is not None and (status >= 500 or status == 408)
 
 
+# A refused connection usually means the local server is not running: say so after a short while instead of
+# backing off for a minute. Timeouts and dropped connections keep the full retry budget.
+REFUSED_ATTEMPTS = 3
+
+
+def is_refused(exc: BaseException | None) -> bool:
+    """The endpoint refused the connection (nothing listens there), as opposed to a timeout or a drop."""
+    import openai
+
+    if not isinstance(exc, openai.APIConnectionError) or isinstance(exc, openai.APITimeoutError):
+        return False
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower() or (
+                "all connection attempts failed" in str(cause).lower()):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def retry_after(exc: BaseException | None) -> float | None:
     """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
     response = getattr(exc, "response", None)
@@ -189,6 +209,11 @@ class OpenAIBackend:
     async def aclose(self) -> None:
         await self.client.close()
 
+    def _stop(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        limit = min(REFUSED_ATTEMPTS, self.settings.retries + 1) if is_refused(exc) else self.settings.retries + 1
+        return stop_after_attempt(limit)(state)
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         backoff = wait_random_exponential(multiplier=0.5, max=self.settings.max_backoff)(state)
@@ -208,7 +233,7 @@ class OpenAIBackend:
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
             wait=self._wait,
-            stop=stop_after_attempt(self.settings.retries + 1),
+            stop=self._stop,
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -273,6 +298,7 @@ class OpenAIBackend:
             return ModelError(f"{where} did not answer section {section} within {self.settings.timeout:g}s "
                               f"({tries} tries)", "Raise --timeout, lower --jobs, or check the server.")
         if isinstance(exc, openai.APIConnectionError):
+            tries = min(tries, REFUSED_ATTEMPTS) if is_refused(exc) else tries
             return ModelError(f"cannot connect to {where} ({tries} tries)",
                               "Check --base-url and that the server is running, or use --offline.")
         status = _status(exc)
