@@ -408,6 +408,7 @@ def extraction_pool(workers: int) -> ProcessPoolExecutor:
     extraction; otherwise `forkserver` (seconds slower to start: each worker imports the main module again).
     """
     methods = multiprocessing.get_all_start_methods()
+    context: multiprocessing.context.BaseContext
     if "fork" in methods and (threading.active_count() == 1 or sys.version_info < (3, 12)):
         context = multiprocessing.get_context("fork")
     else:

@@ -400,7 +400,7 @@ def sections(
     """List the template's sections: who writes each, what it drafts, which paper parts it reads."""
     with _errors():
         prompt_set = PromptSet(prompts)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for spec in SECTIONS:
             declared = prompt_set.sections.get(spec.id)
             rows.append({

@@ -197,8 +197,8 @@ class PromptSet:
             try:
                 self._render(name, paper=_SAMPLE, published="2020", parts=[], hint="hint", earlier={})
             except jinja2.TemplateError as exc:
-                line = _template_line(exc, str(path))
-                where = f"{path}:{line}" if line else str(path)
+                failing_line = _template_line(exc, str(path))
+                where = f"{path}:{failing_line}" if failing_line else str(path)
                 raise PromptError(f"{where}: {type(exc).__name__}: {exc}", "Fix the template.") from exc
 
     def _render(self, name: str, **variables: Any) -> str:
