@@ -581,3 +581,12 @@ def test_small_caps_subsection_headings_without_bold(tmp_path):
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert [(s.title, s.level) for s in paper.sections] == [("Introduction", 1), ("Our Contributions", 2),
                                                             ("Method", 1)]
+
+
+def test_venue_from_cover_page(tmp_path):
+    cover = ["This paper is included in the Proceedings of USENIX ATC '14:",
+             "2014 USENIX Annual Technical Conference.", "June 19-20, 2014, Philadelphia, PA",
+             "Open access to the Proceedings is sponsored by USENIX."]
+    paper = paper_of(tmp_path / "p.pdf", title="In Search of a Simple Algorithm", cover_page=cover)
+    assert paper.title == "In Search of a Simple Algorithm"
+    assert (paper.venue, paper.year) == ("USENIX ATC 2014", 2014)

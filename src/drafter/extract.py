@@ -72,9 +72,10 @@ _PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della"
 # Venue names: (pattern on the printed text, short name). The year is taken from the same text.
 _VENUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(NeurIPS|NIPS)\b", re.I), ""),
+    (re.compile(r"\bUSENIX\s+ATC\b|USENIX Annual Technical Conference", re.I), "USENIX ATC"),
     (re.compile(r"\b(ICML|ICLR|CVPR|ICCV|ECCV|NAACL|EMNLP|ACL|AAAI|IJCAI|KDD|OSDI|SOSP|NSDI|SIGMOD|VLDB|"
                 r"SIGIR|COLING|UAI|AISTATS|COLT|JMLR|TPAMI|TACL|WWW|CHI|ICRA|IROS|RSS|CoRL|MLSys|SysML|"
-                r"EuroSys|ATC|FAST|SIGCOMM|ISCA|MICRO|ASPLOS|PLDI|POPL|ICSE|FSE|Interspeech|ICASSP|WACV|BMVC|"
+                r"EuroSys|FAST|SIGCOMM|ISCA|MICRO|ASPLOS|PLDI|POPL|ICSE|FSE|Interspeech|ICASSP|WACV|BMVC|"
                 r"MICCAI|WSDM|RecSys|CIKM|ICDE|ICDM|SDM|ECML|ACCV|3DV|SIGGRAPH|EACL|AACL|CoNLL|TMLR)\b"), ""),
     (re.compile(r"Neural Information Processing Systems", re.I), "NeurIPS"),
     (re.compile(r"International Conference on Machine Learning", re.I), "ICML"),
@@ -713,8 +714,8 @@ def extract_paper(doc: RawDocument) -> Paper:
     for idx in range(0, min(first + 1, len(pages))):
         lns = pages[idx]
         above = [ln for ln in lns if title_lines and ln.y > title_lines[0].y + 1 and ln.page == title_lines[0].page]
-        small = [ln for ln in lns if ln.boiler or ln.size < body - 0.4 or ln in above
-                 or ln.y < heights[idx] * 0.12 or ln.y > heights[idx] * 0.9]
+        small = [ln for ln in lns if ln.boiler or ln.size < body - 0.4 or ln in above or idx < first
+                 or ln.y < heights[idx] * 0.12 or ln.y > heights[idx] * 0.9]  # cover pages: every line
         joined: list[str] = []
         prev_y = 0.0
         for ln in small:

@@ -258,13 +258,16 @@ class _FontInfo:
         except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError):
             font = None
         self.font = font
-        self.scale = 1.0
+        # Type3 glyphs live in their own space (/FontMatrix): widths and the drawn size scale with it
+        self.scale = self.vscale = 1.0
         if font is not None and font.sub_type == "Type3":
             matrix = font_dict.get("/FontMatrix")
             try:
-                self.scale = float(matrix[0]) * 1000 if matrix else 1.0
+                if matrix:
+                    self.scale = float(matrix[0]) * 1000
+                    self.vscale = abs(float(matrix[3])) * 1000 or 1.0
             except (TypeError, ValueError, IndexError):
-                self.scale = 1.0
+                self.scale = self.vscale = 1.0
         self.two_byte = font is not None and isinstance(font.encoding, str) and font.sub_type == "Type0"
         self._cache: dict[bytes, tuple[str, float]] = {}
         # single-byte fonts: code -> (text, width), filled on first use
@@ -400,7 +403,7 @@ class _ContentScanner:
                     # scale, rotation and size are computed once, the position is tracked as (te, tf)
                     ta, tb, tcm, td, te, tf = tm
                     ca, cb, cc, cd, ce, cf = ctm
-                    size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd)
+                    size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd) * font.vscale
                     is_rotated = abs(ta * cb + tb * cd) > abs(ta * ca + tb * cc)
                     figure = depth > 0
                     name = font.name
