@@ -590,3 +590,13 @@ def test_venue_from_cover_page(tmp_path):
     paper = paper_of(tmp_path / "p.pdf", title="In Search of a Simple Algorithm", cover_page=cover)
     assert paper.title == "In Search of a Simple Algorithm"
     assert (paper.venue, paper.year) == ("USENIX ATC 2014", 2014)
+
+
+def test_short_affiliations_without_keywords_in_author_font(tmp_path):
+    items = [Text("Grid Of Names", 72, 700, 17, True),
+             Text("Ross Girshick", 72, 670, 11), Text("UC Berkeley", 72, 656, 11),
+             Text("Jeff Donahue", 300, 670, 11), Text("ETH Zurich", 300, 656, 11),
+             Text("Abstract", 72, 620, 12, True), Text("We do things.", 72, 600),
+             Text("1 Introduction", 72, 570, 12, True), Text(BODY[:90], 72, 550)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    assert extract_paper(read_pdf(tmp_path / "p.pdf")).authors == ["Ross Girshick", "Jeff Donahue"]

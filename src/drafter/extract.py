@@ -63,6 +63,9 @@ _AFFILIATION = re.compile(
     r"\binc\b|corp|company|\bltd\b|gmbh|google|microsoft|facebook|\bmeta\b|openai|deepmind|amazon|ibm|baidu|"
     r"nvidia|intel\b|apple\b|alibaba|tencent|huawei|\bcenter\b|\bcentre\b|academy|foundation|hospital|"
     r"street|road|avenue|\busa\b|canada|china|germany|france|\buk\b|japan|korea|\bai\b|brain|"
+    r"berkeley|stanford|\bmit\b|\bcmu\b|\bucl\b|\bucla\b|\bucsd\b|\beth\b|epfl|inria|cnrs|max planck|tsinghua|"
+    r"peking|oxford|cambridge|toronto|montr[ée]al|\bmila\b|salesforce|adobe|yahoo|twitter|\buber\b|samsung|"
+    r"\bsony\b|naver|bytedance|polytechn|politecnico|\bcorp\b|\bllc\b|\bteam\b|group|"
     r"\d{4,}|@", re.I)
 _NAME_SUFFIX = re.compile(r",?\s*\b(?:(?:student|senior|life)\s+)?(?:member|fellow)\b,?\s*(?:ieee|acm)\b"
                           r"|,?\s*\b(?:ph\.?\s?d\.?|jr\.?|sr\.?)(?=\s*(?:,|;|$|\band\b))", re.I)
