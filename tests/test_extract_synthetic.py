@@ -600,3 +600,40 @@ def test_short_affiliations_without_keywords_in_author_font(tmp_path):
              Text("1 Introduction", 72, 570, 12, True), Text(BODY[:90], 72, 550)]
     make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
     assert extract_paper(read_pdf(tmp_path / "p.pdf")).authors == ["Ross Girshick", "Jeff Donahue"]
+
+
+def _links_both_ways(pdf: Path):
+    import pypdf
+
+    from drafter import ingest
+
+    slow = [ingest._page_links(p) for p in pypdf.PdfReader(pdf).pages]
+    reader = pypdf.PdfReader(pdf)
+    fast = [ingest._page_links(p, ingest._RawObjects(reader)) for p in reader.pages]
+    return slow, fast
+
+
+def test_raw_link_reading_matches_pypdf(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "links.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.bookmarkPage("top")
+    c.drawString(72, 700, "Internal link and two URLs")
+    c.linkAbsolute("to top", "top", (72, 690, 200, 710))  # GoTo link: not a URI
+    c.linkURL("https://example.org/a(b)", (72, 600, 200, 620), relative=0)
+    c.linkURL("http://example.com/x?y=1&z=2", (72, 500, 200, 520), relative=0)
+    c.showPage()
+    c.save()
+    slow, fast = _links_both_ways(pdf)
+    assert fast == slow
+    assert [u for u, *_ in fast[0]] == ["https://example.org/a(b)", "http://example.com/x?y=1&z=2"]
+
+
+@pytest.mark.parametrize("slug", ["bert", "attention-is-all-you-need", "resnet"])
+def test_raw_link_reading_matches_pypdf_on_shared_papers(slug):
+    pdf = Path(__file__).resolve().parents[2] / "shared" / "papers" / f"{slug}.pdf"
+    if not pdf.exists():
+        pytest.skip("shared papers not available")
+    slow, fast = _links_both_ways(pdf)
+    assert fast == slow

@@ -152,13 +152,141 @@ def _open(path: Path) -> pypdf.PdfReader:
     return reader
 
 
-def _page_links(page: Any) -> list[tuple[str, float, float, float, float]]:
+_LINK = re.compile(rb"/Subtype\s*/Link\b")
+_URI = re.compile(rb"/URI\s*(\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)|<[0-9A-Fa-f\s]*>)", re.S)
+_ACTION_REF = re.compile(rb"/A\s+(\d+)\s+(\d+)\s+R\b")
+_RECT = re.compile(rb"/Rect\s*\[([^\]]*)\]")
+_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
+
+
+class _RawObjects:
+    """Reads the bytes of indirect objects without pypdf parsing them.
+
+    Papers often carry hundreds of highlight annotations (and citation links) packed into object streams;
+    pypdf parses every object of such a stream when one is asked for. Looking at the raw bytes first lets
+    `_page_links` skip everything that is not a URI link. Returns None whenever unsure (then pypdf decides).
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.streams: dict[int, tuple[bytes, dict[int, tuple[int, int]]] | None] = {}
+
+    def raw(self, ref: Any) -> bytes | None:
+        if not isinstance(ref, IndirectObject):
+            return None
+        reader = self.reader
+        try:
+            located = reader.xref_objStm.get(ref.idnum) if ref.generation == 0 else None
+            if located is not None:
+                return self._from_stream(int(located[0]), ref.idnum)
+            offset = reader.xref.get(ref.generation, {}).get(ref.idnum)
+            if offset is None:
+                return None
+            stream = reader.stream
+            here = stream.tell()
+            try:
+                stream.seek(offset)
+                chunk = stream.read(16384)
+            finally:
+                stream.seek(here)
+        except (AttributeError, KeyError, TypeError, ValueError, OSError):
+            return None
+        end = chunk.find(b"endobj")
+        head = re.match(rb"\s*(\d+)\s+(\d+)\s+obj", chunk)
+        if end < 0 or head is None or int(head.group(1)) != ref.idnum:
+            return None
+        return chunk[head.end():end]
+
+    def _from_stream(self, stmnum: int, idnum: int) -> bytes | None:
+        if stmnum not in self.streams:
+            self.streams[stmnum] = None
+            stm = IndirectObject(stmnum, 0, self.reader).get_object()
+            data = stm.get_data()
+            first = int(stm["/First"])
+            numbers = [int(v) for v in data[:first].split()]
+            pairs = list(zip(numbers[0::2], numbers[1::2], strict=False))
+            bounds = {}
+            for i, (num, off) in enumerate(pairs):
+                stop = pairs[i + 1][1] if i + 1 < len(pairs) else len(data) - first
+                bounds[num] = (first + off, first + stop)
+            self.streams[stmnum] = (data, bounds)
+        entry = self.streams[stmnum]
+        if entry is None or idnum not in entry[1]:
+            return None
+        data, bounds = entry
+        start, stop = bounds[idnum]
+        return data[start:stop]
+
+
+def _link_from_raw(raw: bytes, objects: _RawObjects) -> tuple[str, float, float, float, float] | bool | None:
+    """A URI link read from raw annotation bytes; None: not a URI link; False: cannot tell from the bytes."""
+    if not _LINK.search(raw):
+        return None
+    uri = _URI.search(raw)
+    if uri is None:
+        action = _ACTION_REF.search(raw)
+        if action is None:
+            return None if b"/A" in raw or b"/Dest" in raw else False
+        action_raw = objects.raw(IndirectObject(int(action.group(1)), int(action.group(2)), objects.reader))
+        if action_raw is None:
+            return False
+        uri = _URI.search(action_raw)
+        if uri is None:
+            return None
+    rect = _RECT.search(raw)
+    if rect is None:
+        return False
+    values = [float(v) for v in _NUMBER.findall(rect.group(1))]
+    if len(values) != 4:
+        return False
+    text = _decode_string_token(uri.group(1).strip()).decode("latin-1").strip()
+    if text.startswith("\ufeff") or text[:2] == "\xfe\xff":
+        return False
+    return (text, *values) if text else None
+
+
+def _annotation_refs(page: Any, objects: _RawObjects | None) -> list[Any] | None:
+    """The page's /Annots references read from raw bytes when the array is an indirect object; else None."""
+    if objects is None:
+        return None
+    try:
+        ref = page.raw_get("/Annots")
+    except KeyError:
+        return []
+    if not isinstance(ref, IndirectObject):
+        return None
+    raw = objects.raw(ref)
+    if raw is None or not raw.strip().startswith(b"[") or not raw.strip().endswith(b"]"):
+        return None
+    body = raw.strip()[1:-1]
+    refs = [IndirectObject(int(a), int(b), objects.reader) for a, b in re.findall(rb"(\d+)\s+(\d+)\s+R\b", body)]
+    if re.sub(rb"(\d+)\s+(\d+)\s+R\b|\s", b"", body):  # something else in there: let pypdf read it
+        return None
+    return refs
+
+
+def _page_links(page: Any, objects: _RawObjects | None = None) -> list[tuple[str, float, float, float, float]]:
     """URI link annotations of a page with their rectangles (GoTo links inside the document are skipped)."""
     links: list[tuple[str, float, float, float, float]] = []
-    annots = page.get("/Annots")
-    if annots is None:
-        return links
-    for ref in annots.get_object() or []:
+    refs = _annotation_refs(page, objects)
+    if refs is None:
+        annots = page.get("/Annots")
+        if annots is None:
+            return links
+        refs = list(annots.get_object() or [])
+    for ref in refs:
+        if objects is not None:
+            raw = objects.raw(ref)
+            if raw is not None:
+                try:
+                    found = _link_from_raw(raw, objects)
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    found = False
+                if found is None:
+                    continue
+                if found is not False:
+                    links.append(found)  # type: ignore[arg-type]
+                    continue
         annot = ref.get_object()
         if not hasattr(annot, "get") or annot.get("/Subtype") != "/Link":
             continue
@@ -685,6 +813,7 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
         if count > MANY_PAGES:
             doc.warnings.append(f"{path.name} has {count} pages; extraction may take a while")
         fonts: dict[Any, _FontInfo] = {}
+        objects = _RawObjects(reader)
         for index in range(count):
             try:
                 page = reader.pages[index]
@@ -698,7 +827,7 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
                         text, spans = _spans(page)
                     else:
                         text, spans = page.extract_text(), []
-                link_boxes = _page_links(page)
+                link_boxes = _page_links(page, objects)
             except PDF_FAULTS as exc:
                 doc.warnings.append(
                     f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
