@@ -189,7 +189,7 @@ class _RawObjects:
                 chunk = stream.read(16384)
             finally:
                 stream.seek(here)
-        except (AttributeError, KeyError, TypeError, ValueError, OSError):
+        except (AttributeError, KeyError, TypeError, ValueError, OSError, PdfReadError, PyPdfError):
             return None
         end = chunk.find(b"endobj")
         head = re.match(rb"\s*(\d+)\s+(\d+)\s+obj", chunk)
@@ -827,7 +827,12 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
                         text, spans = _spans(page)
                     else:
                         text, spans = page.extract_text(), []
-                link_boxes = _page_links(page, objects)
+                try:
+                    link_boxes = _page_links(page, objects)
+                except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                        RecursionError) as exc:  # broken annotations must not cost the page its text
+                    log.debug("links of page %d unreadable (%s)", index + 1, exc)
+                    link_boxes = []
             except PDF_FAULTS as exc:
                 doc.warnings.append(
                     f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
