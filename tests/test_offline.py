@@ -70,3 +70,17 @@ def test_numbered_equations_are_found_inline() -> None:
             "The gate is computed from the state: g_t = σ(W_g [x_t ; m_k] + b) (3) and mixes the memory in. "
             "We use 8 layers (4) in all runs.")
     assert equations(text) == ["m_k = λ · m_{k−1} + (1 − λ) · c_k    (2)", "g_t = σ(W_g [x_t ; m_k] + b)    (3)"]
+
+
+def test_committed_example_draft_is_what_drafter_makes_today(sample_pdf: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/ holds the offline draft of the sample paper; regenerate it when this fails (see examples/README)."""
+    committed = sample_pdf.with_name("gated-residual-mixing.draft.md")
+    monkeypatch.chdir(sample_pdf.parents[1])
+    out = tmp_path / "fresh.md"
+    assert cli("new", "examples/gated-residual-mixing.pdf", "--offline", "-o", out).code == 0
+
+    def without_date(text: str) -> str:
+        return re.sub(r'^date: ".*"$', "date: -", text, count=1, flags=re.M)
+
+    assert without_date(out.read_text(encoding="utf-8")) == without_date(committed.read_text(encoding="utf-8"))
