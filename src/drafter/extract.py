@@ -7,17 +7,15 @@ id. Extracted Papers are cached as JSON keyed by the PDF's sha256 (see `load_pap
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drafter.files import atomic_write
 from drafter.ingest import RawDocument, Span, check_pdf_path, read_pdf
 from drafter.paper import Paper, Section
 from drafter.text import (
@@ -915,20 +913,11 @@ def load_paper(path: Path, cache_dir: Path | None = None) -> Paper:
 
 
 def _write_cache(target: Path, paper: Paper) -> None:
-    """Write the cache entry atomically: a temp file in the same directory, then os.replace."""
+    """Write the cache entry atomically; a cache that cannot be written costs speed, not the run."""
+    data = paper.to_dict()
+    data["_extractor"] = EXTRACTOR_VERSION
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = paper.to_dict()
-        data["_extractor"] = EXTRACTOR_VERSION
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False)
-            Path(tmp).replace(target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            raise
+        atomic_write(target, json.dumps(data, ensure_ascii=False))
     except OSError as exc:
         log.warning("could not write extraction cache %s (%s)", target, exc)
 

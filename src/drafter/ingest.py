@@ -200,7 +200,7 @@ class _RawObjects:
     def _from_stream(self, stmnum: int, idnum: int) -> bytes | None:
         if stmnum not in self.streams:
             self.streams[stmnum] = None
-            stm = IndirectObject(stmnum, 0, self.reader).get_object()
+            stm: Any = IndirectObject(stmnum, 0, self.reader).get_object()
             data = stm.get_data()
             first = int(stm["/First"])
             numbers = [int(v) for v in data[:first].split()]
@@ -242,7 +242,8 @@ def _link_from_raw(raw: bytes, objects: _RawObjects) -> tuple[str, float, float,
     text = _decode_string_token(uri.group(1).strip()).decode("latin-1").strip()
     if text.startswith("\ufeff") or text[:2] == "\xfe\xff":
         return False
-    return (text, *values) if text else None
+    left, bottom, right, top = values
+    return (text, left, bottom, right, top) if text else None
 
 
 def _annotation_refs(page: Any, objects: _RawObjects | None) -> list[Any] | None:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 import urllib.error
@@ -29,6 +28,7 @@ from drafter import __version__
 from drafter.config import Settings
 from drafter.errors import InputError
 from drafter.extract import load_paper
+from drafter.files import atomic_write
 from drafter.ingest import check_pdf_path
 from drafter.paper import Paper
 
@@ -192,18 +192,6 @@ def _url_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:40]
 
 
-def _write_bytes(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _check_pdf_bytes(url: str, data: bytes, ctype: str) -> None:
     if b"%PDF-" in data[:1024]:
         return
@@ -226,7 +214,7 @@ def download_pdf(url: str, cache_dir: Path, *, arxiv: bool = False) -> Path:
         pass
     data, ctype = _arxiv_get(url, "application/pdf") if arxiv else _get(url, "application/pdf,*/*", "url")
     _check_pdf_bytes(url, data, ctype)
-    _write_bytes(target, data)
+    atomic_write(target, data)
     return target
 
 
@@ -336,7 +324,7 @@ def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | 
                 for key in dict.fromkeys([source.arxiv_key, f"{meta.id}{meta.version}"]):
                     target = _meta_cache(cache_dir, key)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    _write_bytes(target, blob)
+                    atomic_write(target, blob)
                 break
 
 
