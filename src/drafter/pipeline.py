@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from drafter.assemble import SectionText, assemble_draft, clean_model_text, parse_draft, replace_section
 from drafter.config import Settings
@@ -138,25 +139,32 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
     return {sid: r for sid, r in zip(tasks, results, strict=True) if isinstance(r, SectionText)}
 
 
+async def _timed_sections(paper: Paper, section_ids: list[str], settings: Settings, backend: Backend | None,
+                          prompts: PromptSet, **options: Any) -> tuple[dict[str, SectionText], Stats]:
+    """draft_sections with its wall time and retry count; a backend made here is closed here."""
+    events = Events()
+    own = backend is None
+    active = backend or make_backend(settings, events)
+    stats = Stats()
+    started = time.perf_counter()
+    try:
+        sections = await draft_sections(paper, section_ids, settings, active, prompts, stats=stats, **options)
+    finally:
+        if own:
+            await active.aclose()
+    stats.seconds = time.perf_counter() - started
+    stats.retries = events.retries
+    return sections, stats
+
+
 async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None = None,
                       prompts: PromptSet | None = None, *, on_done: SectionDone | None = None,
                       label: str = "") -> Draft:
     """Draft every LLM section of the template for `paper` and assemble the Markdown."""
     check_draftable(paper)
     prompts = prompts or PromptSet(settings.prompts_dir)
-    own_backend = backend is None
-    events = Events()
-    backend = backend or make_backend(settings, events)
-    stats = Stats()
-    started = time.perf_counter()
-    try:
-        sections = await draft_sections(paper, list(LLM_SECTIONS), settings, backend, prompts, stats=stats,
-                                        on_done=on_done, label=label)
-    finally:
-        if own_backend:
-            await backend.aclose()
-    stats.seconds = time.perf_counter() - started
-    stats.retries = events.retries
+    sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
+                                            on_done=on_done, label=label)
     model = "offline" if settings.offline else settings.model
     text = assemble_draft(paper, sections, model, prompts.env.get_template("post.md.j2"))
     return Draft(paper, text, sections, stats)
@@ -228,18 +236,8 @@ async def redo_section(draft_text: str, draft_path: Path, section_id: str, setti
     prompts = prompts or PromptSet(settings.prompts_dir)
     earlier = {dep: parsed.blocks[dep].content for dep in prompts.sections[section_id].after
                if dep in parsed.blocks}
-    own_backend = backend is None
-    events = Events()
-    backend = backend or make_backend(settings, events)
-    stats = Stats()
-    started = time.perf_counter()
-    try:
-        result = await draft_sections(paper, [section_id], settings, backend, prompts,
-                                      hints={section_id: hint} if hint else None, earlier=earlier, stats=stats)
-    finally:
-        if own_backend:
-            await backend.aclose()
-    stats.seconds = time.perf_counter() - started
+    result, stats = await _timed_sections(paper, [section_id], settings, backend, prompts,
+                                          hints={section_id: hint} if hint else None, earlier=earlier)
     section = result[section_id]
     return RedoResult(replace_section(parsed, section), section, stats, block.edited)
 
