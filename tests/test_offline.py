@@ -84,3 +84,11 @@ def test_committed_example_draft_is_what_drafter_makes_today(sample_pdf: Path, t
         return re.sub(r'^date: ".*"$', "date: -", text, count=1, flags=re.M)
 
     assert without_date(out.read_text(encoding="utf-8")) == without_date(committed.read_text(encoding="utf-8"))
+
+
+def test_redo_offline_warns_that_the_hint_is_ignored(sample_pdf: Path, tmp_path: Path) -> None:
+    draft = tmp_path / "d.md"
+    assert cli("new", sample_pdf, "-o", draft).code == 0
+    run = cli("redo", draft, "problem", "--hint", "shorter")
+    assert run.code == 0, run.stderr
+    assert "--hint is ignored offline" in run.stderr

@@ -352,6 +352,9 @@ def redo(
     with _errors():
         settings = _settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts)
         _announce_offline(settings)
+        if settings.offline and hint:
+            err.print("[yellow]warning:[/] --hint is ignored offline: the offline drafter picks sentences from "
+                      "the paper and takes no instructions")
         text = draft.read_text(encoding="utf-8")
         result = _async(redo_section(text, draft, section, settings, hint=hint, force=force, paper_path=paper))
         kept = backup_file(draft)
