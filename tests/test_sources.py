@@ -118,11 +118,13 @@ def test_pdf_url_downloads_once_and_html_is_refused(arxiv, settings):
         load_source(f"{arxiv.base}/files/gone.pdf", settings)
 
 
-def test_unreachable_url_is_bad_input(settings):
+def test_unreachable_url_is_a_network_failure(settings):
+    from drafter.errors import EXIT_MODEL, NetworkError
     from fakeserver import unused_port
 
-    with pytest.raises(InputError, match="cannot download"):
+    with pytest.raises(NetworkError, match="cannot download") as info:
         load_source(f"http://127.0.0.1:{unused_port()}/x.pdf", settings)
+    assert info.value.exit_code == EXIT_MODEL
 
 
 def test_arxiv_requests_are_spaced(arxiv, settings, monkeypatch: pytest.MonkeyPatch):

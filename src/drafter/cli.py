@@ -496,7 +496,7 @@ def batch(
 
     --jobs limits LLM requests in flight across all papers; PDFs are extracted in parallel meanwhile.
     A bad entry is reported and the rest go on; finished drafts (same PDF) are skipped on the next run.
-    Exit status: 0 all drafted or skipped, 1 a model call failed, 2 bad entries only, 130 interrupted.
+    Exit status: 0 all drafted or skipped, 1 a model call or download failed, 2 bad entries only, 130 interrupted.
 
     Examples:\n
       drafter batch reading-list.txt --out drafts/\n

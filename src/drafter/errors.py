@@ -50,3 +50,7 @@ class ModelError(DrafterError):
     """The model or the network failed after retries. Exit 1."""
 
     exit_code = EXIT_MODEL
+
+
+class NetworkError(ModelError):
+    """A download failed for a reason on the network's side (no connection, timeout, server error). Exit 1."""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from drafter import __version__
 from drafter.config import Settings
-from drafter.errors import InputError
+from drafter.errors import InputError, NetworkError
 from drafter.extract import load_paper
 from drafter.files import atomic_write
 from drafter.ingest import check_pdf_path
@@ -166,11 +166,14 @@ def _get(url: str, accept: str, what: str) -> tuple[bytes, str]:
         exc.close()
         hint = ("Check the arXiv id (https://arxiv.org/abs/ID should open)." if what == "arXiv"
                 else "Check the URL, or download the PDF and pass its path.")
+        if exc.code >= 500:
+            raise NetworkError(f"{url}: the server failed ({exc.code} {exc.reason})",
+                               "Try again later, or download the PDF and pass its path.") from exc
         raise InputError(f"{url}: the server answered {exc.code} {exc.reason}", hint) from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise InputError(f"cannot download {url} ({reason})",
-                         "Check the URL and your connection, or download the PDF and pass its path.") from exc
+        raise NetworkError(f"cannot download {url} ({reason})",
+                           "Check the URL and your connection, or download the PDF and pass its path.") from exc
     return b"".join(chunks), ctype
 
 
