@@ -92,3 +92,16 @@ def test_redo_offline_warns_that_the_hint_is_ignored(sample_pdf: Path, tmp_path:
     run = cli("redo", draft, "problem", "--hint", "shorter")
     assert run.code == 0, run.stderr
     assert "--hint is ignored offline" in run.stderr
+
+
+def test_offline_draft_follows_the_template_heading_for_heading(sample_pdf: Path, tmp_path: Path) -> None:
+    from cliutil import TEMPLATE, heading_pattern
+
+    if not TEMPLATE.is_file():
+        pytest.skip("../shared/TEMPLATE.md not available")
+    out = tmp_path / "d.md"
+    assert cli("new", sample_pdf, "--offline", "-o", out).code == 0
+    got, want = headings(out.read_text(encoding="utf-8")), headings(TEMPLATE.read_text(encoding="utf-8"))
+    assert len(got) == len(want)
+    assert all(heading_pattern(w).match(g) for g, w in zip(got, want, strict=True)), list(zip(got, want, strict=True))
+    assert out.read_text(encoding="utf-8").count("> **✍️ TODO (author):**") == 8
