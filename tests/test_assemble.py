@@ -61,11 +61,32 @@ def test_clean_strips_wrappers(raw: str, expected: str) -> None:
 
 def test_innovation_headings_are_normalised_or_added() -> None:
     text = clean_model_text("innovations", "## Innovation 1: Gates\nA\n\n**Core innovation #2 - Mixing**\nB")
-    assert "### Core Innovation #1: Gates" in text
-    assert headings(text)[0] == "### Core Innovation #1: Gates"
-    assert any(h.startswith("### Core Innovation #2: ") for h in headings(text))
+    assert headings(text) == ["### Core Innovation #1: Gates", "### Core Innovation #2: Mixing"]
+    glued = clean_model_text("innovations", "### Core Innovation #1: " + "Gates that decide what to keep. " * 5
+                             + "More.### Core Innovation #2: Mixing\nB")
+    assert headings(glued) == ["### Core Innovation #1: Gates that decide what to keep",
+                               "### Core Innovation #2: Mixing"]
+    in_code = ("### Core Innovation #1: A\n```python\nx = 1  ### Core innovation 2 in code\n```\n"
+               "### Core Innovation #2: B")
+    assert "x = 1  ### Core innovation 2 in code" in clean_model_text("innovations", in_code)
     bare = clean_model_text("innovations", "Just prose.")
     assert [h.split(":")[0] for h in headings(bare)] == ["### Core Innovation #1", "### Core Innovation #2"]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("**Difficulty**: ⭐⭐⭐⭐ (4/5) - heavy math", "**Difficulty**: ⭐⭐⭐⭐ (4/5) - heavy math"),
+    ("Difficulty: 2 out of 5 because it is short", "**Difficulty**: ⭐⭐ (2/5) - because it is short"),
+    ("⭐⭐", "**Difficulty**: ⭐⭐ (2/5) - see the paper"),
+])
+def test_difficulty_is_one_normalised_line(raw: str, expected: str) -> None:
+    assert clean_model_text("difficulty", raw) == expected
+    assert "no usable rating" in clean_model_text("difficulty", "quite hard")
+
+
+def test_tags_are_one_line_of_hashtags() -> None:
+    rambling = "**Tags**: #MachineLearning #<SpecificTopic> #GatedMixing\n[1] refs #1 and C# and a&#39;b"
+    assert clean_model_text("tags", rambling) == "**Tags**: #MachineLearning #GatedMixing"
+    assert "no tags" in clean_model_text("tags", "machine learning, research")
 
 
 def test_takeaway_subheadings_are_enforced() -> None:

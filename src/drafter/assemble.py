@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -88,9 +89,36 @@ def clean_model_text(section_id: str, text: str) -> str:
         text = rest.strip()
     if section_id == "innovations":
         text = _enforce_innovations(text)
+    elif section_id == "tags":
+        text = _enforce_tags(text)
+    elif section_id == "difficulty":
+        text = _enforce_difficulty(text)
     elif spec.subheadings:
         text = _enforce_subheadings(text, spec.subheadings, section_id)
     return text
+
+
+_HASHTAG = re.compile(r"(?<![\w#&])#([A-Za-z][A-Za-z0-9_]{1,40})\b")
+
+
+def _enforce_tags(text: str) -> str:
+    """One line of hashtags (the front matter repeats them); anything else the model wrote is dropped."""
+    tags = list(dict.fromkeys(_HASHTAG.findall(text)))[:12]
+    if not tags:
+        return "**Tags**: #MachineLearning #Research *(the model gave no tags: run `drafter redo DRAFT.md tags`)*"
+    return "**Tags**: " + " ".join(f"#{t}" for t in tags)
+
+
+def _enforce_difficulty(text: str) -> str:
+    """`**Difficulty**: ⭐⭐⭐ (3/5) - reason`, whatever form the model gave the rating in."""
+    rating = re.search(r"\b([1-5])\s*(?:/|out of)\s*5\b", text) or re.search(r"\(([1-5])\)", text)
+    stars = int(rating.group(1)) if rating else text.count("⭐")
+    if not 1 <= stars <= 5:
+        return f"**Difficulty**: ⭐⭐⭐ (3/5) - *(the model gave no usable rating; verify)* {text.strip()[:200]}"
+    reason = re.sub(r"^.*?(?:\(\s*[1-5]\s*/\s*5\s*\)|[1-5]\s*(?:/|out of)\s*5)\s*[-–—:,.]?\s*", "",
+                    text.strip().splitlines()[0], count=1)
+    reason = reason.replace("⭐", "").strip(" *-–—") or "see the paper"
+    return f"**Difficulty**: {'⭐' * stars} ({stars}/5) - {reason}"
 
 
 def _missing(section_id: str) -> str:
@@ -110,16 +138,34 @@ def _enforce_subheadings(text: str, names: tuple[str, ...], section_id: str) -> 
     return text + "".join(f"\n\n### {n}\n{_missing(section_id)}" for n in names if n not in present)
 
 
-_INNOVATION = re.compile(r"^\s*#+\s*(?:\*\*)?\s*(?:core\s+)?innovation\s*#?\s*(\d)\s*[:.\-–—]?\s*(.*?)(?:\*\*)?\s*$",
-                         re.I | re.M)
+# "### Core Innovation #1: Name", "## Innovation 1 - Name", "**Core innovation #2: Name**", ...
+_INNOVATION = re.compile(r"^[ \t]*(?:#+[ \t]*(?:\*\*)?|\*\*)[ \t]*(?:core[ \t]+)?innovation[ \t]*#?[ \t]*(\d)"
+                         r"[ \t]*[:.\-–—]?[ \t]*(.*?)(?:\*\*)?[ \t]*$", re.I | re.M)
+
+
+def _outside_code(text: str, rewrite: Callable[[str], str]) -> str:
+    """Apply `rewrite` to the prose only: fenced code blocks pass through untouched."""
+    parts = re.split(r"(^```.*?^```[^\n]*$)", text, flags=re.M | re.S)
+    return "".join(part if part.startswith("```") else rewrite(part) for part in parts)
+
+
+_GLUED = re.compile(r"(?<=[^\s#])[ \t]*(#{2,4}\s*(?:\*\*)?\s*(?:core\s+)?innovation\s*#?\s*\d)", re.I)
 
 
 def _enforce_innovations(text: str) -> str:
+    # A heading glued to the end of a line ("...text.### Core Innovation #2: ...") starts its own line.
+    text = _outside_code(text, lambda prose: _GLUED.sub(r"\n\n\1", prose))
+
     def fix(match: re.Match[str]) -> str:
         name = match.group(2).strip() or "[Main Technical Contribution]"
-        return f"### Core Innovation #{match.group(1)}: {name}"
+        rest = ""
+        if len(name) > 90:  # a paragraph written on the heading line: a short name, the rest as body
+            cut = re.search(r"[.:;]\s", name)
+            head = name[: cut.start()] if cut and cut.start() <= 90 else " ".join(name.split()[:8])
+            name, rest = head.strip(), name[len(head):].lstrip(" .:;")
+        return f"### Core Innovation #{match.group(1)}: {name}" + (f"\n{rest}" if rest else "")
 
-    text = _INNOVATION.sub(fix, text)
+    text = _outside_code(text, lambda prose: _INNOVATION.sub(fix, prose))
     if not re.search(r"^### Core Innovation #1: ", text, re.M):
         text = f"### Core Innovation #1: [Main Technical Contribution]\n{text}"
     if not re.search(r"^### Core Innovation #2: ", text, re.M):

@@ -24,7 +24,8 @@ _CUES = {
     "contribution": r"\b(we (propose|present|introduce|show|develop|describe)|this (paper|work)|in this (paper|work)|"
                     r"our (approach|method|model|framework))\b",
     "problem": r"\b(however|but|limit|challeng|difficult|problem|expensive|costly|slow|fail|lack|unable|"
-               r"suffer|bottleneck|require|hard|struggl)\w*",
+               r"suffer|bottleneck|require|hard|struggl|restrict|drawback|insufficient|suboptimal|cannot|poor|"
+               r"prohibitive|gap|issue)\w*",
     "solution": r"\b(we (propose|introduce|present)|our (approach|method|model)|key idea|instead|based on|"
                 r"allows?|enables?|simple)\b",
     "result": r"(\boutperform|\bimprov|\bachiev|\bfaster|\bstate[- ]of[- ]the[- ]art|\bbetter|\bbest|%|\bgain)",
@@ -101,7 +102,13 @@ def _summary(paper: Paper) -> str:
 
 
 def _problem(paper: Paper) -> str:
-    return _quote(_pick(_sents(paper, "introduction") or _sents(paper, "abstract"), "problem", 4))
+    """Sentences that name a difficulty, each with the sentence before it (which says what is difficult)."""
+    pool = _sents(paper, "introduction") or _sents(paper, "abstract")
+    chosen: list[int] = []
+    for sentence in _pick(pool, "problem", 3):
+        index = pool.index(sentence)
+        chosen += [i for i in (index - 1, index) if i >= 0 and i not in chosen]
+    return _quote([pool[i] for i in sorted(chosen)[:5]])
 
 
 def _solution(paper: Paper) -> str:
