@@ -89,6 +89,17 @@ def test_tags_are_one_line_of_hashtags() -> None:
     assert "no tags" in clean_model_text("tags", "machine learning, research")
 
 
+def test_headings_the_template_lacks_are_demoted() -> None:
+    text = clean_model_text("problem", "Intro.\n\n## Background:\nMore.\n```python\n# comment\n```")
+    assert headings(text) == []
+    assert "**Background**" in text and "# comment" in text
+    kept = clean_model_text("takeaways", "### For Practitioners\n- a\n#### Tip\n### For Researchers\n- b")
+    assert headings(kept) == ["### For Practitioners", "### For Researchers"]
+    innovations = clean_model_text("innovations", "### Core Innovation #1: A\n### Technical Deep Dive:\nx\n"
+                                                  "### Core Innovation #2:\ny")
+    assert headings(innovations) == ["### Core Innovation #1: A", "### Core Innovation #2: [Second Key Contribution]"]
+
+
 def test_takeaway_subheadings_are_enforced() -> None:
     text = clean_model_text("takeaways", "#### 🧑‍💻 For practitioners:\n- a\n\n**For Researchers**\n- b")
     assert headings(text) == ["### For Practitioners", "### For Researchers"]

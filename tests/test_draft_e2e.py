@@ -175,3 +175,14 @@ def test_chain_passes_takeaways_to_discussion(fake_server: FakeOpenAI, sample_pd
     [takeaways] = [r for r in fake_server.requests if "Section id: takeaways" in r.messages[-1]["content"]]
     assert "Fake draft for takeaways." in discussion.messages[-1]["content"]
     assert discussion.started >= takeaways.finished
+
+
+def test_headings_a_model_invents_do_not_break_the_template_outline(fake_server_factory, sample_pdf: Path,
+                                                                   tmp_path: Path) -> None:
+    if not TEMPLATE.is_file():
+        pytest.skip("../shared/TEMPLATE.md not available")
+    server = fake_server_factory(reply=lambda body: "## Overview\nText.\n# My Title\n### Technical Deep Dive:\nMore.")
+    text = _draft(server, sample_pdf, tmp_path / "d.md")
+    got, want = headings(text), headings(TEMPLATE.read_text(encoding="utf-8"))
+    assert len(got) == len(want), got
+    assert all(heading_pattern(w).match(g) for g, w in zip(got, want, strict=True))

@@ -95,7 +95,20 @@ def clean_model_text(section_id: str, text: str) -> str:
         text = _enforce_difficulty(text)
     elif spec.subheadings:
         text = _enforce_subheadings(text, spec.subheadings, section_id)
-    return text
+    return _outside_code(text, lambda prose: _demote_headings(prose, section_id))
+
+
+def _demote_headings(text: str, section_id: str) -> str:
+    """Headings the template does not have become bold lines, so the draft keeps the template's outline."""
+    allowed = {f"### {name}" for name in BY_ID[section_id].subheadings}
+
+    def demote(match: re.Match[str]) -> str:
+        line = match.group(0)
+        if section_id == "innovations" and line.startswith("### Core Innovation #"):
+            return line
+        return line if line in allowed else f"**{match.group(1).strip(' *:')}**"
+
+    return re.sub(r"^#{1,6}[ \t]+(.+?)[ \t]*$", demote, text, flags=re.M)
 
 
 _HASHTAG = re.compile(r"(?<![\w#&])#([A-Za-z][A-Za-z0-9_]{1,40})\b")
@@ -157,7 +170,8 @@ def _enforce_innovations(text: str) -> str:
     text = _outside_code(text, lambda prose: _GLUED.sub(r"\n\n\1", prose))
 
     def fix(match: re.Match[str]) -> str:
-        name = match.group(2).strip() or "[Main Technical Contribution]"
+        placeholder = "[Main Technical Contribution]" if match.group(1) == "1" else "[Second Key Contribution]"
+        name = match.group(2).strip() or placeholder
         rest = ""
         if len(name) > 90:  # a paragraph written on the heading line: a short name, the rest as body
             cut = re.search(r"[.:;]\s", name)
