@@ -13,6 +13,7 @@ on; a finished draft is written atomically, and an existing draft of the same PD
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import multiprocessing
 import os
@@ -430,13 +431,30 @@ class _Run:
     settings: Settings
     out_dir: Path
     force: bool
-    backend: Backend
+    backend: Backend | None  # made on first use (see `drafting_backend`) unless the caller passed one
     prompts: PromptSet
     reporter: Reporter
     pool: Executor | None
     metas: asyncio.Task[dict[str, sources.ArxivMeta | InputError]] | None
+    events: Events = field(default_factory=Events)
     claimed: set[Path] = field(default_factory=set)
     seen: dict[str, EntryResult] = field(default_factory=dict)
+
+    def drafting_backend(self) -> Backend:
+        """The one shared backend (and so the one --jobs limit), made when the first paper is ready to draft:
+        by then the openai import, warmed in a thread while the first PDFs were extracted, is done."""
+        if self.backend is None:
+            self.backend = make_backend(self.settings, self.events)
+        return self.backend
+
+
+def _warm_model_client(settings: Settings) -> threading.Thread | None:
+    """Import the openai client (about half a second) in a thread, overlapping the first extractions."""
+    if settings.offline:
+        return None
+    thread = threading.Thread(target=importlib.import_module, args=("openai",), name="warm-openai", daemon=True)
+    thread.start()
+    return thread
 
 
 async def _extract(run: _Run, path: Path) -> Paper:
@@ -475,7 +493,7 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         def on_done(label: str, section_id: str, reply: Reply) -> None:
             run.reporter.section_done(result, section_id, reply)
 
-        draft = await draft_paper(paper, run.settings, run.backend, run.prompts, on_done=on_done,
+        draft = await draft_paper(paper, run.settings, run.drafting_backend(), run.prompts, on_done=on_done,
                                   label=result.entry.label)
         stats = draft.stats
         result.sections, result.requests, result.cache_hits = stats.sections, stats.requests, stats.cache_hits
@@ -538,11 +556,12 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     # Workers first: forked before this process starts any thread (see `extraction_pool`).
     pool = extraction_pool(workers) if workers > 0 and local else None
     own_backend = backend is None
-    backend = backend or make_backend(settings, events)
+    if own_backend:
+        _warm_model_client(settings)  # after the fork: workers must not inherit a half-done import
     tasks: list[asyncio.Task[None]] = []
     metas = asyncio.create_task(asyncio.to_thread(sources.arxiv_metadata, arxiv, settings.cache_dir)) \
         if arxiv else None
-    run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas)
+    run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events)
     reporter.begin(results, events)
     try:
         tasks = [asyncio.create_task(_one(run, r, s), name=f"batch:{r.entry.label}")
@@ -558,8 +577,8 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
         await asyncio.gather(*tasks, *([metas] if metas else []), return_exceptions=True)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        if own_backend:
-            await backend.aclose()
+        if own_backend and run.backend is not None:
+            await run.backend.aclose()
         batch.seconds = time.perf_counter() - started
         batch.retries = events.retries
         reporter.end(batch)
