@@ -25,7 +25,7 @@ from drafter.config import Settings, config_file, load_settings
 from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Reply, describe, scrub
-from drafter.plan import BY_ID, LLM_SECTIONS, SECTIONS
+from drafter.plan import LLM_SECTIONS, SECTIONS
 from drafter.prompts import PromptSet, estimate_tokens
 from drafter.sources import load_source
 
@@ -535,4 +535,4 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
 
 
-__all__ = ["BY_ID", "EXIT_MODEL", "app", "main"]
+__all__ = ["app", "main"]

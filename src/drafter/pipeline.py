@@ -17,7 +17,7 @@ from typing import Any
 
 from drafter.assemble import SectionText, assemble_draft, clean_model_text, parse_draft, replace_section
 from drafter.config import Settings
-from drafter.errors import InputError, ModelError
+from drafter.errors import InputError
 from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend
 from drafter.paper import Paper
 from drafter.plan import BY_ID, LLM_SECTIONS
@@ -242,9 +242,5 @@ async def redo_section(draft_text: str, draft_path: Path, section_id: str, setti
     return RedoResult(replace_section(parsed, section), section, stats, block.edited)
 
 
-def run(coro: object) -> object:  # pragma: no cover - thin alias kept for scripts
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-__all__ = ["Draft", "ModelError", "RedoResult", "Stats", "check_draftable", "draft_paper", "draft_sections",
+__all__ = ["Draft", "RedoResult", "Stats", "check_draftable", "draft_paper", "draft_sections",
            "dry_run", "paper_for_draft", "redo_section"]

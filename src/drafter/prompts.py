@@ -8,7 +8,6 @@ instruction last.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -264,8 +263,3 @@ def build_context_parts(paper: Paper, reads: tuple[str, ...], budget_chars: int)
             kept = _cut(texts[name], allowance[name])
             parts.append(ContextPart(name, kept, len(texts[name]), len(kept)))
     return parts
-
-
-def debug_print(rendered: Rendered) -> None:  # pragma: no cover - developer aid
-    for message in rendered.messages:
-        print(f"--- {message['role']} ---\n{message['content']}", file=sys.stderr)
