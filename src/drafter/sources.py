@@ -325,9 +325,7 @@ def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | 
                 blob = json.dumps(asdict(meta), ensure_ascii=False).encode("utf-8")
                 # Also under the versioned id the draft records, so `redo` asks arXiv nothing.
                 for key in dict.fromkeys([source.arxiv_key, f"{meta.id}{meta.version}"]):
-                    target = _meta_cache(cache_dir, key)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(target, blob)
+                    atomic_write(_meta_cache(cache_dir, key), blob)
                 break
 
 
