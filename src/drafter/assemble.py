@@ -46,6 +46,10 @@ class SectionText:
     model: str = ""
     tokens: int = 0
     note: str | None = None  # e.g. what was cut from the context
+    # Set when the model stopped at its output budget (finish_reason "length"): the budget it was cut at.
+    cut_at: int | None = None
+    # What the fact check flagged in this section (one short line each); recorded as a count in the marker.
+    checks: list[str] = field(default_factory=list)
 
     def body(self) -> str:
         text = self.text.strip("\n")
@@ -66,6 +70,10 @@ def wrap(section: SectionText) -> str:
         attrs["model"] = re.sub(r"\s+", "_", section.model)
     if section.tokens:
         attrs["tokens"] = str(section.tokens)
+    if section.cut_at:
+        attrs["cut"] = str(section.cut_at)
+    if section.checks:
+        attrs["checks"] = str(len(section.checks))
     attrs["hash"] = content_hash(body)
     head = " ".join(f"{k}={v}" for k, v in attrs.items())
     return f"<!-- drafter:begin {head} -->\n{body}\n{_END.format(id=section.id)}"
@@ -360,6 +368,11 @@ def replace_section(parsed: ParsedDraft, section: SectionText) -> str:
     return text
 
 
+def _int_attr(block: Block | None, name: str) -> int | None:
+    value = block.attrs.get(name) if block else None
+    return int(value) if value and value.isdigit() else None
+
+
 def section_states(parsed: ParsedDraft) -> list[dict[str, Any]]:
     """One row per planned section, in draft order: id, heading, state, words, model, tokens."""
     rows = []
@@ -377,6 +390,9 @@ def section_states(parsed: ParsedDraft) -> list[dict[str, Any]]:
             "source": block.source if block else spec.source, "words": words,
             "model": block.attrs.get("model", "") if block else "",
             "tokens": int(block.attrs.get("tokens", 0) or 0) if block else 0,
+            # cut: the output budget the answer was cut at (None: it finished); checks: fact-check findings
+            "cut": _int_attr(block, "cut"),
+            "checks": _int_attr(block, "checks") or 0,
             "line": block.line if block else None,
         })
     return rows

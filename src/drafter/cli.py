@@ -317,12 +317,14 @@ def status(
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         table = Table(box=None, pad_edge=False)
-        for column in ("id", "heading", "state", "words", "model", "tokens"):
-            table.add_column(column, justify="right" if column in ("words", "tokens") else "left")
+        for column in ("id", "heading", "state", "words", "model", "tokens", "checks", "cut"):
+            table.add_column(column, justify="right" if column in ("words", "tokens", "checks") else "left")
         colours = {"generated": "green", "edited": "cyan", "todo": "yellow", "written": "blue", "missing": "red"}
         for row in rows:
             table.add_row(row["id"], row["heading"], f"[{colours[row['state']]}]{row['state']}[/]",
-                          str(row["words"]), row["model"], str(row["tokens"] or ""))
+                          str(row["words"]), row["model"], str(row["tokens"] or ""),
+                          f"[yellow]{row['checks']}[/]" if row["checks"] else "",
+                          f"[yellow]at {row['cut']}[/]" if row["cut"] else "")
         Console(highlight=False).print(table)
         counts = {s: sum(r["state"] == s for r in rows) for s in colours}
         err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))

@@ -189,6 +189,12 @@ def _server_message(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
+def chat_body(request: Request) -> dict[str, Any]:
+    """The chat-completions body for a request: model, messages and the sampling parameters."""
+    return {"model": request.model, "messages": request.messages, "max_tokens": request.max_tokens,
+            "temperature": request.temperature}
+
+
 class OpenAIBackend:
     """Any OpenAI-compatible endpoint through `openai.AsyncOpenAI` (OpenAI, Ollama, vLLM, llama.cpp, LM Studio)."""
 
@@ -245,14 +251,14 @@ class OpenAIBackend:
             raise self._to_error(exc, request) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
+    def body(self, request: Request) -> dict[str, Any]:
+        """The JSON body of the chat-completions call for this request (the online path and the Batch API
+        both send exactly this)."""
+        return chat_body(request)
+
     async def _once(self, request: Request) -> Reply:
         self.events.requests += 1
-        response = await self.client.chat.completions.create(
-            model=request.model,
-            messages=request.messages,  # type: ignore[arg-type]
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-        )
+        response = await self.client.chat.completions.create(**self.body(request))
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content or "") if choice and choice.message else ""
         if not text.strip():

@@ -45,6 +45,23 @@ class Section:
 
 
 @dataclass
+class Figure:
+    """A figure or table of the paper: its label ("Figure 3", "Table 2"), caption text and 1-based page.
+
+    `bbox` is where the caption sits on its page in PDF points (x0, y0, x1, y1; origin bottom-left), when
+    extraction knows it; figure export uses it to find the figure around the caption.
+    """
+
+    label: str
+    caption: str
+    page: int
+    bbox: tuple[float, float, float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "caption": self.caption, "page": self.page}
+
+
+@dataclass
 class Paper:
     """Everything drafter knows about one paper."""
 
@@ -66,6 +83,8 @@ class Paper:
     pdf_fields: dict[str, Any] = field(default_factory=dict)
     categories: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)  # in document order, appendix included
+    tables: list[Figure] = field(default_factory=list)
 
     # -- views -------------------------------------------------------------------------------------
 
@@ -114,6 +133,8 @@ class Paper:
             "references": list(self.references),
             "urls": list(self.urls),
             "pages": self.pages,
+            "figures": [f.to_json() for f in self.figures],
+            "tables": [t.to_json() for t in self.tables],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,5 +144,8 @@ class Paper:
     def from_dict(cls, data: dict[str, Any]) -> Paper:
         data = dict(data)
         data["sections"] = [Section(**s) for s in data.get("sections", [])]
+        for key in ("figures", "tables"):
+            data[key] = [Figure(**{**f, "bbox": tuple(f["bbox"]) if f.get("bbox") else None})
+                         for f in data.get(key, [])]
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
