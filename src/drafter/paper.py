@@ -56,6 +56,7 @@ class Figure:
     caption: str
     page: int
     bbox: tuple[float, float, float, float] | None = None
+    content: str = ""  # a table's cells as text (rows on lines), when extraction separates them
 
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "caption": self.caption, "page": self.page}
@@ -85,6 +86,7 @@ class Paper:
     warnings: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)  # in document order, appendix included
     tables: list[Figure] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)
 
     # -- views -------------------------------------------------------------------------------------
 
@@ -115,6 +117,13 @@ class Paper:
     def full_text(self) -> str:
         """The whole body text (used by the offline drafter and the too-little-text check)."""
         return "\n\n".join([self.abstract, *(s.text for s in self.sections)]).strip()
+
+    def searchable_text(self) -> str:
+        """Every piece of text the paper prints (body, captions, table cells, footnotes, references): what the
+        fact check compares model-written numbers and quotes against."""
+        floats = [f"{f.label}: {f.caption}\n{f.content}" for f in (*self.figures, *self.tables)]
+        return "\n\n".join([self.title, self.abstract, *(f"{s.title}\n{s.text}" for s in self.sections), *floats,
+                             *self.footnotes, *self.references]).strip()
 
     # -- serialisation ----------------------------------------------------------------------------
 
