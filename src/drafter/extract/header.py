@@ -1,0 +1,337 @@
+"""First-page lines -> title, authors, venue, year and arXiv id.
+
+The title is the largest text near the top of the first content page, the authors are the name-like lines
+in one font between the title and the abstract, the venue and year come from running headers, footers and
+notices, the arXiv id from the rotated margin stamp.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from drafter.extract.headings import ABSTRACT, classify_heading, clean_title
+from drafter.extract.layout import Layout, Line
+from drafter.ingest import RawDocument
+from drafter.paper import Paper
+from drafter.text import FOOTNOTE_MARKS, expand_ligatures, restore_accents, strip_footnote_marks
+
+_ARXIV_STAMP = re.compile(r"arXiv:\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?"
+                          r"(?:\s*\[[^\]]*\])?\s*(?:(\d{1,2})\s*([A-Z][a-z]{2})\s*((?:19|20)\d\d))?")
+_YEAR = re.compile(r"(?<!\d)(19[6-9]\d|20[0-4]\d)(?!\d)")
+_BOILERPLATE = re.compile(
+    r"permission|copyright|\u00a9|all rights reserved|licen[cs]e|provided proper attribution|"
+    r"this paper is included in|open access to the proceedings|isbn|is sponsored by|"
+    r"published as a conference paper|proceedings of|preprint|under review|to appear in|"
+    r"journal of machine learning research|conference on|workshop on|symposium on|arxiv:", re.I)
+_AFFILIATION = re.compile(
+    r"univ|institut|college|school|department|d[ée]partement|dept\b|laborator|\blabs?\b|research|"
+    r"\binc\b|corp|company|\bltd\b|gmbh|google|microsoft|facebook|\bmeta\b|openai|deepmind|amazon|ibm|baidu|"
+    r"nvidia|intel\b|apple\b|alibaba|tencent|huawei|\bcenter\b|\bcentre\b|academy|foundation|hospital|"
+    r"street|road|avenue|\busa\b|canada|china|germany|france|\buk\b|japan|korea|\bai\b|brain|"
+    r"berkeley|stanford|\bmit\b|\bcmu\b|\bucl\b|\bucla\b|\bucsd\b|\beth\b|epfl|inria|cnrs|max planck|tsinghua|"
+    r"peking|oxford|cambridge|toronto|montr[ée]al|\bmila\b|salesforce|adobe|yahoo|twitter|\buber\b|samsung|"
+    r"\bsony\b|naver|bytedance|polytechn|politecnico|\bcorp\b|\bllc\b|\bteam\b|group|"
+    r"\d{4,}|@", re.I)
+_NAME_SUFFIX = re.compile(r",?\s*\b(?:(?:student|senior|life)\s+)?(?:member|fellow)\b,?\s*(?:ieee|acm)\b"
+                          r"|,?\s*\b(?:ph\.?\s?d\.?|jr\.?|sr\.?)(?=\s*(?:,|;|$|\band\b))", re.I)
+_PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "bin", "al", "y",
+              "dos", "das", "ter", "ten", "zu", "st."}
+
+# Venue names: (pattern on the printed text, short name). The year is taken from the same text.
+_VENUES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(NeurIPS|NIPS)\b", re.I), ""),
+    (re.compile(r"\bUSENIX\s+ATC\b|USENIX Annual Technical Conference", re.I), "USENIX ATC"),
+    (re.compile(r"\b(ICML|ICLR|CVPR|ICCV|ECCV|NAACL|EMNLP|ACL|AAAI|IJCAI|KDD|OSDI|SOSP|NSDI|SIGMOD|VLDB|"
+                r"SIGIR|COLING|UAI|AISTATS|COLT|JMLR|TPAMI|TACL|WWW|CHI|ICRA|IROS|RSS|CoRL|MLSys|SysML|"
+                r"EuroSys|FAST|SIGCOMM|ISCA|MICRO|ASPLOS|PLDI|POPL|ICSE|FSE|Interspeech|ICASSP|WACV|BMVC|"
+                r"MICCAI|WSDM|RecSys|CIKM|ICDE|ICDM|SDM|ECML|ACCV|3DV|SIGGRAPH|EACL|AACL|CoNLL|TMLR)\b"), ""),
+    (re.compile(r"Neural Information Processing Systems", re.I), "NeurIPS"),
+    (re.compile(r"International Conference on Machine Learning", re.I), "ICML"),
+    (re.compile(r"International Conference on Learning Representations", re.I), "ICLR"),
+    (re.compile(r"Journal of Machine Learning Research", re.I), "JMLR"),
+    (re.compile(r"Operating Systems Design and Implementation", re.I), "OSDI"),
+    (re.compile(r"Symposium on Operating Systems Principles", re.I), "SOSP"),
+    (re.compile(r"Networked Systems Design and Implementation", re.I), "NSDI"),
+    (re.compile(r"Computer Vision and Pattern Recognition", re.I), "CVPR"),
+    (re.compile(r"International Conference on Computer Vision", re.I), "ICCV"),
+    (re.compile(r"European Conference on Computer Vision", re.I), "ECCV"),
+    (re.compile(r"Empirical Methods in Natural Language Processing", re.I), "EMNLP"),
+    (re.compile(r"North American Chapter of the Association for Computational Linguistics", re.I), "NAACL"),
+    (re.compile(r"Annual Meeting of the Association for Computational Linguistics", re.I), "ACL"),
+    (re.compile(r"AAAI Conference on Artificial Intelligence", re.I), "AAAI"),
+    (re.compile(r"Knowledge Discovery (?:and|&) Data Mining", re.I), "KDD"),
+    (re.compile(r"Artificial Intelligence and Statistics", re.I), "AISTATS"),
+    (re.compile(r"Uncertainty in Artificial Intelligence", re.I), "UAI"),
+    (re.compile(r"Pattern Analysis and Machine Intelligence", re.I), "TPAMI"),
+    (re.compile(r"Transactions on Machine Learning Research", re.I), "TMLR"),
+    (re.compile(r"Transactions of the Association for Computational Linguistics", re.I), "TACL"),
+    (re.compile(r"Conference on Robot Learning", re.I), "CoRL"),
+]
+# Printed by papers that are not (yet) at the venue they name.
+_NOT_A_VENUE = re.compile(r"(?i)under review|submitted to|in submission|anonymous|preprint|do not distribute|"
+                          r"workshop")
+
+
+def _find_title_lines(lines: list[Line], height: float) -> list[Line]:
+    candidates = [ln for ln in lines if not ln.boiler and not ln.figure and ln.y > height * 0.35
+                  and len(ln.text) > 2
+                  and not _BOILERPLATE.search(ln.text) and re.search(r"[A-Za-z]{3}", ln.text)]
+    if not candidates:
+        return []
+    top = max(ln.size for ln in candidates)
+    first = next(i for i, ln in enumerate(lines) if ln in candidates and ln.size >= top - 0.3)
+    out = [lines[first]]
+    for ln in lines[first + 1:]:
+        if abs(ln.size - top) <= 0.3 and abs(out[-1].y - ln.y) < 2.5 * top:
+            out.append(ln)
+        elif re.fullmatch(r"[\s" + re.escape(FOOTNOTE_MARKS) + r"\d,]*", ln.text):
+            continue
+        else:
+            break
+    return out
+
+
+
+def _looks_like_name(name: str) -> bool:
+    words = name.split()
+    if not 2 <= len(words) <= 6 or len(name) > 60:
+        return False
+    if any(ch.isdigit() for ch in name) or _AFFILIATION.search(name):
+        return False
+    caps = [w for w in words if w.lower() not in _PARTICLES]
+    return all(w[:1].isupper() for w in caps) and sum(len(w.strip(".")) > 1 for w in caps) >= 1
+
+
+def _split_plain_names(chunk: str) -> list[str]:
+    """Split a run of names separated only by spaces ("Jacob Devlin Ming-Wei Chang") into names."""
+    words = chunk.split()
+    if len(words) <= 3:
+        return [chunk]
+    names: list[list[str]] = [[]]
+    for w in words:
+        cur = names[-1]
+        full = [x for x in cur if not re.fullmatch(r"[A-Z]\.?(?:-[A-Z]\.?)?", x) and x.lower() not in _PARTICLES]
+        if len(full) >= 2 and not re.fullmatch(r"[A-Z]\.", w) and w.lower() not in _PARTICLES:
+            names.append([w])
+        else:
+            cur.append(w)
+    return [" ".join(n) for n in names if n]
+
+
+def _split_author_line(line: Line) -> list[str]:
+    """Split an author line at separators: commas, "and", wide gaps and footnote / affiliation marks."""
+    body = max(s.size for s in line.spans) if line.spans else line.size
+    parts: list[str] = []
+    last = None
+    for span in line.spans:
+        text = re.sub(r"\S*@\S*|\{[^}]*\}|\[\d{4}-\d{4}-\d{4}-\d{3}[\dX]\]", "|", span.text)  # e-mails, ORCID
+        is_mark = span.size < 0.85 * body or not re.sub(f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]", "", text)
+        if is_mark:
+            parts.append("|")
+        else:
+            if last is not None and span.x - last.x1 > 0.8 * min(span.size, last.size):
+                parts.append("|")
+            elif last is not None and span.x - last.x1 > 0.15 * span.size:
+                parts.append(" ")
+            parts.append(text)
+        last = span
+    text = "".join(parts) if line.spans else line.text.replace("  ", "|")
+    text = _NAME_SUFFIX.sub("", text)
+    text = re.sub(r"\s*(?:,|;|\band\b|&|\u2227|\|)\s*", "|", text)
+    text = re.sub(r"\s{2,}", "|", text)
+    chunks = []
+    for raw in text.split("|"):
+        raw = strip_footnote_marks(raw)
+        raw = re.sub(r"(?<=[a-z\u00e0-\u024f])\d+(?:,\d+)*\b|\b\d+\b", "", raw)
+        raw = _NAME_SUFFIX.sub("", raw)
+        raw = restore_accents(expand_ligatures(raw)).strip(" .,*()")
+        raw = re.sub(r"\s+", " ", raw)
+        if raw.isupper() and len(raw) > 4:  # names set in capitals
+            raw = " ".join(w if len(w) <= 2 and w.endswith(".") else w.capitalize() for w in raw.split())
+        if raw:
+            chunks.extend(_split_plain_names(raw))
+    return chunks
+
+
+def _find_authors(lines: list[Line], after: Line | None, stop: Line | None) -> list[str]:
+    """Names between the title and the abstract: lines in the author font, affiliations and e-mails dropped."""
+    start = lines.index(after) + 1 if after in lines else 0
+    end = lines.index(stop) if stop in lines else min(len(lines), start + 25)
+    block = [ln for ln in lines[start:end] if not ln.boiler and not ln.figure and not _BOILERPLATE.search(ln.text)]
+    block = [ln for ln in block if not re.match(r"(?i)\s*(editor|communicated by|received|keywords)\b", ln.text)]
+    if not block:
+        return []
+    # The author font is the one of the first line that reads like names.
+    author_font = None
+    for ln in block:
+        if any(_looks_like_name(c) for c in _split_author_line(ln)):
+            author_font = (ln.font, round(ln.size, 1))
+            break
+    names: list[str] = []
+    for ln in block:
+        if author_font and (ln.font, round(ln.size, 1)) != author_font:
+            continue
+        chunks = _split_author_line(ln)
+        if chunks and _AFFILIATION.search(chunks[0]):  # "Google Inc., Mountain View, CA": an affiliation line
+            continue
+        for chunk in chunks:
+            if _looks_like_name(chunk) and chunk not in names:
+                names.append(chunk)
+    return names
+
+
+# -- venue, year, arXiv --------------------------------------------------------------------------------
+
+
+def _find_venue(texts: list[str]) -> tuple[str | None, int | None]:
+    for text in texts:
+        if _NOT_A_VENUE.search(text):
+            continue
+        for pattern, short in _VENUES:
+            m = pattern.search(text)
+            if not m:
+                continue
+            name = short or m.group(1)
+            if name.upper() == "NIPS":
+                name = "NIPS"
+            elif name.upper() == "NEURIPS":
+                name = "NeurIPS"
+            year = None
+            y4 = _YEAR.findall(text)
+            if y4:
+                year = int(y4[-1]) if len(y4) == 1 else int(min(y4, key=lambda y: abs(text.find(y) - m.start())))
+            else:
+                y2 = re.search(r"['\u2019](\d{2})\b", text[m.start():] if short else text)
+                if y2:
+                    year = 2000 + int(y2.group(1)) if int(y2.group(1)) < 50 else 1900 + int(y2.group(1))
+            if name == "NeurIPS" and year and year < 2018:
+                name = "NIPS"
+            if year:
+                return f"{name} {year}", year
+    return None, None
+
+
+
+@dataclass
+class Front:
+    """The first content page's landmarks later steps need."""
+
+    title_lines: list[Line]
+    abstract_line: Line | None  # the "Abstract" heading, when there is one
+
+
+def read_front(doc: RawDocument, layout: Layout, paper: Paper) -> Front:
+    """Fill the paper's title and authors; return the title lines and the abstract heading."""
+    pages, heights, body, first = layout.pages, layout.heights, layout.body, layout.first
+    lines1 = pages[first] if pages else []
+    title_lines = _find_title_lines(lines1, heights[first] if heights else 792.0)
+    if title_lines and (title_lines[0].size < body + 1 or len(title_lines) > 4):
+        title_lines = []  # nothing stands out: not a title block
+    meta_title = doc.metadata.get("title", "").strip()
+    if re.search(r"(?i)^(untitled|microsoft word|document\d*$)|\.(pdf|docx?|tex|dvi)$", meta_title):
+        meta_title = ""
+    if title_lines:
+        paper.title = clean_title(" ".join(ln.text for ln in title_lines))
+        paper.provenance["title"] = "pdf-layout"
+    if (not paper.title or len(paper.title) < 6) and meta_title and len(meta_title) > 6:
+        paper.title = clean_title(meta_title)
+        paper.provenance["title"] = "pdf-metadata"
+    if not paper.title:
+        first_line = next((ln for ln in lines1 if not ln.boiler), None)
+        paper.title = first_line.text if first_line else Path(doc.path).stem
+        paper.provenance["title"] = "first-line"
+        title_lines = [first_line] if first_line else []
+
+    # abstract heading
+    abstract_line = None
+    for ln in lines1 + (pages[first + 1] if first + 1 < len(pages) else []):
+        if ln in title_lines:
+            continue
+        if ABSTRACT.match(ln.text) and (ln.bold >= 0.5 or ln.size >= body + 0.5 or len(ln.text) < 12
+                                         or (ln.spans and ln.spans[0].bold)
+                                         or re.match(r"(?i)\s*abstract\s*[.:\u2014\u2013-]", ln.text)
+                                         or ln.font != (title_lines[0].font if title_lines else "")):
+            abstract_line = ln
+            break
+
+    stop = abstract_line if abstract_line in lines1 else None
+    if stop is None:  # no Abstract heading: authors end at the first numbered heading
+        after_title = lines1[lines1.index(title_lines[-1]) + 1:] if title_lines else lines1
+        stop = next((ln for ln in after_title if classify_heading(ln, body)), None)
+    paper.authors = _find_authors(lines1, title_lines[-1] if title_lines else None, stop)
+    if not paper.authors and doc.metadata.get("author"):
+        paper.authors = [a.strip() for a in re.split(r",|;|\band\b", doc.metadata["author"]) if a.strip()]
+        paper.provenance["authors"] = "pdf-metadata"
+    elif paper.authors:
+        paper.provenance["authors"] = "pdf-layout"
+    return Front(title_lines, abstract_line)
+
+
+def read_arxiv_stamp(layout: Layout, paper: Paper) -> int | None:
+    """Fill the paper's arXiv id from the margin stamp (or an upright stamp on the first page); return its year."""
+    rotated = layout.rotated
+    lines1 = layout.pages[layout.first] if layout.pages else []
+    stamp_year = None
+    for ln in rotated + [ln for ln in lines1 if "arxiv:" in ln.text.lower()][:1]:
+        m = _ARXIV_STAMP.search(ln.text.replace(" ", "") if ln in rotated else ln.text)
+        if not m and ln in rotated:
+            m = _ARXIV_STAMP.search(ln.text)
+        if m and ln not in rotated and not m.group(5):
+            continue  # an upright "arXiv:..." without the stamp's date is a citation, not this paper's id
+        if m:
+            paper.arxiv_id = m.group(1)
+            if m.group(5):
+                stamp_year = int(m.group(5))
+            paper.provenance["arxiv_id"] = "pdf-stamp"
+            break
+    return stamp_year
+
+
+def read_venue(layout: Layout, front: Front, paper: Paper) -> tuple[list[str], int | None]:
+    """Fill the paper's venue from headers, footers, notices of the first pages and lines above the title;
+    return those texts (later searched for a year) and the venue's year."""
+    pages, heights, body, first = layout.pages, layout.heights, layout.body, layout.first
+    title_lines = front.title_lines
+    venue_texts: list[str] = []
+    for idx in range(0, min(first + 1, len(pages))):
+        lns = pages[idx]
+        above = [ln for ln in lns if title_lines and ln.y > title_lines[0].y + 1 and ln.page == title_lines[0].page]
+        small = [ln for ln in lns if ln.boiler or ln.size < body - 0.4 or ln in above or idx < first
+                 or ln.y < heights[idx] * 0.12 or ln.y > heights[idx] * 0.9]  # cover pages: every line
+        joined: list[str] = []
+        prev_y = 0.0
+        for ln in small:
+            if joined and abs(ln.y - prev_y) < 1.6 * ln.size:
+                joined[-1] += " " + ln.text
+            else:
+                joined.append(ln.text)
+            prev_y = ln.y
+        venue_texts.extend(t for t in joined if not re.search(r"(?i)arxiv:", t))
+    if first + 1 < len(pages):
+        venue_texts.extend(ln.text for ln in pages[first + 1] if ln.boiler)
+    paper.venue, venue_year = _find_venue(venue_texts)
+    if paper.venue:
+        paper.provenance["venue"] = "pdf-layout"
+    return venue_texts, venue_year
+
+
+def pick_year(doc: RawDocument, paper: Paper, venue_texts: list[str], venue_year: int | None,
+              stamp_year: int | None) -> None:
+    """The year: the venue's, else the arXiv stamp's, else one printed on the first page's edges, else the
+    file's creation date, else the latest year in the references."""
+    if venue_year:
+        paper.year, paper.provenance["year"] = venue_year, "pdf-venue"
+    elif stamp_year:
+        paper.year, paper.provenance["year"] = stamp_year, "pdf-stamp"
+    else:
+        edge_years = [int(y) for t in venue_texts for y in _YEAR.findall(t)]
+        created = re.search(r"(?:D:)?((?:19|20)\d\d)", doc.metadata.get("creationdate", ""))
+        ref_years = [int(y) for r in paper.references for y in _YEAR.findall(r)]
+        if edge_years:
+            paper.year, paper.provenance["year"] = max(edge_years), "pdf-layout"
+        elif created:
+            paper.year, paper.provenance["year"] = int(created.group(1)), "pdf-metadata"
+        elif ref_years:
+            paper.year, paper.provenance["year"] = max(ref_years), "references-latest"

@@ -1,0 +1,146 @@
+"""RawDocument -> positioned lines per page, with the page furniture flagged (running headers and footers,
+page numbers, cover pages, rotated margin stamps) and the body font size measured."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from drafter.ingest import RawDocument, Span
+from drafter.text import FOOTNOTE_MARKS
+
+
+@dataclass(eq=False)  # lines compare by identity: two equal-looking lines are still different lines
+class Line:
+    """One text line of a page, with the layout signals extraction decides on."""
+
+    text: str
+    page: int  # 1-based
+    x: float
+    x1: float
+    y: float
+    size: float  # size of the line's dominant font
+    bold: float  # share of characters set in a bold font
+    font: str
+    spans: list[Span] = field(default_factory=list)
+    boiler: bool = False  # running header/footer or page number
+    figure: bool = False  # text inside an embedded figure (plot labels)
+
+
+def join_spans(spans: list[Span]) -> str:
+    parts: list[str] = []
+    last: Span | None = None
+    for span in spans:
+        if last is not None:
+            gap = span.x - last.x1
+            small = min(span.size, last.size) or 1.0
+            if gap > 0.8 * small:
+                parts.append("  ")
+            elif gap > 0.15 * small and not parts[-1].endswith(" ") and not span.text.startswith(" "):
+                parts.append(" ")
+        parts.append(span.text)
+        last = span
+    return "".join(parts).strip()
+
+
+def drop_marks(spans: list[Span]) -> list[Span]:
+    """Spans without footnote marks: small raised digits or symbols right after a word."""
+    if not spans:
+        return spans
+    top = max(s.size for s in spans)
+    return [s for s in spans if not (s.size < 0.8 * top and re.fullmatch(
+        f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]+", s.text))]
+
+
+def build_lines(doc: RawDocument) -> tuple[list[list[Line]], list[Line]]:
+    """Group each page's spans into lines; also return rotated lines (margin stamps) separately."""
+    pages: list[list[Line]] = []
+    rotated: list[Line] = []
+    for page in doc.pages:
+        groups: dict[int, list[Span]] = {}
+        for span in page.spans:
+            groups.setdefault(span.line, []).append(span)
+        lines: list[Line] = []
+        if not groups and page.text.strip():  # fallback page without layout: one line per text line
+            y = page.height
+            for raw in page.text.splitlines():
+                y -= 12
+                if raw.strip():
+                    lines.append(Line(raw.strip(), page.number, 0.0, 0.0, y, 10.0, 0.0, ""))
+        for _, spans in sorted(groups.items()):
+            text = join_spans(spans)
+            if not text:
+                continue
+            weights: Counter[tuple[float, str]] = Counter()
+            bold_chars = total = 0
+            for s in spans:
+                n = len(s.text.strip())
+                weights[(round(s.size, 1), s.font)] += n
+                total += n
+                bold_chars += n if s.bold else 0
+            (size, font), _ = weights.most_common(1)[0]
+            line = Line(text, page.number, min(s.x for s in spans), max(s.x1 for s in spans), spans[0].y, size,
+                        bold_chars / max(total, 1), font, spans, figure=all(s.figure for s in spans))
+            (rotated if spans[0].rotated else lines).append(line)
+        pages.append(lines)
+    return pages, rotated
+
+
+def measure_body_size(pages: list[list[Line]]) -> float:
+    weights: Counter[float] = Counter()
+    for lines in pages:
+        for ln in lines:
+            weights[round(ln.size * 2) / 2] += len(ln.text)
+    return weights.most_common(1)[0][0] if weights else 10.0
+
+
+def mark_boilerplate(pages: list[list[Line]], heights: list[float]) -> None:
+    """Flag running headers/footers (repeated near the page edge) and bare page numbers."""
+    keys_needed = 99 if len(pages) < 3 else max(3, len(pages) // 4)
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        seen = set()
+        for ln in lines:
+            key = re.sub(r"\d+", "#", ln.text.lower()).strip()
+            if key not in seen:
+                seen.add(key)
+                counts[key] += 1
+    for lines, height in zip(pages, heights, strict=True):
+        for ln in lines:
+            edge = ln.y > height * 0.9 or ln.y < height * 0.09
+            key = re.sub(r"\d+", "#", ln.text.lower()).strip()
+            if edge and (counts[key] >= keys_needed or re.fullmatch(r"[#\s\-–—|]*(?:page\s*#)?[#\s]*", key)):
+                ln.boiler = True
+
+
+
+@dataclass
+class Layout:
+    """A document's lines page by page and what the rest of extraction measures against."""
+
+    pages: list[list[Line]]
+    rotated: list[Line]  # rotated lines (margin stamps), kept apart from the pages
+    heights: list[float]
+    body: float  # font size of the body text
+    first: int  # index of the first content page (cover pages before it)
+
+
+def read_layout(doc: RawDocument) -> Layout:
+    """Lines of every page, running headers/footers and page numbers flagged, cover pages counted."""
+    pages, rotated = build_lines(doc)
+    heights = [p.height for p in doc.pages]
+    mark_boilerplate(pages, heights)
+    body = measure_body_size(pages)
+    first = 0
+    while first + 1 < len(pages) and first < 2 and is_cover_page(pages[first]):
+        first += 1
+    return Layout(pages, rotated, heights, body, first)
+
+
+def is_cover_page(lines: list[Line]) -> bool:
+    text = " ".join(ln.text for ln in lines).lower()
+    return bool(re.search(r"this paper is included in|open access to the proceedings|is sponsored by|"
+                          r"cover page|this article appeared in|citation for published version|general rights|"
+                          r"take down policy|downloaded from|link to publication|this version is available at|"
+                          r"document version|terms of use|repository", text)) and "abstract" not in text
