@@ -332,8 +332,6 @@ _ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|(\r\n|\r|\n)|(.))", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 _END_IMAGE = re.compile(rb"\sEI(?=[\s]|\Z)")
 _IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-_USED_OPS = frozenset((b"Tj", b"TJ", b"'", b'"', b"Td", b"TD", b"Tm", b"T*", b"Tf", b"BT", b"cm", b"q", b"Q",
-                       b"Tc", b"Tw", b"Tz", b"TL", b"Ts", b"Do", b"BI"))
 # Text nested deeper than this many form XObjects is figure content (plot labels), not prose; reading
 # thousands of tiny nested forms is also where pypdf spends its time on figure-heavy pages.
 _MAX_FORM_DEPTH = 2
@@ -444,6 +442,49 @@ class _FontInfo:
         return cached[0], cached[1], max(1, len(data) // 2), 0
 
 
+_SHOW_OPS = frozenset((b"Tj", b"TJ", b"'", b'"'))
+_STATE_OPS = frozenset((b"Td", b"TD", b"Tm", b"T*", b"Tf", b"BT", b"cm", b"q", b"Q", b"Tc", b"Tw", b"Tz", b"TL",
+                        b"Ts", b"Do"))
+
+
+def _numbers(operands: list[bytes], k: int) -> list[float]:
+    """The last `k` numeric operands (runs of numbers arrive as one token), or [] when there are fewer."""
+    vals: list[float] = []
+    for tok in operands:
+        if tok[:1] not in (b"(", b"<", b"/", b"["):
+            vals.extend(float(v) for v in tok.split())
+    return vals[-k:] if len(vals) >= k else []
+
+
+class _TextState:
+    """The part of the graphics state text positions depend on; q/Q save and restore all but the matrices."""
+
+    __slots__ = ("ctm", "font", "fs", "saved", "tc", "th", "tl", "tlm", "tm", "ts", "tw")
+
+    def __init__(self, ctm: Matrix) -> None:
+        self.ctm = ctm
+        self.tm: Matrix = _IDENTITY  # text matrix
+        self.tlm: Matrix = _IDENTITY  # text line matrix
+        self.font: _FontInfo | None = None
+        self.fs = 1.0  # font size operand
+        self.tc = self.tw = self.ts = 0.0  # character spacing, word spacing, rise
+        self.th = 1.0  # horizontal scaling
+        self.tl = 0.0  # leading
+        self.saved: list[tuple[Any, ...]] = []
+
+    def next_line(self) -> None:
+        """T* (and ' and "): start the next line, `tl` below the current one."""
+        tlm, tl = self.tlm, self.tl
+        self.tm = self.tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] - tl * tlm[2], tlm[5] - tl * tlm[3])
+
+    def save(self) -> None:
+        self.saved.append((self.ctm, self.font, self.fs, self.tc, self.tw, self.th, self.tl, self.ts))
+
+    def restore(self) -> None:
+        if self.saved:
+            self.ctm, self.font, self.fs, self.tc, self.tw, self.th, self.tl, self.ts = self.saved.pop()
+
+
 class _TextRun:
     __slots__ = ("figure", "font", "rotated", "size", "text", "x0", "x1", "y")
 
@@ -483,152 +524,143 @@ class _ContentScanner:
         return info
 
     def scan(self, data: bytes, resources: Any, ctm: Matrix = _IDENTITY, depth: int = 0) -> None:
-        tm = tlm = _IDENTITY
-        font: _FontInfo | None = None
-        fs = 1.0
-        tc = tw = ts = 0.0
-        th = 1.0
-        tl = 0.0
-        stack: list[tuple[Any, ...]] = []
+        """Read one content stream: operands are collected until their operator, which the handlers apply."""
+        state = _TextState(ctm)
         operands: list[bytes] = []
-        runs = self.runs
         pos = 0
         search = _TOKEN.search
         n = len(data)
-
-        def nums(k: int) -> list[float]:
-            vals: list[float] = []
-            for tok in operands:
-                if tok[:1] not in (b"(", b"<", b"/", b"["):
-                    vals.extend(float(v) for v in tok.split())
-            return vals[-k:] if len(vals) >= k else []
-
         while pos < n:
             m = search(data, pos)
             if m is None:
                 break
             pos = m.end()
             kind = m.lastgroup
-            tok = m.group()
-            if kind == "op":
-                op = tok
-                if op not in _USED_OPS:  # path painting, colours, marked content: nothing for text
-                    operands = []
+            if kind != "op":
+                if kind != "cmt":
+                    operands.append(m.group())
+                continue
+            op = m.group()
+            if op in _SHOW_OPS:
+                self._show(op, operands, state, depth)
+            elif op in _STATE_OPS:
+                self._change_state(op, operands, state, resources, depth)
+            elif op == b"BI":  # inline image: skip its binary data
+                start = data.find(b"ID", pos)
+                end = _END_IMAGE.search(data, start + 3) if start >= 0 else None
+                pos = end.end() if end else n
+            operands = []  # path painting, colours, marked content: nothing for text
+
+    def _show(self, op: bytes, operands: list[bytes], state: _TextState, depth: int) -> None:
+        """Tj, TJ, ' and ": record the shown strings as runs and move the text matrix past them."""
+        if op == b"'" or op == b'"':
+            if op == b'"':
+                vals = _numbers(operands, 2)
+                if vals:
+                    state.tw, state.tc = vals
+            state.next_line()
+        font = state.font
+        if font is None or not operands:
+            return
+        last = operands[-1]
+        items = _ARRAY_ITEM.findall(last[1:-1]) if last[:1] == b"[" else [last]
+        # the text matrix only moves along its baseline inside one show operator: the scale, rotation and
+        # size are computed once, the position is tracked as (te, tf)
+        ta, tb, tcm, td, te, tf = state.tm
+        ca, cb, cc, cd, ce, cf = state.ctm
+        fs, tc, tw, th, ts = state.fs, state.tc, state.tw, state.th, state.ts
+        size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd) * font.vscale
+        is_rotated = abs(ta * cb + tb * cd) > abs(ta * ca + tb * cc)
+        figure = depth > 0
+        name = font.name
+        decode = font.decode
+        per_unit = fs / 1000.0 * th
+        runs = self.runs
+        for item in items:
+            first = item[:1]
+            if first == b"(" or first == b"<":
+                text, width, count, spaces = decode(_decode_string_token(item))
+                advance = (width * per_unit) + (tc * count + tw * spaces) * th
+                x0 = te * ca + tf * cc + ce
+                y0 = te * cb + tf * cd + cf
+                te += advance * ta
+                tf += advance * tb
+                if not text:
                     continue
-                if op in (b"Tj", b"TJ", b"'", b'"'):
-                    if op == b"'" or op == b'"':
-                        if op == b'"':
-                            vals = nums(2)
-                            if vals:
-                                tw, tc = vals
-                        tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] - tl * tlm[2], tlm[5] - tl * tlm[3])
-                        tm = tlm
-                    if font is None or not operands:
-                        operands = []
-                        continue
-                    last = operands[-1]
-                    items = _ARRAY_ITEM.findall(last[1:-1]) if last[:1] == b"[" else [last]
-                    # the text matrix only moves along its baseline inside one show operator: the
-                    # scale, rotation and size are computed once, the position is tracked as (te, tf)
-                    ta, tb, tcm, td, te, tf = tm
-                    ca, cb, cc, cd, ce, cf = ctm
-                    size = abs(fs) * math.hypot(tcm * ca + td * cc, tcm * cb + td * cd) * font.vscale
-                    is_rotated = abs(ta * cb + tb * cd) > abs(ta * ca + tb * cc)
-                    figure = depth > 0
-                    name = font.name
-                    decode = font.decode
-                    per_unit = fs / 1000.0 * th
-                    for item in items:
-                        first = item[:1]
-                        if first == b"(" or first == b"<":
-                            text, width, count, spaces = decode(_decode_string_token(item))
-                            advance = (width * per_unit) + (tc * count + tw * spaces) * th
-                            x0 = te * ca + tf * cc + ce
-                            y0 = te * cb + tf * cd + cf
-                            te += advance * ta
-                            tf += advance * tb
-                            if not text:
-                                continue
-                            x1 = te * ca + tf * cc + ce
-                            if is_rotated:
-                                y1 = te * cb + tf * cd + cf
-                                runs.append(_TextRun(text, y0, y1, x0, size, name, True, figure))
-                                continue
-                            y0 += ts
-                            prev = runs[-1] if runs else None
-                            # glyph-by-glyph positioning: extend the previous run instead of a new one
-                            if (prev is not None and prev.y == y0 and prev.size == size and prev.font is name
-                                    and not prev.rotated and prev.figure == figure
-                                    and -0.05 * size < x0 - prev.x1 < 0.1 * size):
-                                prev.text += text
-                                prev.x1 = x1
-                            else:
-                                runs.append(_TextRun(text, x0, x1, y0, size, name, False, figure))
-                        else:
-                            advance = -float(item) * per_unit
-                            te += advance * ta
-                            tf += advance * tb
-                    tm = (ta, tb, tcm, td, te, tf)
-                elif op == b"Td" or op == b"TD":
-                    vals = nums(2)
-                    if vals:
-                        tx, ty = vals
-                        if op == b"TD":
-                            tl = -ty
-                        tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] + tx * tlm[0] + ty * tlm[2],
-                               tlm[5] + tx * tlm[1] + ty * tlm[3])
-                        tm = tlm
-                elif op == b"Tm":
-                    vals = nums(6)
-                    if vals:
-                        tm = tlm = tuple(vals)  # type: ignore[assignment]
-                elif op == b"T*":
-                    tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] - tl * tlm[2], tlm[5] - tl * tlm[3])
-                    tm = tlm
-                elif op == b"Tf":
-                    vals = nums(1)
-                    names = [t for t in operands if t[:1] == b"/"]
-                    if vals:
-                        fs = vals[0]
-                    if names:
-                        font = self._font(resources, names[-1].decode("latin-1"))
-                elif op == b"BT":
-                    tm = tlm = _IDENTITY
-                elif op == b"cm":
-                    vals = nums(6)
-                    if vals:
-                        ctm = _multiply(tuple(vals), ctm)  # type: ignore[arg-type]
-                elif op == b"q":
-                    stack.append((ctm, font, fs, tc, tw, th, tl, ts))
-                elif op == b"Q":
-                    if stack:
-                        ctm, font, fs, tc, tw, th, tl, ts = stack.pop()
-                elif op == b"Tc":
-                    vals = nums(1)
-                    tc = vals[0] if vals else tc
+                x1 = te * ca + tf * cc + ce
+                if is_rotated:
+                    y1 = te * cb + tf * cd + cf
+                    runs.append(_TextRun(text, y0, y1, x0, size, name, True, figure))
+                    continue
+                y0 += ts
+                prev = runs[-1] if runs else None
+                # glyph-by-glyph positioning: extend the previous run instead of a new one
+                if (prev is not None and prev.y == y0 and prev.size == size and prev.font is name
+                        and not prev.rotated and prev.figure == figure
+                        and -0.05 * size < x0 - prev.x1 < 0.1 * size):
+                    prev.text += text
+                    prev.x1 = x1
+                else:
+                    runs.append(_TextRun(text, x0, x1, y0, size, name, False, figure))
+            else:
+                advance = -float(item) * per_unit
+                te += advance * ta
+                tf += advance * tb
+        state.tm = (ta, tb, tcm, td, te, tf)
+
+    def _change_state(self, op: bytes, operands: list[bytes], state: _TextState, resources: Any,
+                      depth: int) -> None:
+        """Every other operator text depends on: positioning, font, spacing, the CTM and its stack, forms."""
+        if op == b"Td" or op == b"TD":
+            vals = _numbers(operands, 2)
+            if vals:
+                tx, ty = vals
+                if op == b"TD":
+                    state.tl = -ty
+                tlm = state.tlm
+                state.tm = state.tlm = (tlm[0], tlm[1], tlm[2], tlm[3], tlm[4] + tx * tlm[0] + ty * tlm[2],
+                                        tlm[5] + tx * tlm[1] + ty * tlm[3])
+        elif op == b"Tf":
+            vals = _numbers(operands, 1)
+            names = [t for t in operands if t[:1] == b"/"]
+            if vals:
+                state.fs = vals[0]
+            if names:
+                state.font = self._font(resources, names[-1].decode("latin-1"))
+        elif op == b"Tm":
+            vals = _numbers(operands, 6)
+            if vals:
+                state.tm = state.tlm = tuple(vals)  # type: ignore[assignment]
+        elif op == b"T*":
+            state.next_line()
+        elif op == b"BT":
+            state.tm = state.tlm = _IDENTITY
+        elif op == b"cm":
+            vals = _numbers(operands, 6)
+            if vals:
+                state.ctm = _multiply(tuple(vals), state.ctm)  # type: ignore[arg-type]
+        elif op == b"q":
+            state.save()
+        elif op == b"Q":
+            state.restore()
+        elif op == b"Do":
+            names = [t for t in operands if t[:1] == b"/"]
+            if names and depth < _MAX_FORM_DEPTH:
+                self._form(resources, names[-1].decode("latin-1"), state.ctm, depth)
+        else:  # Tc, Tw, Tz, TL, Ts: one number each
+            vals = _numbers(operands, 1)
+            if vals:
+                if op == b"Tc":
+                    state.tc = vals[0]
                 elif op == b"Tw":
-                    vals = nums(1)
-                    tw = vals[0] if vals else tw
+                    state.tw = vals[0]
                 elif op == b"Tz":
-                    vals = nums(1)
-                    th = vals[0] / 100.0 if vals else th
+                    state.th = vals[0] / 100.0
                 elif op == b"TL":
-                    vals = nums(1)
-                    tl = vals[0] if vals else tl
-                elif op == b"Ts":
-                    vals = nums(1)
-                    ts = vals[0] if vals else ts
-                elif op == b"Do":
-                    names = [t for t in operands if t[:1] == b"/"]
-                    if names and depth < _MAX_FORM_DEPTH:
-                        self._form(resources, names[-1].decode("latin-1"), ctm, depth)
-                elif op == b"BI":
-                    start = data.find(b"ID", pos)
-                    end = _END_IMAGE.search(data, start + 3) if start >= 0 else None
-                    pos = end.end() if end else n
-                operands = []
-            elif kind != "cmt":
-                operands.append(tok)
+                    state.tl = vals[0]
+                else:
+                    state.ts = vals[0]
+
 
     def _form(self, resources: Any, name: str, ctm: Matrix, depth: int) -> None:
         try:
