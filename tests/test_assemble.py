@@ -7,13 +7,13 @@ import pytest
 from cliutil import headings
 from drafter.assemble import (
     SectionText,
-    clean_model_text,
     content_hash,
     parse_draft,
     replace_section,
     section_states,
     wrap,
 )
+from drafter.cleanup import clean_model_text
 from drafter.errors import DraftFormatError
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -77,122 +76,6 @@ def wrap(section: SectionText) -> str:
     attrs["hash"] = content_hash(body)
     head = " ".join(f"{k}={v}" for k, v in attrs.items())
     return f"<!-- drafter:begin {head} -->\n{body}\n{_END.format(id=section.id)}"
-
-
-# -- drafted text clean-up ---------------------------------------------------------------------------
-
-_FENCE = re.compile(r"\A```(?:markdown|md)?\s*\n(.*)\n```\s*\Z", re.S)
-
-
-def clean_model_text(section_id: str, text: str) -> str:
-    """Strip wrappers models add (a fence around the answer, a repeated heading) and enforce sub-headings."""
-    text = text.strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    spec = BY_ID[section_id]
-    first, _, rest = text.partition("\n")
-    heading = re.sub(r"[^a-z ]", "", spec.heading.lower()).strip()
-    if first.startswith("#") and heading and heading in re.sub(r"[^a-z ]", "", first.lower()):
-        text = rest.strip()
-    if section_id == "innovations":
-        text = _enforce_innovations(text)
-    elif section_id == "tags":
-        text = _enforce_tags(text)
-    elif section_id == "difficulty":
-        text = _enforce_difficulty(text)
-    elif spec.subheadings:
-        text = _enforce_subheadings(text, spec.subheadings, section_id)
-    return _outside_code(text, lambda prose: _demote_headings(prose, section_id))
-
-
-def _demote_headings(text: str, section_id: str) -> str:
-    """Headings the template does not have become bold lines, so the draft keeps the template's outline."""
-    allowed = {f"### {name}" for name in BY_ID[section_id].subheadings}
-
-    def demote(match: re.Match[str]) -> str:
-        line = match.group(0)
-        if section_id == "innovations" and line.startswith("### Core Innovation #"):
-            return line
-        return line if line in allowed else f"**{match.group(1).strip(' *:')}**"
-
-    return re.sub(r"^#{1,6}[ \t]+(.+?)[ \t]*$", demote, text, flags=re.M)
-
-
-_HASHTAG = re.compile(r"(?<![\w#&])#([A-Za-z][A-Za-z0-9_]{1,40})\b")
-
-
-def _enforce_tags(text: str) -> str:
-    """One line of hashtags (the front matter repeats them); anything else the model wrote is dropped."""
-    tags = list(dict.fromkeys(_HASHTAG.findall(text)))[:12]
-    if not tags:
-        return "**Tags**: #MachineLearning #Research *(the model gave no tags: run `drafter redo DRAFT.md tags`)*"
-    return "**Tags**: " + " ".join(f"#{t}" for t in tags)
-
-
-def _enforce_difficulty(text: str) -> str:
-    """`**Difficulty**: ⭐⭐⭐ (3/5) - reason`, whatever form the model gave the rating in."""
-    rating = re.search(r"\b([1-5])\s*(?:/|out of)\s*5\b", text) or re.search(r"\(([1-5])\)", text)
-    stars = int(rating.group(1)) if rating else text.count("⭐")
-    if not 1 <= stars <= 5:
-        return f"**Difficulty**: ⭐⭐⭐ (3/5) - *(the model gave no usable rating; verify)* {text.strip()[:200]}"
-    reason = re.sub(r"^.*?(?:\(\s*[1-5]\s*/\s*5\s*\)|[1-5]\s*(?:/|out of)\s*5)\s*[-–—:,.]?\s*", "",
-                    text.strip().splitlines()[0], count=1)
-    reason = reason.replace("⭐", "").strip(" *-–—") or "see the paper"
-    return f"**Difficulty**: {'⭐' * stars} ({stars}/5) - {reason}"
-
-
-def _missing(section_id: str) -> str:
-    return f"*(The model gave no text for this part: run `drafter redo DRAFT.md {section_id}`.)*"
-
-
-def _enforce_subheadings(text: str, names: tuple[str, ...], section_id: str) -> str:
-    """Normalise `### Name` sub-headings (any level, emoji or bold) and add any the model left out."""
-    for name in names:
-        pattern = re.compile(rf"^\s*(?:#+\s*|\*\*)\W*{re.escape(name)}\W*?(?:\*\*)?:?\s*$", re.I | re.M)
-        text = pattern.sub(f"### {name}", text, count=1)
-    present = [n for n in names if re.search(rf"^### {re.escape(n)}$", text, re.M)]
-    if len(present) == len(names):
-        return text
-    if not present:
-        return f"### {names[0]}\n{text}\n\n" + "\n\n".join(f"### {n}\n{_missing(section_id)}" for n in names[1:])
-    return text + "".join(f"\n\n### {n}\n{_missing(section_id)}" for n in names if n not in present)
-
-
-# "### Core Innovation #1: Name", "## Innovation 1 - Name", "**Core innovation #2: Name**", ...
-_INNOVATION = re.compile(r"^[ \t]*(?:#+[ \t]*(?:\*\*)?|\*\*)[ \t]*(?:core[ \t]+)?innovation[ \t]*#?[ \t]*(\d)"
-                         r"[ \t]*[:.\-–—]?[ \t]*(.*?)(?:\*\*)?[ \t]*$", re.I | re.M)
-
-
-def _outside_code(text: str, rewrite: Callable[[str], str]) -> str:
-    """Apply `rewrite` to the prose only: fenced code blocks pass through untouched."""
-    parts = re.split(r"(^```.*?^```[^\n]*$)", text, flags=re.M | re.S)
-    return "".join(part if part.startswith("```") else rewrite(part) for part in parts)
-
-
-_GLUED = re.compile(r"(?<=[^\s#])[ \t]*(#{2,4}\s*(?:\*\*)?\s*(?:core\s+)?innovation\s*#?\s*\d)", re.I)
-
-
-def _enforce_innovations(text: str) -> str:
-    # A heading glued to the end of a line ("...text.### Core Innovation #2: ...") starts its own line.
-    text = _outside_code(text, lambda prose: _GLUED.sub(r"\n\n\1", prose))
-
-    def fix(match: re.Match[str]) -> str:
-        placeholder = "[Main Technical Contribution]" if match.group(1) == "1" else "[Second Key Contribution]"
-        name = match.group(2).strip() or placeholder
-        rest = ""
-        if len(name) > 90:  # a paragraph written on the heading line: a short name, the rest as body
-            cut = re.search(r"[.:;]\s", name)
-            head = name[: cut.start()] if cut and cut.start() <= 90 else " ".join(name.split()[:8])
-            name, rest = head.strip(), name[len(head):].lstrip(" .:;")
-        return f"### Core Innovation #{match.group(1)}: {name}" + (f"\n{rest}" if rest else "")
-
-    text = _outside_code(text, lambda prose: _INNOVATION.sub(fix, prose))
-    if not re.search(r"^### Core Innovation #1: ", text, re.M):
-        text = f"### Core Innovation #1: [Main Technical Contribution]\n{text}"
-    if not re.search(r"^### Core Innovation #2: ", text, re.M):
-        text += f"\n\n### Core Innovation #2: [Second Key Contribution]\n{_missing('innovations')}"
-    return text
 
 
 # -- extracted sections ------------------------------------------------------------------------------

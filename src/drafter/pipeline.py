@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drafter.assemble import SectionText, assemble_draft, clean_model_text, parse_draft, replace_section
+from drafter.assemble import SectionText, assemble_draft, parse_draft, replace_section
+from drafter.cleanup import clean_model_text
 from drafter.config import Settings
 from drafter.errors import InputError
 from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend

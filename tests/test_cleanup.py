@@ -1,0 +1,134 @@
+"""Model-output clean-up: thinking, chatter and wrappers go; code, LaTeX, lists and sub-headings stay verbatim."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drafter.cleanup import clean_model_text, strip_chatter, strip_thinking, unwrap_fence
+from drafter.plan import LLM_SECTIONS
+
+BODY = "The gate decides what to keep.\n\n- one\n- two\n\n$$h_t = g_t \\odot x_t$$"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("<think>\nThe user wants a section.\n</think>\n\n" + BODY, BODY),
+    ("<thinking>plan it</thinking>\n" + BODY, BODY),
+    ("<THINK>\nshouting\n</THINK>" + BODY, BODY),
+    ("<think>\n\n</think>\n\n" + BODY, BODY),  # Qwen3 with thinking switched off still sends an empty block
+    ("Okay, the user wants X. Let me plan.\n</think>\n\n" + BODY, BODY),  # opening tag was in the prompt
+    (BODY + "\n<think>\nstill thinking when the budget ran ou", BODY + "\n"),  # left open at the cut
+    ("<think>\nonly thinking, cut off", ""),
+    ("<think>a</think>\n" + BODY + "\n<think>b</think>\nmore", BODY + "\nmore"),
+    ("<|channel|>analysis<|message|>We need a section.<|end|><|start|>assistant<|channel|>final<|message|>"
+     + BODY + "<|return|>", BODY),
+    ("<|channel|>analysis<|message|>We need a sect", ""),
+])
+def test_thinking_is_stripped(raw: str, expected: str) -> None:
+    assert strip_thinking(raw) == expected
+
+
+@pytest.mark.parametrize("kept", [
+    "Reasoning models wrap their chain of thought in `<think>` tags before answering.",
+    "```xml\n<think>\nthis is an example in code\n</think>\n```\nAfter.",
+    "Models emit <think>...</think> inline, as the paper's Figure 2 shows.",
+])
+def test_thinking_tags_as_content_stay(kept: str) -> None:
+    assert strip_thinking(kept) == kept
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Sure! Here's the opening section for your post:\n\n" + BODY, BODY),
+    ("Here is the section:\n\n" + BODY, BODY),
+    ("Here is the section:\n" + BODY, BODY),
+    ("**Here's the rewritten section:**\n\n" + BODY, BODY),
+    ("Certainly.\n\nBelow is a draft of the math section.\n\n" + BODY, BODY),
+    (BODY + "\n\nI hope this helps!", BODY),
+    (BODY + "\n\n---\n\nLet me know if you'd like me to adjust the tone or length.", BODY),
+    (BODY + "\n\nFeel free to tweak the analogies.\n\nWould you like me to add a code example?", BODY),
+    ("Some text ends here. I hope this helps!", "Some text ends here."),
+    ("Sure! Here's the section:\n\n```markdown\n" + BODY + "\n```\n\nLet me know if you need changes.", BODY),
+])
+def test_chatty_wrappers_are_dropped(raw: str, expected: str) -> None:
+    assert unwrap_fence(strip_chatter(raw)) == expected
+
+
+@pytest.mark.parametrize("kept", [
+    "Here is the key insight: gates are cheap.\n\nMore text.",
+    "Here's what happens when the gate saturates:\n\n- it stops learning",
+    "Let me know in the comments how you would extend this.",
+    "Sure enough, the baseline collapses at 8k tokens.",
+    "```python\nprint('I hope this helps!')\n```",
+    "Text.\n\n```python\n# Let me know if you'd like more\nx = 1\n```",
+    "| a | b |\n|---|---|\n| I hope this helps | 1 |",
+])
+def test_real_content_is_not_chatter(kept: str) -> None:
+    assert strip_chatter(kept) == kept
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("```markdown\nHello\n```", "Hello"),
+    ("```\nHello\n```", "Hello"),
+    ("```md\nText\n\n```python\nx = 1\n```\n\nMore\n```", "Text\n\n```python\nx = 1\n```\n\nMore"),
+    ("```markdown\nText cut off at the budget", "Text cut off at the budget"),
+    ("```python\nx = 1\n```", "```python\nx = 1\n```"),  # a code answer is not a wrapper
+    ("```\na\n```\nb\n```\nc\n```", "```\na\n```\nb\n```\nc\n```"),  # two blocks, not one wrapper
+])
+def test_wrapping_fence(raw: str, expected: str) -> None:
+    assert unwrap_fence(raw) == expected
+
+
+def test_whole_clean_up_of_a_thinking_chatty_answer() -> None:
+    raw = ("<think>\nThey want the problem section. I should mention the math.\n</think>\n\n"
+           "Sure! Here's the problem section for your post:\n\n```markdown\n## The Problem They Solved\n"
+           "Long contexts are expensive.\n\n### Why it matters\n$O(n^2)$ attention.\n```\n\nI hope this helps!")
+    assert clean_model_text("problem", raw) == "Long contexts are expensive.\n\n**Why it matters**\n$O(n^2)$ attention."
+
+
+def test_unclosed_code_block_at_a_cut_keeps_its_comments() -> None:
+    raw = "Intro.\n\n```python\n# gate\ndef gate(x):\n    # mix"
+    assert clean_model_text("math", raw) == raw
+
+
+def test_subheading_names_inside_code_are_not_touched() -> None:
+    raw = "```text\n# For Practitioners\n```\n### For Practitioners\n- a\n### For Researchers\n- b"
+    assert clean_model_text("takeaways", raw) == raw
+
+
+# -- properties --------------------------------------------------------------------------------------
+
+_WORDS = st.sampled_from(["gate", "mixing", "the", "model", "cost", "$x_t$", "**bold**", "- item", "1.", "###",
+                          "Sure!", "Here's", "section:", "I", "hope", "helps", ":", "\\(", "Let", "me", "know"])
+_PROSE = st.lists(st.lists(_WORDS, min_size=1, max_size=8).map(" ".join), min_size=0, max_size=4).map("\n".join)
+_CODE_LINE = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=40).filter(
+    lambda line: not line.lstrip().startswith("`"))
+_CODE = st.lists(_CODE_LINE, min_size=1, max_size=6).map("\n".join)
+_SECTIONS = st.sampled_from([s for s in LLM_SECTIONS if s not in ("tags", "difficulty")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(section=_SECTIONS, before=_PROSE, code=_CODE, after=_PROSE,
+       lang=st.sampled_from(["python", "latex", "bash", "text"]))
+def test_clean_up_never_changes_a_fenced_code_block(section: str, before: str, code: str, after: str,
+                                                    lang: str) -> None:
+    block = f"```{lang}\n{code}\n```"
+    raw = f"{before}\n\n{block}\n\n{after}"
+    assert block in clean_model_text(section, raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(section=_SECTIONS, body=_PROSE, thought=_PROSE)
+def test_no_thinking_reaches_the_text(section: str, body: str, thought: str) -> None:
+    secret = "SECRET-CHAIN-OF-THOUGHT"
+    for raw in (f"<think>{thought} {secret}</think>\n{body}", f"<think>\n{secret} {thought}",
+                f"{secret} {thought}\n</think>\n\n{body}"):
+        assert secret not in clean_model_text(section, raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.lists(st.one_of(_WORDS, st.sampled_from(["<think>", "</think>", "\n", "\n\n", "```"])),
+                     max_size=30).map(" ".join))
+def test_clean_up_is_idempotent(body: str) -> None:
+    once = clean_model_text("problem", body)
+    assert clean_model_text("problem", once) == once
