@@ -331,6 +331,46 @@ def status(
 
 
 @app.command()
+def check(
+    draft: Annotated[Path, typer.Argument(help="A draft written by `drafter new` (your edits included).",
+                                          exists=True, dir_okay=False, readable=True, show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list of findings.")] = False,
+    paper: Annotated[Path | None, typer.Option("--paper", help="The paper PDF, if it moved since drafting.",
+                                               show_default=False)] = None,
+) -> None:
+    """Check the draft against the paper: numbers, quotes, LaTeX math and unfilled prompt slots.
+
+    Reads the draft as it is now and the paper it was drafted from, and reports every number the paper does
+    not print, every quote (six words or more) that is not the paper's words, every $...$ / $$...$$ block that
+    does not parse, and every <...> or [...] slot copied from a prompt. Your own sections, `impact` (later
+    work, already marked "verify") and the difficulty rating are not checked for numbers.
+    Exit status: 0 nothing found, 1 findings, 2 bad input.
+
+    Examples:\n
+      drafter check post.md\n
+      drafter check post.md --json | jq '.[] | select(.kind == "number")'
+    """
+    from drafter.check import check_draft
+    from drafter.pipeline import paper_for_draft
+
+    with _errors():
+        settings = _settings(offline=True)
+        parsed = parse_draft(draft.read_text(encoding="utf-8"), str(draft))
+        findings = check_draft(parsed, paper_for_draft(parsed.front, draft, paper, settings))
+        if as_json:
+            print(json.dumps([f.to_json() for f in findings], ensure_ascii=False, indent=2))
+        else:
+            for finding in findings:
+                print(f"{draft}:{finding.line}: {finding.section}: {finding.message}")
+        sections = len({f.section for f in findings})
+        err.print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {sections} section"
+                  f"{'s' if sections != 1 else ''}: verify them against the paper" if findings else
+                  "[green]no findings[/]: every checked number, quote and formula matches the paper")
+    if findings:
+        raise typer.Exit(1)
+
+
+@app.command()
 def redo(
     draft: Annotated[Path, typer.Argument(help="A draft written by `drafter new`.", exists=True, dir_okay=False,
                                           readable=True, show_default=False)],
