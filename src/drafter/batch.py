@@ -42,6 +42,10 @@ from drafter.prompts import PromptSet
 
 DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
 
+
+class Deferred(DrafterError):
+    """A backend that answers later (the Batch API plan) has no answer yet: the entry stays pending."""
+
 log = logging.getLogger(__name__)
 
 
@@ -506,6 +510,8 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
             target = free_name(run.out_dir, slug, run.claimed)
         atomic_write(target, draft.text)
         result.status, result.output = DONE, target
+    except Deferred:
+        result.status = PENDING
     except DrafterError as exc:
         result.status, result.error, result.exit_code = FAILED, exc.one_line(), exc.exit_code
     except BrokenProcessPool as exc:
@@ -590,5 +596,5 @@ def planned_calls(result: BatchResult) -> int:
     return len(result.results) * len(LLM_SECTIONS)
 
 
-__all__ = ["BatchResult", "Entry", "EntryResult", "LogReporter", "Reporter", "RichReporter", "existing_draft",
-           "free_name", "parse_bib", "parse_lines", "read_list", "run_batch"]
+__all__ = ["BatchResult", "Deferred", "Entry", "EntryResult", "LogReporter", "Reporter", "RichReporter",
+           "existing_draft", "free_name", "parse_bib", "parse_lines", "read_list", "run_batch"]

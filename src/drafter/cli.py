@@ -499,7 +499,7 @@ def show_config(
                 out.print(f"{key:<18} {value}" + (f"   ({origin})" if origin else ""))
 
 
-def _batch_summary(result: Any, settings: Settings) -> None:
+def _batch_summary(result: Any, settings: Settings, batch_api: bool = False) -> None:
     """The summary table of a batch, on stderr: one row per entry, then the totals."""
     table = Table(box=None, pad_edge=False)
     for column in ("entry", "status", "output", "sections", "tokens", "error"):
@@ -513,7 +513,10 @@ def _batch_summary(result: Any, settings: Settings) -> None:
     err.print(table)
     counts = ", ".join(f"{result.count(s)} {s}" for s in ("done", "skipped", "failed", "pending") if result.count(s))
     cost = settings.cost(result.prompt_tokens, result.completion_tokens)
-    err.print(f"batch: {counts}; {result.requests} model calls, {result.prompt_tokens:,} prompt + "
+    if cost is not None and batch_api:
+        cost *= settings.batch_discount
+    calls = "Batch API answers" if batch_api else "model calls"
+    err.print(f"batch: {counts}; {result.requests} {calls}, {result.prompt_tokens:,} prompt + "
               f"{result.completion_tokens:,} completion tokens" + (f" (${cost:.4f})" if cost is not None else "")
               + f", {result.seconds:.1f}s")
 
@@ -530,6 +533,16 @@ def batch(
                                         "the folder (the old one is kept in .drafter-history/).")] = False,
     chain: Annotated[bool, typer.Option("--chain", help="Let sections read the ones they build on; costs one "
                                         "extra round trip per paper.")] = False,
+    batch_api: Annotated[bool, typer.Option("--batch-api", help="Send every section request through the OpenAI "
+                                            "Batch API (half price, answers within 24 hours); the state is kept "
+                                            "in DIR/.drafter-batch.json, so re-running collects.")] = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="With --batch-api: submit, print the batch ids and exit; "
+                                          "run the same command again to collect.")] = False,
+    cancel: Annotated[bool, typer.Option("--cancel", help="With --batch-api: cancel the batches in flight for this "
+                                         "folder.")] = False,
+    poll: Annotated[float | None, typer.Option("--poll", min=0.01, envvar="DRAFTER_BATCH_POLL",
+                                               help="With --batch-api: seconds between status checks (default: "
+                                               "5, backing off to 60).", show_default=False)] = None,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
     prompts: PromptsOpt = None,
@@ -543,15 +556,21 @@ def batch(
     Examples:\n
       drafter batch reading-list.txt --out drafts/\n
       drafter batch ~/Zotero/export.bib -o drafts --jobs 16\n
-      ls *.pdf | drafter batch - --offline
+      ls *.pdf | drafter batch - --offline\n
+      drafter batch list.txt -o drafts --batch-api --no-wait   # submit; the same command later collects
     """
     from drafter.batch import LogReporter, Reporter, RichReporter, read_list, run_batch
 
     reporter: Reporter | None = None
     with _errors():
+        if (no_wait or cancel) and not batch_api:
+            raise InputError("--no-wait and --cancel go with --batch-api", "Add --batch-api.")
         settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
         settings = settings.with_overrides(chain=chain)
         entries = read_list(reading_list, sys.stdin)
+        if batch_api:
+            _batch_api(entries, settings, out_dir, force, not no_wait, cancel, poll, reading_list)
+            return
         _announce_offline(settings)
         err.print(f"batch: {len(entries)} entries -> {escape(str(out_dir))} with {settings.backend_label}, "
                   f"{settings.jobs} requests at a time")
@@ -566,6 +585,34 @@ def batch(
         _batch_summary(result, settings)
         if result.exit_code:
             raise typer.Exit(result.exit_code)
+
+
+def _batch_api(entries: list[Any], settings: Settings, out_dir: Path, force: bool, wait: bool, cancel: bool,
+               poll: float | None, reading_list: str) -> None:
+    """`batch --batch-api`: submit, wait, collect and write; or cancel; the work is in drafter.batch_api."""
+    from drafter.batch_api import run_batch_api
+
+    err.print(f"batch: {len(entries)} entries -> {escape(str(out_dir))} with {settings.model} through the Batch API "
+              f"at {escape(settings.endpoint)}")
+    try:
+        result = _async(run_batch_api(entries, settings, out_dir, force, wait_for_results=wait, cancel=cancel,
+                                      poll=poll, progress=lambda line: err.print(escape(line))))
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the batches keep running at the provider and their ids are in "
+                  f"{escape(str(out_dir / '.drafter-batch.json'))}. Re-run the same command to collect.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if cancel:
+        return
+    if result.waiting:
+        for submitted in result.waiting:
+            print(submitted.id)
+        again = " ".join(["drafter", "batch", reading_list, "--batch-api", "-o", str(out_dir)])
+        err.print(f"{len(result.waiting)} batch(es) in flight (the provider has up to 24 hours). Collect with "
+                  f"the same command: {escape(again)}")
+    _batch_summary(result.batch, settings, batch_api=True)
+    failed = [r for r in result.batch.results if r.status == "failed"]
+    if (failed or not result.waiting) and result.batch.exit_code:
+        raise typer.Exit(result.batch.exit_code)
 
 
 def main() -> None:

@@ -59,6 +59,8 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     prompts_dir: Path | None = None
     prices: dict[str, Price] = field(default_factory=dict)
+    # The Batch API's price relative to online calls (OpenAI: half price), for `batch --batch-api` costs.
+    batch_discount: float = 0.5
     # Where each setting came from, e.g. {"model": "flag", "api_key": "OPENAI_API_KEY"}; for --debug output.
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -93,9 +95,9 @@ _ENV_KEYS = {
     "offline": ("DRAFTER_OFFLINE",),
 }
 _TYPES: dict[str, type] = {"jobs": int, "retries": int, "context_tokens": int, "timeout": float, "offline": bool,
-                           "temperature": float, "max_backoff": float}
+                           "temperature": float, "max_backoff": float, "batch_discount": float}
 _FILE_KEYS = {"model", "base_url", "api_key", "jobs", "timeout", "retries", "context_tokens", "prompts_dir",
-              "offline", "temperature", "max_backoff", "cache_dir"}
+              "offline", "temperature", "max_backoff", "cache_dir", "batch_discount"}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -175,6 +177,9 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
         values["prices"] = _prices(from_file["prices"], path)
     if values.get("jobs", DEFAULT_JOBS) < 1:
         raise ConfigError(f"jobs must be at least 1 (got {values['jobs']})", "Use --jobs 1 or more.")
+    if not 0 < values.get("batch_discount", 0.5) <= 1:
+        raise ConfigError(f"batch_discount must be above 0 and at most 1 (got {values['batch_discount']})",
+                          "Use the provider's Batch API price as a fraction of the online price, e.g. 0.5.")
     if values.get("context_tokens", 12000) < 500:
         raise ConfigError("context_tokens must be at least 500", "Raise --context-tokens.")
     base_url = values.get("base_url")

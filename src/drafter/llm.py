@@ -195,6 +195,23 @@ def chat_body(request: Request) -> dict[str, Any]:
             "temperature": request.temperature}
 
 
+def reply_from_completion(response: Any, request: Request) -> Reply:
+    """A chat completion (the openai client's object, online or parsed from a Batch API output line) -> Reply;
+    an empty answer raises EmptyCompletion."""
+    choice = response.choices[0] if response.choices else None
+    text = (choice.message.content or "") if choice and choice.message else ""
+    if not text.strip():
+        raise EmptyCompletion(f"empty answer for section {request.section_id}")
+    usage = response.usage
+    return Reply(
+        text=text,
+        model=response.model or request.model,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        finish_reason=choice.finish_reason if choice else None,
+    )
+
+
 class OpenAIBackend:
     """Any OpenAI-compatible endpoint through `openai.AsyncOpenAI` (OpenAI, Ollama, vLLM, llama.cpp, LM Studio)."""
 
@@ -259,18 +276,7 @@ class OpenAIBackend:
     async def _once(self, request: Request) -> Reply:
         self.events.requests += 1
         response = await self.client.chat.completions.create(**self.body(request))
-        choice = response.choices[0] if response.choices else None
-        text = (choice.message.content or "") if choice and choice.message else ""
-        if not text.strip():
-            raise EmptyCompletion(f"empty answer for section {request.section_id}")
-        usage = response.usage
-        return Reply(
-            text=text,
-            model=response.model or request.model,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=choice.finish_reason if choice else None,
-        )
+        return reply_from_completion(response, request)
 
     def _to_error(self, exc: BaseException, request: Request) -> ModelError:
         import openai
