@@ -171,7 +171,7 @@ def test_callout_groups_findings_by_kind_and_lists_them() -> None:
     note = new_text[len(text):].strip()
     assert note == (f'{CALLOUT} "93.2%" and "37 days" do not appear in the paper; the quote "We beat every '
                     'baseline on every task by far." is not the paper\'s words; `$\\frac{a}{b$` does not parse '
-                    "(unbalanced braces); `<x y>` is a slot from the prompt, still to fill in.")
+                    "(unbalanced braces); `<x y>` is a slot still to fill in.")
     assert check_section("solution", new_text, INDEX) == findings  # the callout itself is never re-flagged
     assert callout([]) == "" and with_callout("solution", "All 4.67 bits/dim.", INDEX)[1] == []
 

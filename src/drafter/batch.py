@@ -221,6 +221,7 @@ class EntryResult:
     error: str | None = None
     exit_code: int = 0
     seconds: float = 0.0
+    checks: int = 0  # fact-check findings in the draft
 
     @property
     def tokens(self) -> int:
@@ -502,6 +503,7 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         stats = draft.stats
         result.sections, result.requests, result.cache_hits = stats.sections, stats.requests, stats.cache_hits
         result.prompt_tokens, result.completion_tokens = stats.prompt_tokens, stats.completion_tokens
+        result.checks = stats.checks
         if existing is not None:  # --force: replace this paper's own draft, keeping the old one
             target = existing
             run.claimed.add(existing)

@@ -126,6 +126,8 @@ _UNITS = frozenset(
     "day hour minute second week month year epoch step iteration token parameter param layer head gpu tpu core bit "
     "bpc bleu point pp ms sec min hr gb mb kb tb flop example image sample word sentence language task dataset "
     "node machine worker server dimension dim".split())
+_GLUED_UNITS = frozenset("x ms s h d px fps hz khz mhz ghz w kw mw flops gflops tflops pflops kib mib gib bpc bpd"
+                         .split())
 _ORDINAL = frozenset({"st", "nd", "rd", "th"})
 _SPELLED = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -173,6 +175,9 @@ def _scan_numbers(text: str) -> Iterator[_Number]:
                 continue  # 3rd, 21st: ordinals are not claims
             if glued and re.match(r"[A-Za-z]+\d", text[after.start("word"):after.start("word") + 40]):
                 continue  # an identifier such as 3f2a9c, 7b1
+            if glued and not (lower in _MULTIPLIERS or lower in _GLUED_UNITS or lower.rstrip("s") in _UNITS
+                              or word[0] in "%×") and len(match.group(0)) + len(word) >= 6:
+                continue  # an identifier such as a hash: 1234abcd
             if lower in _MULTIPLIERS and (glued or len(lower) > 2):
                 values += [value * m for m in _MULTIPLIERS[lower]]
                 end = after.end("word")
@@ -366,7 +371,15 @@ def _approximately_found(number: _Number, index: PaperIndex) -> bool:
 
 def _short(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut).rstrip(" ,;:") + "…"
+
+
+def _short_quote(quote: str, limit: int = 70) -> str:
+    """A long quote shortened inside its own quotation marks."""
+    return quote[0] + _short(quote[1:-1], limit - 2) + quote[-1]
 
 
 def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[Finding]:
@@ -396,15 +409,15 @@ def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[F
     prose = _blank_all(prose, _URL)
     if "placeholder" not in skip:
         for offset, slot in _placeholders(prose, paper_index):
-            add(offset, "placeholder", slot, f"{slot} is a slot from the prompt's answer skeleton, not filled in")
+            add(offset, "placeholder", slot, f"{slot} is a template slot, not filled in")
     # quotes: six words or more in quotation marks are the paper's words, or a finding
     for match in _QUOTE.finditer(prose):
         quote = next(g for g in match.groups() if g is not None)
         if len(normalise_words(quote).split()) < QUOTE_MIN_WORDS or "\n\n" in quote:
             continue
         if "quote" not in skip and not _quote_found(quote, paper_index):
-            add(match.start(), "quote", match.group(0), f"the quote {_short(match.group(0))} is not in the paper's "
-                "words")
+            add(match.start(), "quote", match.group(0),
+                f"the quote {_short_quote(match.group(0))} is not in the paper's words")
         prose = _blank(prose, match.start(), match.end())  # its numbers are the quote's business
     if "number" not in skip:
         for pattern in (_PART_REFERENCE, _LIST_NUMBER, _HEADING_NUMBER, _EQUATION_TAG, _CITATION, _LONG_ID):
@@ -460,7 +473,7 @@ def callout(findings: list[Finding]) -> str:
                      "in the paper")
     quotes = [f.text for f in findings if f.kind == "quote"]
     if quotes:
-        parts.append(f"{'the quote' if len(quotes) == 1 else 'the quotes'} {_join([_short(q) for q in quotes])} "
+        parts.append(f"{'the quote' if len(quotes) == 1 else 'the quotes'} {_join([_short_quote(q) for q in quotes])} "
                      f"{'is' if len(quotes) == 1 else 'are'} not the paper's words")
     for finding in findings:
         if finding.kind == "math" and finding.text.strip("$"):
@@ -473,7 +486,7 @@ def callout(findings: list[Finding]) -> str:
     slots = [f"`{f.text}`" for f in findings if f.kind == "placeholder"]
     if slots:
         parts.append(f"{_join(list(dict.fromkeys(slots)))} {'is a slot' if len(slots) == 1 else 'are slots'} "
-                     "from the prompt, still to fill in")
+                     "still to fill in")
     return f"{CALLOUT} {'; '.join(parts)}." if parts else ""
 
 

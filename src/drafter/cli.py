@@ -176,6 +176,13 @@ def _progress(total: int) -> Callable[[str, str, Reply], None]:
     return on_done
 
 
+def _report_checks(count: int, draft: str) -> None:
+    """The closing line about the fact check: how many things to verify and where to find them."""
+    if count:
+        err.print(f"[yellow]check:[/] {count} thing{'s' if count != 1 else ''} to verify against the paper (the "
+                  f"⚠️ callouts in the draft; `drafter check {escape(draft)}` lists them)")
+
+
 def _output_path(output: str | None, title: str) -> Path | None:
     """Where the draft goes: None for stdout (-o -), a folder gets <slug>.md, default ./<slug>.md."""
     if output == "-":
@@ -258,6 +265,7 @@ def new(
             err.print(f"[green]wrote[/] {escape(where)}: {s.sections} sections, {s.requests} model calls, "
                       f"{s.cache_hits} cached, {s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion "
                       "tokens" + (f" (${cost:.4f})" if cost is not None else "") + f", {s.seconds:.1f}s")
+        _report_checks(s.checks, "DRAFT" if target is None else str(target))
 
 
 def _print_dry_run(rendered: list[Any]) -> None:
@@ -405,6 +413,7 @@ def redo(
         s = result.stats
         err.print(f"[green]redid[/] {section} in {draft}: {s.prompt_tokens + s.completion_tokens} tokens"
                   f"{' (cached)' if s.cache_hits else ''}, {s.seconds:.1f}s{note}")
+        _report_checks(len(result.section.checks), str(draft))
 
 
 @app.command()
@@ -519,6 +528,10 @@ def _batch_summary(result: Any, settings: Settings, batch_api: bool = False) -> 
     err.print(f"batch: {counts}; {result.requests} {calls}, {result.prompt_tokens:,} prompt + "
               f"{result.completion_tokens:,} completion tokens" + (f" (${cost:.4f})" if cost is not None else "")
               + f", {result.seconds:.1f}s")
+    checks = sum(row.checks for row in result.results)
+    if checks:
+        err.print(f"[yellow]check:[/] {checks} thing{'s' if checks != 1 else ''} to verify against the paper in "
+                  "the drafts (their ⚠️ callouts; `drafter check DRAFT` lists them)")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from drafter.assemble import SectionText, assemble_draft, parse_draft, replace_section
+from drafter.check import index_paper, summary_line, with_callout
 from drafter.cleanup import clean_model_text
 from drafter.config import Settings
 from drafter.errors import InputError
@@ -39,6 +40,7 @@ class Stats:
     retries: int = 0
     per_section: dict[str, dict[str, int]] = field(default_factory=dict)
     cuts: dict[str, str] = field(default_factory=dict)
+    checks: int = 0  # fact-check findings across the drafted sections (each section's callout lists its own)
 
     @property
     def tokens(self) -> int:
@@ -101,6 +103,7 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
     known = dict(earlier or {})
     stats = stats or Stats()
     tasks: dict[str, asyncio.Task[SectionText]] = {}
+    paper_index = index_paper(paper)  # once per paper: every section is checked against it
 
     async def run(section_id: str) -> SectionText:
         inputs = dict(known)
@@ -110,6 +113,8 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
         reply, rendered = await _one_section(backend, prompts, paper, section_id, settings,
                                              hints.get(section_id), inputs, label)
         text = clean_model_text(section_id, reply.text) if reply.source == "llm" else reply.text
+        text, findings = with_callout(section_id, text, paper_index)  # flagged for the author, never rewritten
+        stats.checks += len(findings)
         note = rendered.cut_note()
         if note:
             stats.cuts[section_id] = note
@@ -124,7 +129,8 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
                                          "estimated_prompt_tokens": rendered.prompt_tokens}
         if on_done is not None:
             on_done(label, section_id, reply)
-        return SectionText(section_id, text, reply.source, reply.model, reply.tokens, note)
+        return SectionText(section_id, text, reply.source, reply.model, reply.tokens, note,
+                           checks=[summary_line(f) for f in findings])
 
     for section_id in section_ids:
         tasks[section_id] = asyncio.create_task(run(section_id), name=f"{label}:{section_id}")
