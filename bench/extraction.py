@@ -1,6 +1,11 @@
 """Shared papers (PDF + ground-truth JSON) -> per-paper and overall extraction scores and timings.
 
 Usage: python bench/extraction.py [PAPERS_DIR]   (default: ../shared/papers next to the repository)
+
+A second table scores figures and tables against pdftotext (poppler-utils): the labels it shows at line
+starts ("Figure 3", "Fig. 3", "Table 2") are the ones to find; a label found that pdftotext prints nowhere
+is invented; a caption (as pdftotext prints it after its label) or a table row left inside a section's
+text is a leak. Without pdftotext those columns print '-'.
 """
 
 from __future__ import annotations
@@ -88,6 +93,51 @@ def cold_load(pdf: Path, cache: Path) -> tuple[Paper, float]:
     return paper, best
 
 
+_LINE_LABEL = re.compile(r"^\f?\s*(Figure|Fig\.|Table)\s*(\d{1,2})\b(.*)$", re.M)
+_ANY_LABEL = re.compile(r"(Figure|Fig\.|Table)\s*(\d{1,2})\b")
+
+
+def _label(kind: str, number: str) -> str:
+    return f"{'Table' if kind == 'Table' else 'Figure'} {number}"
+
+
+def pdftotext_text(pdf: Path) -> str | None:
+    """The PDF's text as pdftotext prints it, or None when pdftotext is not installed."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        return None
+    return subprocess.run([exe, str(pdf), "-"], capture_output=True, text=True, check=False).stdout
+
+
+def score_floats(paper: Paper, reference: str | None) -> dict:
+    """Figure/table labels found vs pdftotext's line-start labels, invented labels, leaks, paragraphs."""
+    sections = norm_sentence(" ".join(s.text for s in paper.sections))
+    found = {f.label for f in (*paper.figures, *paper.tables)}
+    out: dict = {"figures": len(paper.figures), "tables": len(paper.tables),
+                 "paragraphs": sum(len([p for p in s.text.split("\n\n") if p.strip()]) for s in paper.sections),
+                 "footnotes": len(paper.footnotes)}
+    leaks = set()
+    for f in (*paper.figures, *paper.tables):  # our own captions and table rows must not be in the prose
+        probes = [f.caption[:60], *(row for row in f.content.splitlines() if row.count("  ") >= 2)]
+        if any(len(norm_sentence(p)) >= 20 and norm_sentence(p) in sections for p in probes):
+            leaks.add(f.label)
+    if reference is None:
+        out.update(want=None, hit=None, invented=None, leaks=len(leaks))
+        return out
+    want = {_label(k, n) for k, n, _ in _LINE_LABEL.findall(reference)}
+    printed = {_label(k, n) for k, n in _ANY_LABEL.findall(reference)}
+    ours = {f.label: norm_sentence(f.caption) for f in (*paper.figures, *paper.tables)}
+    for kind, number, rest in _LINE_LABEL.findall(reference):  # captions as pdftotext prints them
+        caption = norm_sentence(re.sub(r"^\s*[.:]\s*", "", rest) if re.match(r"\s*[.:]\s*\S", rest) else "")
+        label = _label(kind, number)
+        if label in ours and not ours[label].startswith(caption[:40]):
+            continue  # a sentence of the body that starts with "Fig. 4." on this line, not the caption
+        if len(caption) >= 25 and caption[:60] in sections:
+            leaks.add(label)
+    out.update(want=len(want), hit=len(want & found), invented=len(found - printed), leaks=len(leaks))
+    return out
+
+
 def score(paper: Paper, truth: dict) -> dict:
     """Compare one extracted Paper with its ground truth."""
     authors = prf([fold_name(a) for a in paper.authors], [fold_name(a) for a in truth["authors"]])
@@ -137,6 +187,7 @@ def run(papers_dir: Path) -> int:
             ref = pdftotext_time(pdf)
             s = score(paper, truth)
             s.update(cold=cold, warm=warm, pdftotext=ref, name=pdf.stem)
+            s["floats"] = score_floats(paper, pdftotext_text(pdf))
             rows.append(s)
             a = s["authors"]
             n, want, ok = s["refs"]
@@ -165,7 +216,32 @@ def run(papers_dir: Path) -> int:
           + (f" = {statistics.median(ratios):.2f}x pdftotext (median of per-paper ratios)" if ratios
              else " (pdftotext not installed: no comparison)")
           + f"   warm (cached) max {max(r['warm'] for r in rows):.3f} s")
+    print_floats(rows)
     return 0
+
+
+def print_floats(rows: list[dict]) -> None:
+    """Figures and tables against pdftotext's line-start labels; leaks; paragraphs and footnotes kept."""
+    print()
+    header = (f"{'paper':28} {'figs':4} {'tabs':4} {'labels found/pdftotext':22} {'invented':8} {'leaks':5} "
+              f"{'paragraphs':10} {'footnotes':9}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        f = r["floats"]
+        hit = "-" if f["want"] is None else f"{f['hit']}/{f['want']}"
+        invented = "-" if f["invented"] is None else str(f["invented"])
+        print(f"{r['name'][:28]:28} {f['figures']:4} {f['tables']:4} {hit:>22} {invented:>8} {f['leaks']:5} "
+              f"{f['paragraphs']:10} {f['footnotes']:9}")
+    print("-" * len(header))
+    floats = [r["floats"] for r in rows]
+    scored = [f for f in floats if f["want"] is not None]
+    recall = (f"{sum(f['hit'] for f in scored) / max(1, sum(f['want'] for f in scored)):.3f}" if scored else "-")
+    invented = str(sum(f["invented"] for f in scored)) if scored else "-"
+    print(f"caption recall {recall} (of pdftotext's line-start labels)   invented {invented}   "
+          f"leaks {sum(f['leaks'] for f in floats)}   paragraphs {sum(f['paragraphs'] for f in floats)}   "
+          f"figures {sum(f['figures'] for f in floats)}   tables {sum(f['tables'] for f in floats)}   "
+          f"footnotes {sum(f['footnotes'] for f in floats)}")
 
 
 def _yn(flag: bool) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import unicodedata
 from pathlib import Path
 
@@ -111,3 +113,67 @@ def test_urls_recalled(case):
     found = {_url(u) for u in paper.urls}
     missing = [u for u in truth.get("urls", []) if _url(u) not in found]
     assert not missing
+
+
+# -- figures, tables, footnotes, paragraphs ------------------------------------------------------------
+
+_LINE_LABEL = re.compile(r"^\f?\s*(Figure|Fig\.|Table)\s*(\d{1,2})\b", re.M)
+
+
+def _pdftotext(slug: str) -> str:
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    return subprocess.run([exe, str(PAPERS / f"{slug}.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _label(kind: str, number: str) -> str:
+    return f"{'Table' if kind == 'Table' else 'Figure'} {number}"
+
+
+def test_captions_found_against_pdftotext(extracted):
+    """Recall >= 0.9 of the labels pdftotext shows at line starts, over all papers; none invented."""
+    want = found = 0
+    for slug, (paper, _) in extracted.items():
+        text = _pdftotext(slug)
+        labels = {_label(k, n) for k, n in _LINE_LABEL.findall(text)}
+        printed = {_label(k, n) for k, n in re.findall(r"(Figure|Fig\.|Table)\s*(\d{1,2})\b", text)}
+        ours = [f.label for f in (*paper.figures, *paper.tables)]
+        assert len(ours) == len(set(ours)), slug
+        assert not set(ours) - printed, (slug, set(ours) - printed)
+        want += len(labels)
+        found += len(labels & set(ours))
+    assert found >= 0.9 * want
+
+
+def test_no_caption_or_table_row_left_in_section_text(case):
+    paper, _ = case
+    prose = _sentence(" ".join(s.text for s in paper.sections))
+    for f in (*paper.figures, *paper.tables):
+        assert _sentence(f.caption[:60]) not in prose, f.label
+        for row in f.content.splitlines():
+            if row.count("  ") >= 2 and len(_sentence(row)) >= 20:
+                assert _sentence(row) not in prose, (f.label, row)
+    for note in paper.footnotes:
+        if len(note.split()) >= 6:  # (a bare URL footnote may also be printed in the text)
+            assert _sentence(note) not in prose, note
+
+
+def test_figures_and_tables_in_document_order_with_captions_and_boxes(case):
+    paper, _ = case
+    for floats in (paper.figures, paper.tables):
+        assert [f.page for f in floats] == sorted(f.page for f in floats)
+        for f in floats:
+            assert re.fullmatch(r"(Figure|Table) \d{1,2}", f.label)
+            assert len(f.caption) > 5 and not re.match(r"(?i)(figure|fig\.|table)\s*\d", f.caption)
+            assert f.bbox is not None and f.bbox[0] < f.bbox[2] and f.bbox[1] < f.bbox[3]
+    assert paper.figures or paper.tables
+
+
+def test_paragraphs_survive(case):
+    paper, _ = case
+    body = [s for s in paper.sections if s.text and not s.appendix]
+    paragraphs = [p for s in body for p in s.text.split("\n\n") if p.strip()]
+    assert len(paragraphs) >= 1.5 * len(body)  # sections of several paragraphs, not one block each
+    assert all(not p.startswith(" ") and "\n" not in p for p in paragraphs)

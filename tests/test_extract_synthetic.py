@@ -498,7 +498,8 @@ def test_figure_labels_are_not_title_heading_or_text(tmp_path):
     assert paper.title == "Figure Words Paper"
     assert top(paper) == ["Introduction"]
     assert "epoch loss" not in paper.sections[0].text
-    assert "Figure 1: Accuracy per epoch." in paper.sections[0].text
+    assert "Accuracy per epoch" not in paper.sections[0].text  # captions are kept apart, not in the prose
+    assert [(f.label, f.caption, f.page) for f in paper.figures] == [("Figure 1", "Accuracy per epoch.", 1)]
 
 
 def test_affiliation_line_in_author_font_is_dropped(tmp_path):

@@ -151,8 +151,8 @@ def equations(text: str) -> list[str]:
     found: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if _EQUATION.match(line) and len(re.findall(r"[A-Za-z]{4,}", line)) <= 4:
-            found.append(line)
+        if _EQUATION.match(line) and len(re.findall(r"[A-Za-z]{4,}", line)) <= 4 and not _EQ_NUMBER.search(line):
+            found.append(line)  # (numbered ones are found below, formatted alike)
     for match in _EQ_NUMBER.finditer(text):
         before = text[max(0, match.start() - 240):match.start()]
         ends = list(_PROSE_END.finditer(before))

@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+from drafter.extract.floats import find_floats
 from drafter.extract.header import pick_year, read_arxiv_stamp, read_front, read_venue
 from drafter.extract.headings import read_body
 from drafter.extract.layout import Line, build_lines, read_layout
@@ -23,7 +24,7 @@ from drafter.paper import Paper
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "3.2"
+EXTRACTOR_VERSION = "4.0"
 
 
 def extract_paper(doc: RawDocument) -> Paper:
@@ -33,6 +34,8 @@ def extract_paper(doc: RawDocument) -> Paper:
     front = read_front(doc, layout, paper)
     stamp_year = read_arxiv_stamp(layout, paper)
     venue_texts, venue_year = read_venue(layout, front, paper)
+    floats = find_floats(layout, front.title_lines)
+    paper.figures, paper.tables, paper.footnotes = floats.figures, floats.tables, floats.footnotes
     body = read_body(doc, layout, front.title_lines, front.abstract_line)
     paper.abstract, paper.sections = body.abstract, body.sections
     paper.references = split_references(body.reference_lines)

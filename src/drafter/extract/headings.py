@@ -6,6 +6,7 @@ numbering must count up, the PDF outline (bookmarks) confirms and completes them
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -247,7 +248,9 @@ def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstrac
     """Walk the content pages: the abstract, each section's text, the reference lines, prose for URLs."""
     body = layout.body
     all_lines: list[Line] = [ln for lns in layout.pages[layout.first:] for ln in lns]
-    headings = find_headings(doc, all_lines, body, {id(ln) for ln in title_lines})
+    not_prose = {id(ln) for ln in all_lines if ln.kind != "body"}
+    headings = find_headings(doc, all_lines, body, {id(ln) for ln in title_lines} | not_prose)
+    paragraphs = _Paragraphs(all_lines, body)
     heading_at = {id(h.line): h for h in headings}
     vocab = collect_vocabulary("\n".join(ln.text for ln in all_lines))
 
@@ -320,7 +323,7 @@ def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstrac
             continue
         if ln.boiler:
             continue
-        if ln.figure:  # plot labels: not prose, but URLs printed in figures still count
+        if ln.figure or id(ln) in not_prose:  # plot labels, captions, tables, footnotes: URLs there still count
             body_url_text.append(ln.text)
             continue
         if state == "abstract" and idx > start_index:
@@ -337,6 +340,9 @@ def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstrac
                 abstract_lines.append(ln)
             continue
         if state == "section":
+            if current and paragraphs.starts(ln):
+                current.append("")
+            paragraphs.last = ln
             current.append(ln.text)
             body_url_text.append(ln.text)
         elif state == "refs":
@@ -350,3 +356,44 @@ def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstrac
     sections = [s for s in sections if s.title]
     fix_heading_case(sections)
     return Body(abstract, sections, references_lines, body_url_text)
+
+
+class _Paragraphs:
+    """Tells where a new paragraph starts: a wider gap than the line pitch, a first-line indent, or a short
+    line ending a sentence before it."""
+
+    def __init__(self, lines: list[Line], body: float) -> None:
+        self.last: Line | None = None
+        prose = [ln for ln in lines if abs(ln.size - body) <= 0.6 and ln.kind == "body" and not ln.boiler
+                 and not ln.figure and len(ln.text) > 30]
+        steps = sorted(a.y - b.y for a, b in itertools.pairwise(prose)
+                       if a.page == b.page and 0.8 * body <= a.y - b.y <= 1.6 * body)
+        self.pitch = steps[len(steps) // 2] if steps else 1.2 * body
+        self.lefts: dict[int, Counter[int]] = {}  # page -> how many prose lines start at each x
+        self.rights: dict[tuple[int, int], float] = {}  # (page, left x) -> right edge of that column
+        for ln in prose:
+            self.lefts.setdefault(ln.page, Counter())[round(ln.x)] += 1
+        for ln in prose:
+            key = (ln.page, self._left(ln))
+            self.rights[key] = max(self.rights.get(key, 0.0), ln.x1)
+
+    def _left(self, line: Line) -> int:
+        """The column's left edge: the x most prose lines of the page start at, at or a little left of the line."""
+        counts = self.lefts.get(line.page)
+        near = [(n, x) for x, n in (counts or {}).items() if line.x - 3.5 * line.size <= x <= line.x + 1]
+        return max(near)[1] if near else round(line.x)
+
+    def starts(self, line: Line) -> bool:
+        prev = self.last
+        if prev is None or prev.text.rstrip().endswith("-"):
+            return False
+        ends_sentence = bool(re.search(r"[.!?]['\u2019\u201d)]?\s*$", prev.text))
+        gap = prev.y - line.y
+        if line.page == prev.page and line.x < prev.x1 and line.x1 > prev.x and gap > 1.3 * self.pitch:
+            # a wider gap than the line pitch; much wider: a float stood between, the sentence decides
+            return gap < 4 * self.pitch or ends_sentence
+        left = self._left(line)
+        if 0.7 * line.size <= line.x - left <= 3 * line.size:
+            return True
+        right = self.rights.get((prev.page, self._left(prev)), prev.x1)
+        return ends_sentence and prev.x1 < right - 3 * prev.size

@@ -26,6 +26,7 @@ class Line:
     spans: list[Span] = field(default_factory=list)
     boiler: bool = False  # running header/footer or page number
     figure: bool = False  # text inside an embedded figure (plot labels)
+    kind: str = "body"  # or what floats found it to be: "caption", "table", "figure", "footnote"
 
 
 def join_spans(spans: list[Span]) -> str:

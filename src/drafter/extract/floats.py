@@ -1,0 +1,245 @@
+"""Layout lines -> figures, tables and footnotes, each line they take marked so section text skips it.
+
+A caption is a line that opens with a label ("Figure 3:", "Fig. 3.", "Table 2.") and is not the tail of a
+sentence running on from the line above; it continues while the next lines sit close below it. The lines
+between a caption and the body prose next to it are the float's own text: a table's cells, a figure's
+labels. Footnotes are the smaller lines at the foot of a page, below the body text, opening with a mark.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from drafter.extract.headings import classify_heading
+from drafter.extract.layout import Layout, Line
+from drafter.paper import Figure
+from drafter.text import FOOTNOTE_MARKS, collect_vocabulary, normalize_text, strip_footnote_marks, unwrap_lines
+
+_LABEL = re.compile(r"^\s*(?P<kind>fig(?:ure)?\.?|table)\s*(?P<num>\d{1,2}|[A-H]\.?\d{1,2})(?![\d.]\d)(?P<rest>.*)$",
+                    re.I | re.S)
+_STRONG_SEPARATOR = re.compile(r"^\s*[.:|\u2014\u2013]\s*(?=\S)|^\s*[.:]?\s*$")
+_SENTENCE_END = re.compile(r"[.!?:)\]]\s*$")
+
+
+@dataclass
+class Floats:
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[Figure] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)
+
+
+def find_floats(layout: Layout, skip: list[Line]) -> Floats:
+    """Find captions, the tables and figure text around them and the footnotes; mark every line taken."""
+    found = Floats()
+    vocab = collect_vocabulary("\n".join(ln.text for lns in layout.pages for ln in lns))
+    skip_ids = {id(ln) for ln in skip}
+    seen: set[str] = set()
+    for lines in layout.pages[layout.first:]:
+        width = _column_width(lines, layout.body)
+        captions = []
+        for ln in lines:
+            if id(ln) in skip_ids or ln.boiler or ln.figure or ln.kind != "body":
+                continue
+            label = _caption_label(ln, lines, layout.body)
+            if label is not None:
+                block = _caption_block(ln, lines)
+                for part in block:
+                    part.kind = "caption"
+                captions.append((label, block))
+        for label, block in captions:
+            is_table = label.startswith("Table")
+            region = _float_region(block, lines, layout.body, width, is_table)
+            for ln in region:
+                ln.kind = "table" if is_table else "figure"
+            if label in seen:  # the same label again (a continued table, a repeated figure): one entry
+                continue
+            seen.add(label)
+            entry = Figure(label, _caption_text(block, vocab), block[0].page, _bbox(block),
+                           _cell_text(region) if is_table else "")
+            (found.tables if is_table else found.figures).append(entry)
+        found.footnotes.extend(_find_footnotes(lines, layout.body, skip_ids, vocab))
+    return found
+
+
+def _caption_label(line: Line, lines: list[Line], body: float) -> str | None:
+    """'Figure 3' / 'Table 2' when the line opens a caption, else None."""
+    m = _LABEL.match(line.text)
+    if m is None:
+        return None
+    rest = m.group("rest")
+    label_bold = bool(line.spans) and line.spans[0].bold and line.bold < 0.95
+    set_apart = label_bold or line.size <= body - 0.5
+    if not _STRONG_SEPARATOR.match(rest) and not (set_apart and re.match(r"\s+[A-Z(]", rest)):
+        return None
+    if not set_apart and _continues_sentence(line, lines):
+        return None  # "... as shown in" / "Figure 3. The results ...": a sentence wrapped onto this line
+    kind = "Table" if m.group("kind").lower().startswith("t") else "Figure"
+    return f"{kind} {m.group('num').replace('.', '')}"
+
+
+def _continues_sentence(line: Line, lines: list[Line]) -> bool:
+    """Whether the line directly above (same column, same size, one line pitch) ends mid-sentence."""
+    above = [ln for ln in lines if ln is not line and ln.page == line.page and not ln.boiler and not ln.figure
+             and 0 < ln.y - line.y <= 1.45 * line.size and abs(ln.size - line.size) < 0.3
+             and ln.x < line.x1 and ln.x1 > line.x]
+    if not above:
+        return False
+    nearest = min(above, key=lambda ln: ln.y - line.y)
+    return not _SENTENCE_END.search(nearest.text)
+
+
+def _caption_block(first: Line, lines: list[Line]) -> list[Line]:
+    """The caption's lines: its first line and those closely below it, inside its width and of its size."""
+    block = [first]
+    x0, x1 = first.x - 3, max(first.x1, first.x + 40) + 3
+    while True:
+        last = block[-1]
+        below = [ln for ln in lines if ln.y < last.y - 0.5 and last.y - ln.y <= 1.4 * last.size
+                 and ln.x >= x0 and ln.x1 <= x1 and abs(ln.size - first.size) <= 0.6 and ln.kind == "body"
+                 and not ln.boiler and not ln.figure and ln not in block]
+        if not below:
+            return block
+        nxt = max(below, key=lambda ln: ln.y)
+        if _LABEL.match(nxt.text) and _STRONG_SEPARATOR.match(_LABEL.match(nxt.text).group("rest")):  # type: ignore[union-attr]
+            return block
+        block.append(nxt)
+
+
+def _column_width(lines: list[Line], body: float) -> float:
+    """The usual width of a body text line on the page (one column's width)."""
+    widths: Counter[int] = Counter()
+    for ln in lines:
+        if abs(ln.size - body) <= 0.6 and len(ln.text) > 30:
+            widths[round((ln.x1 - ln.x) / 4)] += 1
+    return widths.most_common(1)[0][0] * 4.0 if widths else 250.0
+
+
+def _is_prose(line: Line, body: float, width: float) -> bool:
+    """A line of running text: body size and either as wide as the column or a sentence's end."""
+    if abs(line.size - body) > 0.6 or len(line.text) <= 25 or line.text.count("  ") >= 2:
+        return False
+    return line.x1 - line.x >= 0.85 * width or (
+        bool(re.search(r"[a-z]{2}[.!?]['\u2019\u201d)]?$", line.text.rstrip())) and len(line.text.split()) >= 4)
+
+
+def _float_region(block: list[Line], lines: list[Line], body: float, width: float, is_table: bool) -> list[Line]:
+    """The lines of the float next to its caption: above (figures; tables whose caption is below them) or
+    below (tables captioned on top), up to the body prose or a heading."""
+    up = _walk(block, lines, body, width, upward=True, limit=3.2 * body if is_table else 400.0)
+    if not is_table:
+        return up
+    down = _walk(block, lines, body, width, upward=False, limit=3.2 * body)
+    if not down:
+        return up
+    if not up:
+        return down
+    gap_up = min(ln.y for ln in up) - max(ln.y for ln in block) if up else float("inf")
+    gap_down = min(ln.y for ln in block) - max(ln.y for ln in down)
+    return up if abs(gap_up) <= gap_down else down
+
+
+def _walk(block: list[Line], lines: list[Line], body: float, width: float, upward: bool,
+          limit: float) -> list[Line]:
+    x0, x1 = _column_of(block, lines, body, width)
+    edge = max(ln.y for ln in block) if upward else min(ln.y for ln in block)
+    sign = 1 if upward else -1
+    candidates = [ln for ln in lines if not ln.boiler and not ln.figure and ln not in block
+                  and (ln.y - edge) * sign > 1 and ln.x < x1 and ln.x1 > x0]
+    candidates.sort(key=lambda ln: (ln.y - edge) * sign)
+    out: list[Line] = []
+    last = edge
+    for i, ln in enumerate(candidates):
+        if (ln.kind != "body" or (ln.y - last) * sign > limit or _LABEL.match(ln.text)
+                or classify_heading(ln, body) is not None):
+            break
+        if _is_prose(ln, body, width):
+            break
+        # a paragraph's short last line: body prose follows one line pitch further on, starting where it starts
+        beyond = [o for o in candidates[i + 1:i + 4] if 0 < (o.y - ln.y) * sign <= 1.5 * ln.size
+                  and abs(o.x - ln.x) < 2 and _is_prose(o, body, width)]
+        if abs(ln.size - body) <= 0.6 and beyond:
+            break
+        out.append(ln)
+        last = ln.y
+    return out
+
+
+def _column_of(block: list[Line], lines: list[Line], body: float, width: float) -> tuple[float, float]:
+    """The caption's horizontal extent widened to the column(s) of body prose it sits in (a short caption
+    under a wide table)."""
+    x0, x1 = min(ln.x for ln in block), max(ln.x1 for ln in block)
+    prose = [ln for ln in lines if _is_prose(ln, body, width) and ln.x < x1 and ln.x1 > x0]
+    if prose:
+        x0, x1 = min(x0, min(ln.x for ln in prose)), max(x1, max(ln.x1 for ln in prose))
+    return x0, x1
+
+
+def _caption_text(block: list[Line], vocab: set[str]) -> str:
+    m = _LABEL.match(block[0].text)
+    first = re.sub(r"^\s*[.:|\u2014\u2013]?\s*", "", m.group("rest")) if m else block[0].text
+    raw = "\n".join([first, *(ln.text for ln in block[1:])])
+    return unwrap_lines(normalize_text(strip_footnote_marks(raw), vocab))
+
+
+def _bbox(block: list[Line]) -> tuple[float, float, float, float]:
+    """Where the caption is printed, in PDF points (x0, y0, x1, y1; origin bottom-left)."""
+    return (round(min(ln.x for ln in block), 1), round(min(ln.y - 0.25 * ln.size for ln in block), 1),
+            round(max(ln.x1 for ln in block), 1), round(max(ln.y + 0.8 * ln.size for ln in block), 1))
+
+
+def _cell_text(region: list[Line]) -> str:
+    """A table's cells as text: one row per line, cells left to right separated by two spaces."""
+    rows: list[list[Line]] = []
+    for ln in sorted(region, key=lambda ln: (-ln.y, ln.x)):
+        if rows and abs(rows[-1][0].y - ln.y) < 0.5 * ln.size:
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    return "\n".join("  ".join(c.text for c in sorted(row, key=lambda c: c.x)) for row in rows)
+
+
+def _find_footnotes(lines: list[Line], body: float, skip_ids: set[int], vocab: set[str]) -> list[str]:
+    """Footnotes: smaller lines at the foot of a column, below its body text, the first opening with a mark."""
+    prose = [ln for ln in lines if abs(ln.size - body) <= 0.6 and ln.kind == "body" and not ln.boiler
+             and not ln.figure and len(ln.text) > 30]
+    if len(prose) < 3:
+        return []
+
+    def below_prose(ln: Line) -> bool:
+        column = [p for p in prose if p.x < ln.x1 and p.x1 > ln.x]
+        return bool(column) and all(p.y > ln.y for p in column)
+
+    foot = [ln for ln in lines if ln.kind == "body" and not ln.boiler and not ln.figure and id(ln) not in skip_ids
+            and ln.size <= body - 0.8 and below_prose(ln)]
+    middle = (min((ln.x for ln in lines), default=0.0) + max((ln.x1 for ln in lines), default=0.0)) / 2
+    out = []
+    for right in (False, True):
+        run = sorted((ln for ln in foot if (ln.x >= middle) == right), key=lambda ln: -ln.y)
+        if not run or not _opens_footnote(run[0]):
+            continue
+        notes: list[list[str]] = []
+        for ln in run:
+            ln.kind = "footnote"
+            if _opens_footnote(ln) or not notes:
+                notes.append([ln.text])
+            else:
+                notes[-1].append(ln.text)
+        for note in notes:
+            text = unwrap_lines(normalize_text("\n".join(note), vocab))
+            text = re.sub(f"^[\\s\\d{re.escape(FOOTNOTE_MARKS)}]{{1,3}}(?=\\S)", "", text, count=1).strip()
+            if text:
+                out.append(text)
+    return out
+
+
+def _opens_footnote(line: Line) -> bool:
+    """A footnote's first line starts with its mark: a raised small digit or symbol, or a mark character."""
+    if line.spans and len(line.spans) > 1:
+        head = line.spans[0]
+        if head.size < 0.85 * max(s.size for s in line.spans) and re.fullmatch(
+                f"[\\s\\d{re.escape(FOOTNOTE_MARKS)}a-z]{{1,3}}", head.text):
+            return True
+    return bool(re.match(f"^\\s*(?:[{re.escape(FOOTNOTE_MARKS)}\u2217\u2020\u2021]|\\d{{1,2}}(?=[A-Za-z]))",
+                         line.text))

@@ -1,0 +1,142 @@
+"""Generated PDFs (tests/pdfgen.py) -> captions, tables, figure text, footnotes and paragraphs kept apart."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from drafter.extract import extract_paper
+from drafter.ingest import read_pdf
+from pdfgen import Text, make_pdf, wrap
+
+WIDTH = 468.0  # one column from x=72 to x=540
+PARA_1 = ("Residual mixing keeps a running memory of the past and mixes it into every token through a gate. "
+          "This paragraph explains why that matters for small models that run on phones and browsers. ") * 2
+PARA_2 = ("The second paragraph describes the training set-up in enough detail to reproduce it, including the "
+          "optimiser, the schedule and the number of steps, and it runs over several lines as well. ") * 2
+PARA_3 = ("After the table the method section goes on: the gate opens at the start of sentences and stays "
+          "closed inside long words, which we read as the memory holding topics rather than tokens. ") * 2
+PARA_4 = ("The last paragraph closes the section with the limitations of a single memory vector per chunk "
+          "and what we would like to try next with several slots and learned boundaries. ") * 2
+REFS = [f"[{i}] A. Author and B. Writer. Paper number {i}. In Proceedings of Things, 2019." for i in range(1, 9)]
+
+
+class _Page:
+    """Lays lines top-down on one page, keeping the y of each piece."""
+
+    def __init__(self, items: list[Text], y: float) -> None:
+        self.items, self.y = items, y
+
+    def paragraph(self, text: str, size: float = 10.0, gap: float = 6.0, indent: float = 0.0) -> float:
+        self.y -= gap
+        first = self.y - size * 1.2
+        for i, line in enumerate(wrap(text, WIDTH - indent, size)):
+            self.y -= size * 1.2
+            self.items.append(Text(line, 72 + (indent if i == 0 else 0), self.y, size))
+        return first
+
+    def line(self, text: str, x: float = 72.0, size: float = 10.0, gap: float = 0.0, bold: bool = False) -> float:
+        self.y -= gap + size * 1.2
+        self.items.append(Text(text, x, self.y, size, bold))
+        return self.y
+
+    def row(self, cells: list[str], size: float = 9.0, gap: float = 0.0) -> None:
+        self.y -= gap + size * 1.3
+        for cell, x in zip(cells, (120, 300, 420), strict=False):
+            self.items.append(Text(cell, x, self.y, size))
+
+
+def _make(path: Path, *, paragraph_style: str = "gap") -> tuple[Path, dict[str, float]]:
+    """A two-page paper whose method section holds a table, a figure and a footnote between paragraphs."""
+    at: dict[str, float] = {}
+    items = [Text("Floats Kept Apart", 72, 720, 17, True), Text("Ada Lovelace, Alan Turing", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We keep captions, tables and footnotes apart.", 72, 648)]
+    page = _Page(items, 640)
+    page.line("1 Method", size=12, gap=10, bold=True)
+    gap, indent = (8.0, 0.0) if paragraph_style == "gap" else (0.0, 15.0)
+    page.paragraph(PARA_1 + "Our code is public.\u00b9", gap=gap, indent=indent)
+    page.paragraph(PARA_2, gap=gap, indent=indent)
+    at["table_caption"] = page.line("Table 1: Accuracy and size of the models on the test set.", size=9, gap=14)
+    page.row(["Model", "Accuracy", "Params"], gap=6)
+    page.row(["Baseline", "71.2", "10M"])
+    page.row(["Ours (gated)", "75.9", "11M"])
+    page.paragraph(PARA_3, gap=18, indent=indent)
+    page.y -= 30
+    page.line("loss", x=200, size=7)  # a figure's labels drawn as plain page text
+    page.line("epoch", x=280, size=7, gap=40)
+    at["figure_caption"] = page.line("Figure 1: Training loss falls faster with the gate.", size=9, gap=8)
+    page.paragraph(PARA_4, gap=18, indent=indent)
+    items.append(Text("1", 72, 70, 6))
+    items.append(Text("Code at https://example.org/grm and a note that runs on.", 76, 66, 8))
+    second = _Page([], 740)
+    second.line("2 Conclusion", size=12, bold=True)
+    second.paragraph(PARA_4)
+    second.line("References", size=12, gap=10, bold=True)
+    for ref in REFS:
+        second.paragraph(ref, size=9, gap=2)
+    make_pdf(path, [items, second.items])
+    return path, at
+
+
+def test_table_caption_and_cells_are_kept_apart(tmp_path):
+    pdf, at = _make(tmp_path / "p.pdf")
+    paper = extract_paper(read_pdf(pdf))
+    assert [(t.label, t.caption, t.page) for t in paper.tables] == [
+        ("Table 1", "Accuracy and size of the models on the test set.", 1)]
+    table = paper.tables[0]
+    assert table.content.splitlines() == ["Model  Accuracy  Params", "Baseline  71.2  10M", "Ours (gated)  75.9  11M"]
+    x0, y0, x1, y1 = table.bbox or (0, 0, 0, 0)
+    assert x0 == 72 and y0 < at["table_caption"] < y1 and 250 < x1 < 300  # the caption, not the table
+    method = paper.sections[0].text
+    for leaked in ("Accuracy and size", "71.2", "Ours (gated)", "Params"):
+        assert leaked not in method
+
+
+def test_figure_caption_and_its_labels_are_kept_apart(tmp_path):
+    pdf, at = _make(tmp_path / "p.pdf")
+    paper = extract_paper(read_pdf(pdf))
+    assert [(f.label, f.caption, f.page) for f in paper.figures] == [
+        ("Figure 1", "Training loss falls faster with the gate.", 1)]
+    _, y0, _, y1 = paper.figures[0].bbox or (0, 0, 0, 0)
+    assert y0 < at["figure_caption"] < y1
+    method = paper.sections[0].text
+    assert "Training loss" not in method and "epoch" not in method and "loss" not in method
+
+
+def test_footnote_is_kept_apart_and_its_url_still_counts(tmp_path):
+    pdf, _ = _make(tmp_path / "p.pdf")
+    paper = extract_paper(read_pdf(pdf))
+    assert paper.footnotes == ["Code at https://example.org/grm and a note that runs on."]
+    assert "example.org" not in paper.sections[0].text
+    assert "https://example.org/grm" in paper.urls
+    assert "public." in paper.sections[0].text  # the mark after the sentence does not cost the sentence
+
+
+def test_paragraphs_separated_by_space_survive(tmp_path):
+    pdf, _ = _make(tmp_path / "p.pdf", paragraph_style="gap")
+    paragraphs = extract_paper(read_pdf(pdf)).sections[0].text.split("\n\n")
+    assert [p[:25] for p in paragraphs] == [PARA_1[:25], PARA_2[:25], PARA_3[:25], PARA_4[:25]]
+    assert all("\n" not in p for p in paragraphs)
+
+
+def test_paragraphs_marked_by_indent_survive(tmp_path):
+    pdf, _ = _make(tmp_path / "p.pdf", paragraph_style="indent")
+    paragraphs = extract_paper(read_pdf(pdf)).sections[0].text.split("\n\n")
+    assert [p[:25] for p in paragraphs] == [PARA_1[:25], PARA_2[:25], PARA_3[:25], PARA_4[:25]]
+
+
+def test_sentence_wrapped_onto_a_label_is_not_a_caption(tmp_path):
+    items = [Text("Running Text Paper", 72, 720, 17, True), Text("Ada Lovelace", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We do things.", 72, 648),
+             Text("1 Results", 72, 620, 12, True)]
+    lines = [*wrap(PARA_1, WIDTH), "and the gain is largest on the retrieval task, as shown in",
+             "Figure 2. The results also hold for Table 3: the larger models gain more",
+             "Table 3. As before, the gap closes with more data.", *wrap(PARA_2, WIDTH)]
+    items += [Text(line, 72, 600 - 12 * i) for i, line in enumerate(lines)]
+    refs = [Text(r, 72, 700 - 14 * i, 9) for i, r in enumerate(["References", *REFS])]
+    make_pdf(tmp_path / "p.pdf", [items, refs])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.figures == [] and paper.tables == []
+    assert "as shown in Figure 2. The results also hold" in paper.sections[0].text
