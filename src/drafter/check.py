@@ -76,8 +76,8 @@ class PaperIndex:
 
 # -- normalisation ----------------------------------------------------------------------------------------------
 
-_DASHES = str.maketrans({"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-                         "\u2014": "-", "\u2015": "-", "\u00ad": None})
+# Every dash and minus sign as "-", one character for one, so offsets in a draft keep their meaning.
+_DASHES = str.maketrans(dict.fromkeys("\u2212\u2010\u2011\u2012\u2013\u2014\u2015", "-"))
 _CITATION = re.compile(r"\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
 _AUTHOR_YEAR = re.compile(r"\([^()]*\bet al\b[^()]*\)")
 _WORD = re.compile(r"\w+")
@@ -86,7 +86,7 @@ _WORD = re.compile(r"\w+")
 def normalise_words(text: str) -> str:
     """Lower-case words in order, with ligatures expanded, hyphenation (also at line ends) joined, citation
     marks and punctuation dropped: the form quotes and the paper are compared in."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    text = unicodedata.normalize("NFKC", text).translate(_DASHES).replace("\u00ad", "")
     text = _CITATION.sub(" ", text)
     text = _AUTHOR_YEAR.sub(" ", text)
     text = re.sub(r"(?<=\w)-(?:[ \t]*\n[ \t]*|[ \t]+(?=[a-z]))?(?=\w)", "", text)  # long-range, trans-\nformer
@@ -165,7 +165,7 @@ def _scan_numbers(text: str) -> Iterator[_Number]:
         if after and after.group("pow"):
             power = _decimal(re.sub(r"\s", "", after.group("powexp")).replace("−", "-"))
             if power is not None and abs(power) < 40:
-                values = [value * Decimal(10) ** int(power)]
+                values = [value, value * Decimal(10) ** int(power)]
                 end = after.end("pow")
         elif after and after.group("word"):
             word = after.group("word")
@@ -218,12 +218,12 @@ def _number_set(text: str) -> tuple[set[str], list[Decimal]]:
 
 def index_paper(paper: Paper) -> PaperIndex:
     """Build the index once per paper from `Paper.searchable_text()`."""
-    text = unicodedata.normalize("NFKC", paper.searchable_text()).translate(_DASHES)
-    body = unicodedata.normalize("NFKC", replace(paper, references=[]).searchable_text()).translate(_DASHES)
+    text = paper.searchable_text()
+    body = replace(paper, references=[]).searchable_text().translate(_DASHES)  # as draft prose is read
     numbers, values = _number_set(body)
     if paper.year:
         numbers.add(str(paper.year))
-    references, _ = _number_set("\n".join(paper.references))
+    references, _ = _number_set("\n".join(paper.references).translate(_DASHES))
     return PaperIndex(f" {normalise_words(text)} ", frozenset(numbers), frozenset(references),
                       tuple(sorted(set(values))))
 
@@ -349,11 +349,26 @@ def _placeholders(prose: str, index: PaperIndex) -> Iterator[tuple[int, str]]:
 
 
 _QUOTE = re.compile(r'"([^"]{2,1200}?)"|“([^“”]{2,1200}?)”|„([^„“”]{2,1200}?)[“”]|«\s?([^«»]{2,1200}?)\s?»')
-_ELLIPSIS = re.compile(r"\.\s?\.\s?\.|…|\[[^\]]*\]")
+_ELLIPSIS = re.compile(r"\.\s?\.\s?\.|…|\[(?!\s*\d)[^\]]*\]")  # [...] and [editorial words]; not [33]
+
+
+def _cut_parentheses(parts: list[str]) -> list[str]:
+    """Where an ellipsis cuts into a parenthesis (a citation the paper's text drops whole), keep only what is
+    outside it."""
+    if len(parts) < 2:
+        return parts
+    out = []
+    for i, part in enumerate(parts):
+        if i > 0:
+            part = re.sub(r"^[^()]*\)", " ", part)
+        if i < len(parts) - 1:
+            part = re.sub(r"\([^()]*$", " ", part)
+        out.append(part)
+    return out
 
 
 def _quote_found(quote: str, index: PaperIndex) -> bool:
-    fragments = [normalise_words(part) for part in _ELLIPSIS.split(quote)]
+    fragments = [normalise_words(part) for part in _cut_parentheses(_ELLIPSIS.split(quote))]
     fragments = [f for f in fragments if len(f.split()) >= 3] or [normalise_words(quote)]
     return all(f" {fragment} " in index.words for fragment in fragments if fragment)
 
@@ -423,7 +438,7 @@ def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[F
         for pattern in (_PART_REFERENCE, _LIST_NUMBER, _HEADING_NUMBER, _EQUATION_TAG, _CITATION, _LONG_ID):
             prose = _blank_all(prose, pattern)
         references = section_id in _READS_REFERENCES
-        for number in _scan_numbers(prose):
+        for number in _scan_numbers(prose.translate(_DASHES)):
             candidates = [_canonical(v) for v in number.values]
             if paper_index.has_number(candidates, references=references):
                 continue
