@@ -48,6 +48,8 @@ class _Script:
     times: int
     kind: str  # "error" or "expired"
     status: int = 500
+    message: str = "The server had an error while processing your request. Sorry about that!"
+    code: str | None = None
 
 
 @dataclass
@@ -103,9 +105,14 @@ class FakeBatchAPI:
         self._thread: threading.Thread | None = None
 
     # -- scripting ------------------------------------------------------------------------------------
-    def fail_lines(self, match: str, times: int = 1, status: int = 500) -> None:
-        """The next `times` request lines whose custom_id contains `match` fail with HTTP `status`."""
-        self._scripts.append(_Script(match, times, "error", status))
+    def fail_lines(self, match: str, times: int = 1, status: int = 500, message: str | None = None,
+                   code: str | None = None) -> None:
+        """The next `times` request lines whose custom_id contains `match` fail with HTTP `status` (and an
+        OpenAI error body with `message` and `code`, e.g. context_length_exceeded)."""
+        script = _Script(match, times, "error", status, code=code)
+        if message:
+            script.message = message
+        self._scripts.append(script)
 
     def expire_lines(self, match: str, times: int = 1) -> None:
         """The next `times` request lines whose custom_id contains `match` expire unanswered."""
@@ -265,8 +272,8 @@ class FakeBatchAPI:
                 errors.append(record)
             elif script is not None:
                 record["response"] = {"status_code": script.status, "request_id": f"req_fake{number:06d}",
-                                      "body": _error("The server had an error while processing your request. "
-                                                     "Sorry about that!", "server_error")}
+                                      "body": _error(script.message, "server_error" if script.status >= 500
+                                                     else "invalid_request_error", script.code)}
                 errors.append(record)
             else:
                 record["response"] = {"status_code": 200, "request_id": f"req_fake{number:06d}",

@@ -21,7 +21,7 @@ from drafter.batch import read_list, run_batch
 from drafter.batch_api import STATE_NAME, jsonl_files, load_state, run_batch_api
 from drafter.cli import app
 from drafter.config import load_settings
-from drafter.errors import ModelError
+from drafter.errors import InputError, ModelError
 from drafter.plan import LLM_SECTIONS
 from fakearxiv import make_pdf
 from fakebatchapi import FakeBatchAPI
@@ -289,3 +289,54 @@ def test_entries_labels_name_papers_in_the_state(tmp_path: Path, papers: Path, f
     assert {r["paper"] for r in requests.values()} == {str(p) for p in sorted(papers.glob("*.pdf"))}
     assert {r["section"] for r in requests.values()} == set(LLM_SECTIONS)
     assert all(cid.split("/")[1] == r["section"] for cid, r in requests.items())
+
+
+def test_a_context_length_error_shrinks_the_paper_like_online(tmp_path: Path, papers: Path, fake: FakeBatchAPI):
+    """The online path shrinks the paper context once on a context-length error; so does the batch path, with
+    the shrunk request in the next round, and the draft notes the cut in that section as online does."""
+    from fakeserver import OPENAI_CONTEXT_MESSAGE
+
+    slug = "gated-residual-mixing-cheap-long-range-context-for-small-sequence-models"
+    cid = f"{slug[:60]}/math/"  # custom ids carry the first 60 characters of the slug
+    fake.fail_lines(cid, status=400, message=OPENAI_CONTEXT_MESSAGE, code="context_length_exceeded")
+    result, _ = _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
+    assert [r.status for r in result.batch.results] == ["done"] * 3
+    first, second = fake.inputs.values()
+    assert len(second) == 1 and second[0]["custom_id"].startswith(cid)
+    before = next(line for line in first if line["custom_id"].startswith(cid))
+    size = [len(json.dumps(line["body"]["messages"])) for line in (before, second[0])]
+    assert size[1] < size[0]
+    draft = parse_draft((tmp_path / "out" / f"{slug}.md").read_text(encoding="utf-8"), "d")
+    assert "context shortened to fit the budget" in draft.blocks["math"].content
+
+
+def test_a_run_stopped_between_upload_and_create_adopts_the_batch(tmp_path: Path, papers: Path,
+                                                                   fake: FakeBatchAPI,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    """The upload is recorded first; if the process dies right after creating the batch (before recording
+    it), the next run finds that batch by its input file instead of creating a second one."""
+    import drafter.batch_api as batch_api
+
+    real = batch_api.Provider.create
+
+    async def create_then_die(self, file_id, round_number):
+        await real(self, file_id, round_number)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_api.Provider, "create", create_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
+    assert [b.status for b in load_state(tmp_path / "out").batches] == ["uploaded"]
+    monkeypatch.setattr(batch_api.Provider, "create", real)
+    result, _ = _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
+    assert [r.status for r in result.batch.results] == ["done"] * 3
+    assert len(fake.batches) == 1 and len(fake.files) == 2  # the one input file and its output
+
+
+def test_batches_in_flight_elsewhere_are_not_collected_from_another_endpoint(tmp_path: Path, papers: Path):
+    with FakeBatchAPI(hold=True) as first, FakeBatchAPI() as second:
+        _api(papers, _settings(tmp_path, first.url), tmp_path / "out", wait_for_results=False)
+        with pytest.raises(InputError, match=f"were submitted to {first.url}") as caught:
+            _api(papers, _settings(tmp_path, second.url), tmp_path / "out")
+        assert f"--base-url {first.url}" in caught.value.one_line()
+        assert not second.batches

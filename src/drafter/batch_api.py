@@ -58,7 +58,8 @@ FILES_DIR = ".drafter-batch"
 # The Batch API's limits per input file (requests, bytes); a little under the 200 MB to be safe.
 MAX_REQUESTS = 50_000
 MAX_BYTES = 190 * 1024 * 1024
-IN_FLIGHT = ("validating", "in_progress", "finalizing", "cancelling")
+# "uploaded": the file is at the provider but the batch may not exist yet (a run stopped in between).
+IN_FLIGHT = ("uploaded", "validating", "in_progress", "finalizing", "cancelling")
 # Default polling: start after a few seconds, back off to about a minute.
 POLL_FIRST, POLL_MAX, POLL_FACTOR = 5.0, 60.0, 1.5
 ATTEMPTS = 2  # a failed or expired request is asked once more in a follow-up batch
@@ -74,11 +75,11 @@ Progress = Callable[[str], None]
 class Submitted:
     """One batch: its ids, its last known status, and which request each custom_id is."""
 
-    id: str
+    id: str  # "" until the batch is created
     input_file_id: str
     round: int
     requests: dict[str, dict[str, str]]  # custom_id -> {"paper", "section", "key"}
-    status: str = "validating"
+    status: str = "uploaded"
     output_file_id: str | None = None
     error_file_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -181,7 +182,8 @@ def load_outcomes(state: State) -> dict[str, Outcome]:
                 if status == 200 and _answer_text(body).strip():
                     outcome.answer = body
                 elif status is not None:
-                    outcome.failures.append({"status": status, "body": body})
+                    outcome.failures.append({"status": status, "body": body,
+                                             "request_id": response.get("request_id")})
                 else:
                     outcome.failures.append({"error": line.get("error") or {}})
         if batch.status in ("completed", "expired"):  # a request the provider dropped counts as failed
@@ -241,7 +243,8 @@ class BatchAnswers:
 
     def _error(self, failure: dict[str, Any], request: Request) -> ModelError:
         if "status" in failure:
-            return self.online._to_error(_status_error(int(failure["status"]), failure["body"]), request)
+            exc = _status_error(int(failure["status"]), failure["body"], failure.get("request_id"))
+            return self.online._to_error(exc, request)
         error = failure.get("error") or {}
         code, message = str(error.get("code") or "error"), str(error.get("message") or "no reason given")
         if code == "batch_expired":
@@ -326,6 +329,21 @@ class Provider:
             input_file_id=file_id, endpoint=ENDPOINT, completion_window=WINDOW,
             metadata={"tool": "drafter", "round": str(round_number)}))
 
+    async def find(self, file_id: str) -> Any | None:
+        """The batch created from this input file, if there is one (among the most recent 500)."""
+
+        async def scan() -> Any | None:
+            seen = 0
+            async for remote in self.client.batches.list(limit=100):
+                if remote.input_file_id == file_id:
+                    return remote
+                seen += 1
+                if seen >= 500:
+                    break
+            return None
+
+        return await self._call(f"batch list (looking for {file_id})", scan)
+
     async def retrieve(self, batch_id: str) -> Any:
         return await self._call(f"batch {batch_id}", lambda: self.client.batches.retrieve(batch_id))
 
@@ -358,9 +376,22 @@ async def _collect(provider: Provider, state: State, batch: Submitted) -> None:
     state.save()
 
 
+async def _create(provider: Provider, state: State, batch: Submitted, recover: bool) -> None:
+    """Create the batch for an uploaded file and record it; when recovering from a run that stopped between
+    the two, adopt the batch that run may have created instead of creating a second one."""
+    remote = await provider.find(batch.input_file_id) if recover else None
+    if remote is None:
+        remote = await provider.create(batch.input_file_id, batch.round)
+    batch.id = remote.id
+    _update(batch, remote)
+    state.save()  # before anything waits: a re-run finds it and never submits these again
+
+
 async def refresh(provider: Provider, state: State, wanted: set[str] | None = None) -> None:
     """Ask the provider about every batch in flight (or those holding `wanted` keys); collect finished ones."""
     for batch in state.batches:
+        if batch.status == "uploaded":
+            await _create(provider, state, batch, recover=True)
         if batch.in_flight and (wanted is None or batch.request_keys() & wanted):
             _update(batch, await provider.retrieve(batch.id))
             state.save()
@@ -422,11 +453,10 @@ async def submit(provider: Provider, state: State, misses: dict[str, Request], r
         name = f"round{round_number}-{len(state.batches) + 1}.jsonl"
         atomic_write(state.folder / name, data)
         file_id = await provider.upload(name, data)
-        remote = await provider.create(file_id, round_number)
-        batch = Submitted(remote.id, file_id, round_number, {cid: meta for cid, meta, _ in chunk})
-        _update(batch, remote)
+        batch = Submitted("", file_id, round_number, {cid: meta for cid, meta, _ in chunk})
         state.batches.append(batch)
-        state.save()  # before anything waits: a re-run finds it and never submits these again
+        state.save()  # the upload is recorded before the batch is created: see `_create`
+        await _create(provider, state, batch, recover=False)
         made.append(batch)
         progress(f"submitted batch {batch.id}: {count} requests ({name}, {len(data):,} bytes, file {file_id})")
     return made
@@ -511,6 +541,10 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts = prompts or PromptSet(settings.prompts_dir)
     state = load_state(out_dir)
+    if state.endpoint and state.endpoint != settings.endpoint and any(b.in_flight for b in state.batches):
+        raise InputError(f"the batches in flight in {state.path} were submitted to {state.endpoint}, not "
+                         f"{settings.endpoint}", f"Use --base-url {state.endpoint} to collect them, or another "
+                         "--out folder.")
     state.endpoint, state.model = settings.endpoint, settings.model
     online = OpenAIBackend(settings)
     provider = Provider(online)
