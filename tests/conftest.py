@@ -20,6 +20,7 @@ SAMPLE_PDF = EXAMPLES_DIR / "gated-residual-mixing.pdf"
 SHARED_PAPERS = Path(__file__).resolve().parents[2] / "shared" / "papers"
 
 ISOLATED_ENV_PREFIXES = ("OPENAI_", "DRAFTER_")
+CLOSED_URL = "http://127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +43,14 @@ def _isolate_machine(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
         path.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(name, str(path))
     for name in list(os.environ):
-        if name.upper().startswith(ISOLATED_ENV_PREFIXES):
+        if name.upper().startswith(ISOLATED_ENV_PREFIXES) or name in ("S2_API_KEY",):
             monkeypatch.delenv(name)
+    # Enrichment (Semantic Scholar, arXiv e-prints) defaults to real services: off in every test, and pointed at a
+    # closed local port in case a test turns it on without its own stand-in (tests/fakes2.py, tests/fakearxiv.py).
+    monkeypatch.setenv("DRAFTER_ENRICH", "0")
+    monkeypatch.setattr("drafter.enrich.LOOKUPS", False)  # also for settings built without the environment
+    monkeypatch.setenv("DRAFTER_S2_API", CLOSED_URL)
+    monkeypatch.setenv("DRAFTER_ARXIV_EPRINT", CLOSED_URL + "/e-print")
     return home
 
 

@@ -85,9 +85,13 @@ def overview_text(paper: Paper) -> str:
     authors = ", ".join(paper.authors) if paper.authors else "[Author List]"
     published = ", ".join(x for x in [str(paper.year) if paper.year else "", paper.venue or ""] if x)
     arxiv = f" · [arXiv:{paper.arxiv_id}](https://arxiv.org/abs/{paper.arxiv_id})" if paper.arxiv_id else ""
+    looked_up = paper.enrichment
+    citations = (f"{looked_up.citation_count:,} (Semantic Scholar, {looked_up.as_of})"
+                 if looked_up is not None and looked_up.citation_count is not None
+                 else "[Number if known] <!-- look it up on Google Scholar or Semantic Scholar -->")
     return (f"**Title**: {paper.title}  \n**Authors**: {authors}  \n"
             f"**Published**: {published or '[Year, Venue]'}{arxiv}  \n"
-            "**Citations**: [Number if known] <!-- look it up on Google Scholar or Semantic Scholar -->")
+            f"**Citations**: {citations}")
 
 
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co", "paperswithcode.com", "codeberg.org")

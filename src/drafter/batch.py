@@ -32,6 +32,7 @@ from typing import TextIO
 from drafter import sources
 from drafter.assemble import read_front_matter
 from drafter.config import Settings
+from drafter.enrich import EnrichJob
 from drafter.errors import EXIT_INPUT, EXIT_MODEL, DrafterError, InputError
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Backend, Events, Reply, make_backend
@@ -475,10 +476,15 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         if result.entry.error or source is None:
             raise InputError(result.entry.error or f"{result.entry.label}: not a usable source")
         run.reporter.stage(result, "fetching")
+        job = EnrichJob(run.settings, source) if run.settings.enrich_on else None
         metas = await run.metas if (run.metas is not None and source.kind == "arxiv") else None
         fetched = await asyncio.to_thread(sources.fetch, source, run.settings.cache_dir, metas)
         run.reporter.stage(result, "extracting")
         paper = sources.finish_paper(await _extract(run, fetched.pdf), fetched)
+        if job is not None:
+            await asyncio.to_thread(job.finish, paper)
+            if job.warning():
+                log.warning("%s: %s", result.entry.label, job.warning())
         result.title = paper.title
         check_draftable(paper)
         slug = slugify(paper.title)

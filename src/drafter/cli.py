@@ -22,6 +22,7 @@ from rich.table import Table
 from drafter import __version__
 from drafter.assemble import parse_draft, section_states
 from drafter.config import Settings, config_file, load_settings
+from drafter.enrich import start_enrichment
 from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Reply, describe, scrub
@@ -134,6 +135,9 @@ ContextOpt = Annotated[int | None, typer.Option("--context-tokens", min=500, hel
                                                 "tokens; lower it for small local models (default: 12000).",
                                                 show_default=False)]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ask the model again even for identical requests.")]
+NoEnrichOpt = Annotated[bool, typer.Option(
+    "--no-enrich", help="Look nothing up outside: no citation data from Semantic Scholar, no equations from the "
+    "arXiv LaTeX source (env DRAFTER_ENRICH=0; offline drafts skip it unless DRAFTER_ENRICH=1).")]
 PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .md.j2 files overriding packaged "
                                                  "prompts by name (see `drafter sections`).", show_default=False,
                                                  file_okay=False)]
@@ -154,6 +158,16 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
     if _state["debug"]:
         err.print(f"settings: {describe(settings)} (config file: {config_file()})")
     return settings
+
+
+def _finish_enrichment(job: Any, paper: Any) -> None:
+    """Collect the lookups started beside extraction; a failure costs one warning line, never the draft."""
+    if job is None:
+        return
+    job.finish(paper)
+    warning = job.warning()
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(_scrub(warning))}")
 
 
 def _announce_offline(settings: Settings) -> None:
@@ -216,7 +230,7 @@ def new(
                                           "token estimate; no network.")] = False,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
-    prompts: PromptsOpt = None,
+    prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False,
 ) -> None:
     """Draft a blog post from a paper: every template section, drafted concurrently, in one Markdown file.
 
@@ -230,8 +244,9 @@ def new(
 
     with _errors():
         settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
-        settings = settings.with_overrides(chain=chain)
+        settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         prompt_set = PromptSet(settings.prompts_dir)
+        job = start_enrichment(paper, settings) if settings.enrich_on and not dry_run else None
         loaded = load_source(paper, settings)
         if dry_run:
             _print_dry_run(render_all(loaded, settings, prompt_set))
@@ -242,6 +257,7 @@ def new(
                              ".drafter-history/), or -o another path.")
         for warning in loaded.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}")
+        _finish_enrichment(job, loaded)
         _announce_offline(settings)
         err.print(f"drafting [bold]{escape(loaded.title)}[/] with {settings.backend_label}: "
                   f"{len(LLM_SECTIONS)} sections, {settings.jobs} at a time")
@@ -286,11 +302,17 @@ def inspect(
                                          show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the stable contract in the "
                                           "README).")] = False,
+    no_enrich: Annotated[bool, typer.Option("--no-enrich", help="Do not look up citations (Semantic Scholar) or "
+                                            "equations (arXiv LaTeX source); answers are cached for a day.")] = False,
 ) -> None:
-    """Show what drafter extracts from a paper: metadata, sections, references, links."""
+    """Show what drafter extracts from a paper: metadata, sections, references, links, and (unless --no-enrich)
+    its citation count, most-cited citing papers and the equations of its arXiv source."""
     with _errors():
         settings = _settings(offline=True)
+        enrich = not no_enrich and settings.enrich is not False
+        job = start_enrichment(paper, settings) if enrich else None
         loaded = load_source(paper, settings)
+        _finish_enrichment(job, loaded)
         if as_json:
             print(json.dumps(loaded.inspect_json(), ensure_ascii=False, indent=2))
             return
@@ -308,6 +330,14 @@ def inspect(
         out.print(f"references: {len(data['references'])}")
         for url in data["urls"]:
             out.print(f"url:       {url}")
+        if loaded.enrichment is not None:
+            count = data["citation_count"]
+            out.print(f"citations: {'-' if count is None else f'{count:,}'}"
+                      + (f" (Semantic Scholar, {loaded.enrichment.as_of})" if count is not None else ""))
+            for citing in data["cited_by"]:
+                out.print(f"cited by:  {citing['title']} ({citing['year'] or 'n.d.'}, {citing['citations']:,} "
+                          f"citations) {citing['url']}")
+            out.print(f"equations: {len(data['equations'])} (arXiv LaTeX source)")
         for warning in loaded.warnings:
             err.print(f"warning: {warning}")
 
@@ -558,7 +588,7 @@ def batch(
                                                "5, backing off to 60).", show_default=False)] = None,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
-    prompts: PromptsOpt = None,
+    prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False,
 ) -> None:
     """Draft every paper of a reading list into one folder; re-running resumes where it stopped.
 
@@ -579,7 +609,7 @@ def batch(
         if (no_wait or cancel) and not batch_api:
             raise InputError("--no-wait and --cancel go with --batch-api", "Add --batch-api.")
         settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
-        settings = settings.with_overrides(chain=chain)
+        settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         entries = read_list(reading_list, sys.stdin)
         if batch_api:
             _batch_api(entries, settings, out_dir, force, not no_wait, cancel, poll, reading_list)

@@ -56,6 +56,8 @@ class Settings:
     cache: bool = True
     # Sections declaring `after: X` wait for X and read it (one more round trip); off by default for speed.
     chain: bool = False
+    # Look up citations (Semantic Scholar) and equations (arXiv source): None = on unless drafting offline.
+    enrich: bool | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
     prompts_dir: Path | None = None
     prices: dict[str, Price] = field(default_factory=dict)
@@ -79,6 +81,11 @@ class Settings:
             return None
         return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
 
+    @property
+    def enrich_on(self) -> bool:
+        """Whether drafting looks things up outside: as set, else on unless the draft is offline."""
+        return (not self.offline) if self.enrich is None else self.enrich
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -93,11 +100,12 @@ _ENV_KEYS = {
     "context_tokens": ("DRAFTER_CONTEXT_TOKENS",),
     "prompts_dir": ("DRAFTER_PROMPTS",),
     "offline": ("DRAFTER_OFFLINE",),
+    "enrich": ("DRAFTER_ENRICH",),
 }
 _TYPES: dict[str, type] = {"jobs": int, "retries": int, "context_tokens": int, "timeout": float, "offline": bool,
-                           "temperature": float, "max_backoff": float, "batch_discount": float}
+                           "enrich": bool, "temperature": float, "max_backoff": float, "batch_discount": float}
 _FILE_KEYS = {"model", "base_url", "api_key", "jobs", "timeout", "retries", "context_tokens", "prompts_dir",
-              "offline", "temperature", "max_backoff", "cache_dir", "batch_discount"}
+              "offline", "temperature", "max_backoff", "cache_dir", "batch_discount", "enrich"}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

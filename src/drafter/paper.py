@@ -63,6 +63,53 @@ class Figure:
 
 
 @dataclass
+class CitingPaper:
+    """A later paper that cites this one, as Semantic Scholar lists it."""
+
+    title: str
+    year: int | None
+    citations: int
+    url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "year": self.year, "citations": self.citations, "url": self.url}
+
+
+@dataclass
+class Equation:
+    """A display equation from the paper's LaTeX source: the LaTeX, its environment, label and section."""
+
+    latex: str
+    env: str = "equation"
+    label: str = ""
+    section: str = ""
+
+
+@dataclass
+class Enrichment:
+    """What outside services added to the paper: Semantic Scholar's counts and citing papers (as of `as_of`,
+    an ISO date), links for referenced works, and the display equations of the arXiv LaTeX source."""
+
+    citation_count: int | None = None
+    influential_citations: int | None = None
+    as_of: str = ""
+    s2_url: str = ""
+    cited_by: list[CitingPaper] = field(default_factory=list)  # most-cited first
+    cited_by_scanned: int = 0  # how many citing papers were ranked to pick `cited_by`
+    reference_links: dict[str, str] = field(default_factory=dict)  # normalised referenced title -> URL
+    equations: list[Equation] = field(default_factory=list)
+    source_sections: list[str] = field(default_factory=list)  # section titles of the LaTeX source
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Enrichment:
+        data = dict(data)
+        data["cited_by"] = [CitingPaper(**c) for c in data.get("cited_by", [])]
+        data["equations"] = [Equation(**e) for e in data.get("equations", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
 class Paper:
     """Everything drafter knows about one paper."""
 
@@ -87,6 +134,7 @@ class Paper:
     figures: list[Figure] = field(default_factory=list)  # in document order, appendix included
     tables: list[Figure] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
+    enrichment: Enrichment | None = None  # set by drafter.enrich (never part of the extraction cache)
 
     # -- views -------------------------------------------------------------------------------------
 
@@ -144,6 +192,9 @@ class Paper:
             "pages": self.pages,
             "figures": [f.to_json() for f in self.figures],
             "tables": [t.to_json() for t in self.tables],
+            "citation_count": self.enrichment.citation_count if self.enrichment else None,
+            "cited_by": [c.to_json() for c in self.enrichment.cited_by] if self.enrichment else [],
+            "equations": [e.latex for e in self.enrichment.equations] if self.enrichment else [],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,5 +207,7 @@ class Paper:
         for key in ("figures", "tables"):
             data[key] = [Figure(**{**f, "bbox": tuple(f["bbox"]) if f.get("bbox") else None})
                          for f in data.get(key, [])]
+        if data.get("enrichment"):
+            data["enrichment"] = Enrichment.from_dict(data["enrichment"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -19,6 +19,7 @@ from drafter.assemble import SectionText, assemble_draft, parse_draft, replace_s
 from drafter.check import index_paper, summary_line, with_callout
 from drafter.cleanup import clean_model_text
 from drafter.config import Settings
+from drafter.enrich import annotate_section
 from drafter.errors import InputError
 from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend
 from drafter.paper import Paper
@@ -115,6 +116,8 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
         text = clean_model_text(section_id, reply.text) if reply.source == "llm" else reply.text
         text, findings = with_callout(section_id, text, paper_index)  # flagged for the author, never rewritten
         stats.checks += len(findings)
+        # Looked-up data (citing papers, links) after the check: it compares model text with the paper.
+        text = annotate_section(section_id, text, paper)
         note = rendered.cut_note()
         if note:
             stats.cuts[section_id] = note

@@ -19,11 +19,11 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from drafter.errors import PromptError
-from drafter.paper import PARTS, Paper, Section
+from drafter.paper import PARTS, CitingPaper, Paper, Section
 from drafter.plan import LLM_SECTIONS
 
 CHARS_PER_TOKEN = 4
-ALLOWED_VARIABLES = {"paper", "published", "parts", "hint", "earlier"}
+ALLOWED_VARIABLES = {"paper", "published", "parts", "hint", "earlier", "cited_by"}
 _HEADER = re.compile(r"\A\s*\{#-?(.*?)-?#\}", re.S)
 
 
@@ -147,6 +147,8 @@ def _template_line(exc: BaseException, filename: str) -> int | None:
 _SAMPLE = Paper(title="Sample", authors=["A. Author"], year=2020, abstract="Sample abstract.",
                 sections=[Section("Introduction", 1, 1, "Text.")], references=["Ref."])
 
+_SAMPLE_CITED_BY = [CitingPaper("A Later Paper", 2021, 42, "https://arxiv.org/abs/2101.00001")]
+
 
 class PromptSet:
     """The prompt templates in effect (packaged, overridden by a user directory), validated on load."""
@@ -194,7 +196,8 @@ class PromptSet:
                 raise PromptError(f"{path}:{line}: unknown template variable(s) {', '.join(sorted(unknown))}",
                                   f"Available: {', '.join(sorted(ALLOWED_VARIABLES))}.")
             try:
-                self._render(name, paper=_SAMPLE, published="2020", parts=[], hint="hint", earlier={})
+                self._render(name, paper=_SAMPLE, published="2020", parts=[], hint="hint", earlier={},
+                             cited_by=_SAMPLE_CITED_BY)
             except jinja2.TemplateError as exc:
                 failing_line = _template_line(exc, str(path))
                 where = f"{path}:{failing_line}" if failing_line else str(path)
@@ -209,7 +212,9 @@ class PromptSet:
         spec = self.sections[section_id]
         parts = build_context_parts(paper, spec.reads, context_tokens * CHARS_PER_TOKEN)
         variables = {"paper": paper, "published": published(paper), "parts": parts, "hint": hint or "",
-                     "earlier": dict(earlier or {})}
+                     "earlier": dict(earlier or {}),
+                     # the most-cited papers citing this one, as Semantic Scholar lists them (empty if not looked up)
+                     "cited_by": list(paper.enrichment.cited_by) if paper.enrichment else []}
         system = self._render("system.md.j2", **variables)
         context = self._render("context.md.j2", **variables)
         instruction = self._render(f"sections/{section_id}.md.j2", **variables)

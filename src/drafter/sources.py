@@ -146,11 +146,12 @@ def parse_source(text: str, base: Path | None = None) -> Source:
 # -- HTTP --------------------------------------------------------------------------------------------
 
 
-def _get(url: str, accept: str, what: str) -> tuple[bytes, str]:
+def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
+         limit: int = MAX_DOWNLOAD) -> tuple[bytes, str]:
     """GET a URL: (body, content type). Failures are bad input for this entry (InputError)."""
     request = urllib.request.Request(url, headers={"User-Agent": f"drafter/{__version__}", "Accept": accept})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=timeout or TIMEOUT) as response:
             ctype = response.headers.get("Content-Type", "") or ""
             chunks: list[bytes] = []
             size = 0
@@ -158,8 +159,8 @@ def _get(url: str, accept: str, what: str) -> tuple[bytes, str]:
                 if CANCEL.is_set():
                     raise InputError(f"download of {url} was cancelled")
                 size += len(chunk)
-                if size > MAX_DOWNLOAD:
-                    raise InputError(f"{url} is larger than {MAX_DOWNLOAD >> 20} MB",
+                if size > limit:
+                    raise InputError(f"{url} is larger than {limit >> 20} MB",
                                      "Download the PDF yourself and pass its path.")
                 chunks.append(chunk)
     except urllib.error.HTTPError as exc:
@@ -177,14 +178,15 @@ def _get(url: str, accept: str, what: str) -> tuple[bytes, str]:
     return b"".join(chunks), ctype
 
 
-def _arxiv_get(url: str, accept: str) -> tuple[bytes, str]:
+def arxiv_get(url: str, accept: str, *, timeout: float | None = None,
+              limit: int = MAX_DOWNLOAD) -> tuple[bytes, str]:
     """GET from arXiv: one request at a time, each at least `arxiv_delay()` seconds after the previous."""
     with _GATE.lock:
         wait = _GATE.last + arxiv_delay() - time.monotonic()
         if wait > 0 and CANCEL.wait(wait):
             raise InputError("arXiv request cancelled")
         _GATE.last = time.monotonic()
-        return _get(url, accept, "arXiv")
+        return _get(url, accept, "arXiv", timeout=timeout, limit=limit)
 
 
 def downloads_dir(cache_dir: Path) -> Path:
@@ -215,7 +217,7 @@ def download_pdf(url: str, cache_dir: Path, *, arxiv: bool = False) -> Path:
                 return target
     except FileNotFoundError:
         pass
-    data, ctype = _arxiv_get(url, "application/pdf") if arxiv else _get(url, "application/pdf,*/*", "url")
+    data, ctype = arxiv_get(url, "application/pdf") if arxiv else _get(url, "application/pdf,*/*", "url")
     _check_pdf_bytes(url, data, ctype)
     atomic_write(target, data)
     return target
@@ -316,7 +318,7 @@ def arxiv_metadata(sources: list[Source], cache_dir: Path) -> dict[str, ArxivMet
 def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | InputError]) -> None:
     query = urllib.parse.urlencode({"id_list": ",".join(s.arxiv_key for s in chunk),
                                     "max_results": str(len(chunk))})
-    body, _ = _arxiv_get(f"{arxiv_api()}?{query}", "application/atom+xml")
+    body, _ = arxiv_get(f"{arxiv_api()}?{query}", "application/atom+xml")
     entries = parse_feed(body)
     for source in chunk:
         for meta in entries:
@@ -390,5 +392,5 @@ def load_source(source: str, settings: Settings) -> Paper:
     return finish_paper(extract_pdf(str(fetched.pdf), str(settings.cache_dir)), fetched)
 
 
-__all__ = ["ArxivMeta", "Fetched", "Source", "arxiv_metadata", "download_pdf", "extract_pdf", "fetch",
+__all__ = ["ArxivMeta", "Fetched", "Source", "arxiv_get", "arxiv_metadata", "download_pdf", "extract_pdf", "fetch",
            "finish_paper", "load_source", "parse_feed", "parse_source"]
