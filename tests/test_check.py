@@ -31,7 +31,7 @@ PAPER = Paper(
         Section("Results", 1, 4, "GRM raises retrieval accuracy from under 10 percent to 71.3 percent at 16k tokens."),
     ],
     tables=[Figure("Table 2", "Ablation of the gate.", 5, content="no gate 0.940 62.10\nfull 0.917 71.30")],
-    footnotes=["Code and 1.2M-token corpus released under MIT."],
+    footnotes=["Code and 1.2M-token corpus released under MIT at https://example.org/grm/."],
     references=["A. Vaswani et al. Attention is all you need. NeurIPS, 30:5998–6008, 2017."],
     year=2024,
 )
@@ -98,6 +98,7 @@ def test_numbers_are_left_alone_where_they_are_not_claims_about_the_paper() -> N
     'to long-range context."',  # the citation mark [4, 5] dropped
     '"The gate is initialised so that the layer starts ... as the identity."',  # an ellipsis
     'A "short quote of five words" is fine.',  # under six words: not presented as the paper's words
+    '"Code and 1.2M-token corpus released under MIT at https://example.org/grm/"',  # a URL inside the quote
     'The ﬁle says "THE GATE IS INITIALISED SO THAT THE LAYER".',  # case
 ])
 def test_verbatim_quotes_are_not_flagged(text: str) -> None:
@@ -108,6 +109,7 @@ def test_verbatim_quotes_are_not_flagged(text: str) -> None:
     'The authors write: "Channels with λ close to one keep information for many chunks."',
     'They say “the gate makes small models as good as large ones on every task”.',
     'The paper states: "The gate is initialised so that the layer starts as a residual block."',
+    '"Code and 1.2M-token corpus published under MIT at https://example.org/grm/"',  # a URL inside the quote
 ])
 def test_misquotes_are_flagged(text: str) -> None:
     found = _kinds("summary", text)

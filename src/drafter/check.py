@@ -239,8 +239,8 @@ _OWN_INLINE = re.compile(r"\*\((?:The model gave|the model gave|Offline mode)[^\
 _FENCE = re.compile(r"^[ \t]*(```|~~~).*?(?:^[ \t]*\1[^\n]*$|\Z)", re.M | re.S)
 _INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_URL = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|<(?:https?|ftp|mailto):[^>\s]*>|\b(?:https?://|www\.)\S+"
-                  r"|\b(?:arXiv|doi|DOI):\s*\S+|\b10\.\d{4,9}/\S+")
+_URL = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|<(?:https?|ftp|mailto):[^>\s]*>|\b(?:https?://|www\.)[^\s\"“”<>]+"
+                  r"|\b(?:arXiv|doi|DOI):\s*[^\s\"“”<>]+|\b10\.\d{4,9}/[^\s\"“”<>]+")
 _DISPLAY_MATH = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.S)
 _INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]*?[^\s\\$])\$(?!\d)|\\\((.*?)\\\)")
 _STRAY_DOLLAR = re.compile(r"(?<!\\)\$+(?!\d)")
