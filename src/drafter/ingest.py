@@ -20,9 +20,13 @@ from typing import Any
 import pypdf
 from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 from pypdf.generic import ArrayObject, Destination, IndirectObject
-from pypdf.generic._font import Font
 
-from drafter.errors import PdfError
+try:  # pypdf has no public font decoder; its private one appeared in 6.20 (pyproject.toml bounds the range)
+    from pypdf.generic._font import Font
+except ImportError:  # a pypdf outside the declared range: read_pdf says so in one line
+    Font = None  # type: ignore[assignment,misc]
+
+from drafter.errors import DrafterError, PdfError
 
 log = logging.getLogger(__name__)
 
@@ -829,6 +833,9 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
     `layout_pages` is accepted for compatibility: the fast content scanner gives every page its spans. Pages
     the scanner cannot read fall back to pypdf's extract_text() (spans only for the first `layout_pages`).
     """
+    if Font is None:
+        raise DrafterError(f"pypdf {pypdf.__version__} is not supported (it lacks pypdf.generic._font)",
+                           "Install a supported version: pip install 'pypdf>=6.20,<8'.")
     path = Path(path)
     check_pdf_path(path)
     fallback_layout = 2 if layout_pages is None else layout_pages

@@ -1,0 +1,147 @@
+"""pyproject.toml -> a virtualenv with every runtime dependency at its declared minimum -> drafts and a figure.
+
+Proves the floors in pyproject.toml: each dependency is pinned to the version its `>=` names (derived here, so the
+pins never drift from the declarations), the project is installed against those pins, then
+1. the sample paper is drafted offline, and must match the committed example (the date line aside), so an old
+   release that runs but extracts differently fails too;
+2. it is drafted through the openai client against the fake server (tests/fakeserver.py), with a 429 and a 500
+   that tenacity retries;
+3. a figure is exported from a hand-written PDF (pypdfium2 and Pillow).
+
+    python .ci/min_versions.py            # a temporary virtualenv, removed afterwards
+    python .ci/min_versions.py --pins     # only print the pins
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "gated-residual-mixing.pdf"
+COMMITTED = ROOT / "examples" / "gated-residual-mixing.draft.md"
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
+
+
+def minimum_pins(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """`name==floor` for every runtime dependency; a dependency without a `>=` floor is an error."""
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    pins = []
+    for requirement in data["project"]["dependencies"]:
+        spec = requirement.split(";")[0]
+        match = _REQUIREMENT.match(spec)
+        floor = re.search(r">=\s*([0-9][^,\s]*)", match.group(3)) if match else None
+        if match is None or floor is None:
+            raise SystemExit(f"min-versions: {requirement!r} declares no '>=' floor; declare the oldest version "
+                             "the code works with")
+        pins.append(f"{match.group(1)}=={floor.group(1)}")
+    return pins
+
+
+def _without_date(text: str) -> str:
+    return re.sub(r'^date: ".*"$', "date: -", text, count=1, flags=re.M)
+
+
+def figure_pdf(path: Path) -> Path:
+    """A one-page PDF written by hand (no reportlab in this virtualenv): a vector box and its caption."""
+    content = (b"0.2 0.4 0.8 rg 150 500 300 150 re f 0 0 0 rg BT /F1 10 Tf 150 480 Td "
+               b"(Figure 1: A blue box drawn as a vector path.) Tj ET")
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+# Run by the pinned virtualenv's python: export the figure, check the PNG is the box (300 x 150 points at 170 dpi).
+_EXPORT = """
+import sys
+from pathlib import Path
+from drafter.figures import DPI, export_figures
+from drafter.paper import Figure
+result = export_figures(Path(sys.argv[1]), [Figure("Figure 1", "A blue box drawn as a vector path.", 1)],
+                        Path(sys.argv[2]))
+assert not result.warnings, result.warnings
+width, height = result.images[0].size
+assert abs(width - 300 * DPI / 72) < 20 and abs(height - 150 * DPI / 72) < 20, (width, height)
+print(f"figure export: {width}x{height} PNG in {result.seconds:.2f}s")
+"""
+
+
+def _fail(what: str, done: subprocess.CompletedProcess[str]) -> int:
+    print(done.stdout + done.stderr, file=sys.stderr)
+    print(f"min-versions: FAILED: {what} with the minimum versions; raise the floor of the dependency that "
+          "broke it in pyproject.toml", file=sys.stderr)
+    return 1
+
+
+def main() -> int:
+    pins = minimum_pins()
+    if "--pins" in sys.argv[1:]:
+        print("\n".join(pins))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="drafter-min-") as tmp:
+        where = Path(tmp)
+        venv.create(where / "venv", with_pip=True)
+        python = where / "venv" / "bin" / "python"
+        constraints = where / "constraints.txt"
+        constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        print("min-versions: installing drafter with " + ", ".join(pins), file=sys.stderr, flush=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-c", constraints, str(ROOT)], check=True)
+        # The installed console script (src/ is not on its path); no model settings, a fresh config and cache.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_", "PYTHON"))}
+        env.update(XDG_CACHE_HOME=f"{tmp}/cache", XDG_CONFIG_HOME=f"{tmp}/config")
+        drafter = str(python.parent / "drafter")
+        example = str(EXAMPLE.relative_to(ROOT))
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+        # 1. The offline example draft, identical to the committed one.
+        done = run(drafter, "new", example, "--offline", "-o", f"{tmp}/draft.md")
+        if done.returncode != 0:
+            return _fail(f"the offline example draft exits {done.returncode}", done)
+        if _without_date((where / "draft.md").read_text(encoding="utf-8")) != _without_date(
+                COMMITTED.read_text(encoding="utf-8")):
+            return _fail(f"the offline example draft differs from {COMMITTED.relative_to(ROOT)}", done)
+        # 2. A model draft through the openai client against the fake server, with a 429 and a 500 to retry.
+        sys.path.insert(0, str(ROOT / "tests"))
+        from fakeserver import FakeOpenAI, Fault
+
+        with FakeOpenAI() as server:
+            server.enqueue(Fault.rate_limit(retry_after=0), Fault.server_error())
+            done = run(drafter, "new", example, "--base-url", server.url, "--model", "fake-model", "-o",
+                       f"{tmp}/model.md")
+            calls, faults = len(server.requests), server.pending_faults()
+        if done.returncode != 0 or calls < 13 or faults:
+            return _fail(f"the model draft exits {done.returncode} after {calls} requests", done)
+        # 3. Figure export (pypdfium2 renders, Pillow encodes).
+        done = run(str(python), "-c", _EXPORT, str(figure_pdf(where / "figure.pdf")), f"{tmp}/figures")
+        if done.returncode != 0:
+            return _fail("figure export fails", done)
+        print(f"min-versions: {done.stdout.strip()}", file=sys.stderr)
+    print(f"min-versions: ok with {len(pins)} dependencies at their floors: the offline example drafts "
+          "identically, a model draft survives a 429 and a 500, a figure exports", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
