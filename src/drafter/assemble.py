@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from drafter import __version__
 from drafter.errors import DraftFormatError
+from drafter.figures import ExportedFigure, overview_figure
 from drafter.paper import Paper
 from drafter.plan import BY_ID, SECTIONS
 
@@ -169,9 +170,47 @@ def read_front_matter(text: str) -> dict[str, Any]:
 # -- assembly ----------------------------------------------------------------------------------------
 
 
+def _markdown_text(text: str) -> str:
+    """Plain text that stays plain inside Markdown emphasis and link text."""
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", " ".join(text.split()))
+
+
+def credit_line(paper: Paper, label: str) -> str:
+    """"Figure 1 from <title>, <authors> (<year>)": the credit a reused figure needs."""
+    names = paper.authors if len(paper.authors) <= 3 else [f"{paper.authors[0]} et al."]
+    authors = f", {', '.join(names)}" if names else ""
+    year = f" ({paper.year})" if paper.year else ""
+    link = f", [arXiv:{paper.arxiv_id}](https://arxiv.org/abs/{paper.arxiv_id})" if paper.arxiv_id else ""
+    return f"{label} from *{_markdown_text(paper.title)}*{_markdown_text(authors)}{year}{link}"
+
+
+def header_image_text(paper: Paper, images: list[ExportedFigure] | None) -> str:
+    """The header-image author section pre-filled with the paper's overview figure ("" when none was exported)."""
+    chosen = overview_figure(images or [])
+    if chosen is None:
+        return ""
+    figure = chosen.figure
+    caption = re.split(r"(?<=[a-z0-9)][.!?])\s", " ".join(figure.caption.split()), maxsplit=1)[0]
+    lines = [f"> **✍️ TODO (author):** drafter suggests the paper's {figure.label} as the header image; keep it, "
+             "or replace it with your own visual of the key concept. Keep the credit line with a reused figure "
+             "and check the paper's licence allows it.",
+             f"![{_markdown_text(figure.label)}: {_markdown_text(caption[:120])}](<{chosen.link}>)",
+             f"*{_markdown_text(figure.label)}: {_markdown_text(caption)}*  ",
+             f"*Credit: {credit_line(paper, figure.label)}*"]
+    others = [im for im in images or [] if im is not chosen]
+    if others:
+        links = ", ".join(f"[{im.figure.label}](<{im.link}>)" for im in others)
+        lines.insert(1, f"> The paper's other figures are exported next to this draft: {links}.")
+    lines.insert(-3, "")
+    return "\n".join(lines)
+
+
 def assemble_draft(paper: Paper, sections: dict[str, SectionText], model: str, template: Any,
-                   today: date | None = None) -> str:
-    """Render the post template with every section wrapped in markers, behind YAML front matter."""
+                   today: date | None = None, images: list[ExportedFigure] | None = None) -> str:
+    """Render the post template with every section wrapped in markers, behind YAML front matter.
+
+    `images`: the paper's figures exported next to the draft; the overview figure becomes the header image.
+    """
     texts = {**extracted_sections(paper), **sections}
 
     def section(section_id: str) -> Markup:
@@ -183,7 +222,8 @@ def assemble_draft(paper: Paper, sections: dict[str, SectionText], model: str, t
     def author(section_id: str, caller: Any) -> Markup:
         return Markup(wrap(SectionText(section_id, str(caller()), "author")))
 
-    body = template.render(paper=paper, section=section, author=author).strip() + "\n"
+    body = template.render(paper=paper, section=section, author=author,
+                           header_image=header_image_text(paper, images)).strip() + "\n"
     tags = tags_from(texts["tags"].text) if "tags" in texts else []
     return front_matter(paper, model, tags, today) + "\n" + body
 

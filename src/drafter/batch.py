@@ -34,6 +34,7 @@ from drafter.assemble import read_front_matter
 from drafter.config import Settings
 from drafter.enrich import EnrichJob
 from drafter.errors import EXIT_INPUT, EXIT_MODEL, DrafterError, InputError
+from drafter.figures import figures_dir
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Backend, Events, Reply, make_backend
 from drafter.paper import Paper
@@ -445,6 +446,7 @@ class _Run:
     events: Events = field(default_factory=Events)
     claimed: set[Path] = field(default_factory=set)
     seen: dict[str, EntryResult] = field(default_factory=dict)
+    figures: bool = True  # export each draft's figures next to it
 
     def drafting_backend(self) -> Backend:
         """The one shared backend (and so the one --jobs limit), made when the first paper is ready to draft:
@@ -504,19 +506,23 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         def on_done(label: str, section_id: str, reply: Reply) -> None:
             run.reporter.section_done(result, section_id, reply)
 
+        # --force replaces this paper's own draft (keeping the old one). The name is taken before drafting, so the
+        # figures are exported next to it while the sections are drafted.
+        target = existing if existing is not None else free_name(run.out_dir, slug, run.claimed)
+        run.claimed.add(target)
         draft = await draft_paper(paper, run.settings, run.drafting_backend(), run.prompts, on_done=on_done,
-                                  label=result.entry.label)
+                                  label=result.entry.label, pdf=fetched.pdf,
+                                  figures_to=figures_dir(target) if run.figures else None)
         stats = draft.stats
         result.sections, result.requests, result.cache_hits = stats.sections, stats.requests, stats.cache_hits
         result.prompt_tokens, result.completion_tokens = stats.prompt_tokens, stats.completion_tokens
         result.checks = stats.checks
-        if existing is not None:  # --force: replace this paper's own draft, keeping the old one
-            target = existing
-            run.claimed.add(existing)
+        if existing is not None:
             backup_file(existing)
-        else:
-            target = free_name(run.out_dir, slug, run.claimed)
         atomic_write(target, draft.text)
+        problem = draft.figures.summary() if draft.figures else None
+        if problem:
+            log.warning("%s: %s", result.entry.label, problem)
         result.status, result.output = DONE, target
     except Deferred:
         result.status = PENDING
@@ -542,10 +548,12 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
 
 async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False,
                     reporter: Reporter | None = None, *, workers: int | None = None,
-                    backend: Backend | None = None, prompts: PromptSet | None = None) -> BatchResult:
+                    backend: Backend | None = None, prompts: PromptSet | None = None,
+                    figures: bool = True) -> BatchResult:
     """Draft every entry into `out_dir`; never raises for one entry's failure (see `EntryResult.error`).
 
     `workers`: extraction processes (default: the machine's cores); 0 extracts in a thread instead.
+    `figures`: export each paper's figures next to its draft (`<draft-stem>-figures/`).
     """
     reporter = reporter or Reporter()
     out_dir = Path(out_dir)
@@ -575,7 +583,7 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     tasks: list[asyncio.Task[None]] = []
     metas = asyncio.create_task(asyncio.to_thread(sources.arxiv_metadata, arxiv, settings.cache_dir)) \
         if arxiv else None
-    run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events)
+    run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events, figures=figures)
     reporter.begin(results, events)
     try:
         tasks = [asyncio.create_task(_one(run, r, s), name=f"batch:{r.entry.label}")

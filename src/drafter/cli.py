@@ -24,11 +24,12 @@ from drafter.assemble import parse_draft, section_states
 from drafter.config import Settings, config_file, load_settings
 from drafter.enrich import start_enrichment
 from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
+from drafter.figures import FigureExport, figures_dir
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Reply, describe, scrub
 from drafter.plan import LLM_SECTIONS, SECTIONS
 from drafter.prompts import PromptSet, estimate_tokens
-from drafter.sources import load_source
+from drafter.sources import load_source, load_source_pdf
 
 app = typer.Typer(
     name="drafter",
@@ -138,6 +139,8 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ask the model agai
 NoEnrichOpt = Annotated[bool, typer.Option(
     "--no-enrich", help="Look nothing up outside: no citation data from Semantic Scholar, no equations from the "
     "arXiv LaTeX source (env DRAFTER_ENRICH=0; offline drafts skip it unless DRAFTER_ENRICH=1).")]
+NoFiguresOpt = Annotated[bool, typer.Option("--no-figures", help="Do not export the paper's figures as PNGs into "
+                                            "<draft-stem>-figures/ next to the draft.")]
 PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .md.j2 files overriding packaged "
                                                  "prompts by name (see `drafter sections`).", show_default=False,
                                                  file_okay=False)]
@@ -230,7 +233,7 @@ def new(
                                           "token estimate; no network.")] = False,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
-    prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False,
+    prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False, no_figures: NoFiguresOpt = False,
 ) -> None:
     """Draft a blog post from a paper: every template section, drafted concurrently, in one Markdown file.
 
@@ -247,7 +250,7 @@ def new(
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         prompt_set = PromptSet(settings.prompts_dir)
         job = start_enrichment(paper, settings) if settings.enrich_on and not dry_run else None
-        loaded = load_source(paper, settings)
+        loaded, pdf = load_source_pdf(paper, settings)
         if dry_run:
             _print_dry_run(render_all(loaded, settings, prompt_set))
             return
@@ -261,7 +264,9 @@ def new(
         _announce_offline(settings)
         err.print(f"drafting [bold]{escape(loaded.title)}[/] with {settings.backend_label}: "
                   f"{len(LLM_SECTIONS)} sections, {settings.jobs} at a time")
-        draft = _async(draft_paper(loaded, settings, prompts=prompt_set, on_done=_progress(len(LLM_SECTIONS))))
+        figures_to = figures_dir(target) if target is not None and not no_figures else None
+        draft = _async(draft_paper(loaded, settings, prompts=prompt_set, on_done=_progress(len(LLM_SECTIONS)),
+                                   pdf=pdf, figures_to=figures_to))
         if target is None:
             sys.stdout.write(draft.text)
             sys.stdout.flush()
@@ -272,6 +277,7 @@ def new(
             atomic_write(target, draft.text)
         for section_id, note in draft.stats.cuts.items():
             err.print(f"[yellow]note:[/] {section_id}: {note}")
+        _report_figures(draft.figures)
         s = draft.stats
         where = "stdout" if target is None else str(target)
         cost = settings.cost(s.prompt_tokens, s.completion_tokens)
@@ -282,6 +288,18 @@ def new(
                       f"{s.cache_hits} cached, {s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion "
                       "tokens" + (f" (${cost:.4f})" if cost is not None else "") + f", {s.seconds:.1f}s")
         _report_checks(s.checks, "DRAFT" if target is None else str(target))
+
+
+def _report_figures(export: FigureExport | None) -> None:
+    """One line for the PNGs written, one warning line for the figures that could not be."""
+    if export is None:
+        return
+    if export.images:
+        where = export.images[0].path.parent
+        err.print(f"figures: {len(export.images)} PNGs in {escape(str(where))} ({export.seconds:.1f}s)")
+    problem = export.summary()
+    if problem:
+        err.print(f"[yellow]warning:[/] {escape(problem)}")
 
 
 def _print_dry_run(rendered: list[Any]) -> None:
@@ -588,7 +606,7 @@ def batch(
                                                "5, backing off to 60).", show_default=False)] = None,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
-    prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False,
+    prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False, no_figures: NoFiguresOpt = False,
 ) -> None:
     """Draft every paper of a reading list into one folder; re-running resumes where it stopped.
 
@@ -619,7 +637,7 @@ def batch(
                   f"{settings.jobs} requests at a time")
         reporter = RichReporter(err) if err.is_terminal else LogReporter(lambda line: err.print(escape(line)))
         try:
-            result = _async(run_batch(entries, settings, out_dir, force, reporter))
+            result = _async(run_batch(entries, settings, out_dir, force, reporter, figures=not no_figures))
         except KeyboardInterrupt:
             done = getattr(reporter, "done", None)
             err.print("[yellow]interrupted[/]: finished drafts are written" + (f" ({done})" if done else "")

@@ -21,6 +21,7 @@ from drafter.cleanup import clean_model_text
 from drafter.config import Settings
 from drafter.enrich import annotate_section
 from drafter.errors import InputError
+from drafter.figures import FigureExport, export_figures
 from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend
 from drafter.paper import Paper
 from drafter.plan import BY_ID, LLM_SECTIONS
@@ -54,6 +55,7 @@ class Draft:
     text: str
     sections: dict[str, SectionText]
     stats: Stats
+    figures: FigureExport | None = None  # the PNGs written next to the draft, when figures were exported
 
 
 SectionDone = Callable[[str, str, Reply], None]
@@ -169,15 +171,25 @@ async def _timed_sections(paper: Paper, section_ids: list[str], settings: Settin
 
 async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None = None,
                       prompts: PromptSet | None = None, *, on_done: SectionDone | None = None,
-                      label: str = "") -> Draft:
-    """Draft every LLM section of the template for `paper` and assemble the Markdown."""
+                      label: str = "", pdf: Path | None = None, figures_to: Path | None = None) -> Draft:
+    """Draft every LLM section of the template for `paper` and assemble the Markdown.
+
+    With `pdf` and `figures_to`, the paper's figures are exported there as PNGs while the sections are drafted,
+    and the draft's header image links the overview figure.
+    """
     check_draftable(paper)
     prompts = prompts or PromptSet(settings.prompts_dir)
-    sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
-                                            on_done=on_done, label=label)
+    export = (asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to))
+              if pdf is not None and figures_to is not None else None)
+    try:
+        sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
+                                                on_done=on_done, label=label)
+    finally:
+        figures = await export if export is not None else None
     model = "offline" if settings.offline else settings.model
-    text = assemble_draft(paper, sections, model, prompts.env.get_template("post.md.j2"))
-    return Draft(paper, text, sections, stats)
+    text = assemble_draft(paper, sections, model, prompts.env.get_template("post.md.j2"),
+                          images=figures.images if figures else None)
+    return Draft(paper, text, sections, stats, figures)
 
 
 def dry_run(paper: Paper, settings: Settings, prompts: PromptSet | None = None,

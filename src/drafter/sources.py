@@ -388,9 +388,14 @@ def finish_paper(paper: Paper, fetched: Fetched) -> Paper:
 
 def load_source(source: str, settings: Settings) -> Paper:
     """Read a paper from a PDF path, an arXiv id / abs or pdf URL, or any PDF URL (extraction cached)."""
+    return load_source_pdf(source, settings)[0]
+
+
+def load_source_pdf(source: str, settings: Settings) -> tuple[Paper, Path]:
+    """`load_source`, and the local PDF it read (a download's cached copy): figure export renders from it."""
     fetched = fetch(parse_source(source), settings.cache_dir)
-    return finish_paper(extract_pdf(str(fetched.pdf), str(settings.cache_dir)), fetched)
+    return finish_paper(extract_pdf(str(fetched.pdf), str(settings.cache_dir)), fetched), fetched.pdf
 
 
 __all__ = ["ArxivMeta", "Fetched", "Source", "arxiv_get", "arxiv_metadata", "download_pdf", "extract_pdf", "fetch",
-           "finish_paper", "load_source", "parse_feed", "parse_source"]
+           "finish_paper", "load_source", "load_source_pdf", "parse_feed", "parse_source"]

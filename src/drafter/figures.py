@@ -1,0 +1,468 @@
+"""PDF + the paper's figures -> one cropped PNG per figure (pypdfium2 renders; pypdf still reads all text).
+
+A figure's region is found from its caption: the graphics (paths, images, shadings, form XObjects) and the
+figure's own text (axis labels, legends) above the caption, within the caption's column (or across the page
+when the caption straddles the gutter of a two-column page), up to the nearest line of body text or the
+previous caption. When extraction did not record where the caption sits (`Figure.bbox` is None), the label is
+searched for on its page at the start of a line.
+
+Export is optional: whatever goes wrong (PDFium cannot open the file, a region is not found, a render fails)
+becomes a warning in `FigureExport.warnings`, never an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drafter.files import atomic_write, slugify
+from drafter.paper import Figure
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin bottom-left
+
+DPI = 170  # fit for a blog: sharp on a retina screen at column width, a few hundred KB per figure
+PAD = 4.0  # points of white around the figure
+MAX_SIDE = 4000  # pixels: a pathological region still renders in bounded memory
+_GRAPHIC_TYPES = (2, 3, 4, 5)  # FPDF_PAGEOBJ_PATH, _IMAGE, _SHADING, _FORM
+_HEADING = re.compile(r"^(\d+(\.\d+)*|[A-Z](\.\d+)+)\.?\s+[A-Z][^.]{2,60}$")
+_CAPTION_START = re.compile(r"^\s*(fig\.?|figure|table|tab\.)\s*[A-Z]?\d+", re.I)
+# PDFium is not thread-safe: one export at a time per process (batch drafts several papers at once).
+_PDFIUM = threading.Lock()
+
+
+@dataclass
+class ExportedFigure:
+    """One figure written as a PNG: the figure, the file, its link relative to the draft, pixel size."""
+
+    figure: Figure
+    path: Path
+    link: str
+    size: tuple[int, int]
+
+
+@dataclass
+class FigureExport:
+    """What an export wrote, what it could not do (one line each), and how long it took."""
+
+    images: list[ExportedFigure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str | None:
+        """One warning line for stderr, or None when every figure was written."""
+        if not self.warnings:
+            return None
+        if len(self.warnings) == 1:
+            return f"figures: {self.warnings[0]}"
+        return f"figures: {len(self.warnings)} not exported ({'; '.join(self.warnings[:3])}" + \
+            (", ...)" if len(self.warnings) > 3 else ")")
+
+
+def figures_dir(draft: Path) -> Path:
+    """Where the PNGs of a draft go: `<draft-stem>-figures/` next to it."""
+    return draft.with_name(f"{draft.stem}-figures")
+
+
+def image_name(figure: Figure) -> str:
+    """`figure-3.png` for "Figure 3" (`figure-a-1.png` for "Figure A.1")."""
+    return f"{slugify(figure.label, 'figure')}.png"
+
+
+# -- page layout ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    box: Box
+    text: str
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+@dataclass
+class PageLayout:
+    """What region finding needs of one page: its box, text lines and graphics objects."""
+
+    box: Box
+    lines: list[Line]
+    graphics: list[Box]
+    columns: list[tuple[float, float]]  # body text columns, left to right (x0, x1)
+
+
+def _merge_lines(rects: Iterable[Line]) -> list[Line]:
+    """PDFium's text rectangles split a line at font changes; join pieces on one baseline that nearly touch."""
+    lines: list[Line] = []
+    for rect in sorted(rects, key=lambda r: (-round(r.box[1]), r.box[0])):
+        last = lines[-1] if lines else None
+        if last is not None:
+            overlap = min(last.box[3], rect.box[3]) - max(last.box[1], rect.box[1])
+            gap = rect.box[0] - last.box[2]
+            if overlap > 0.5 * min(last.height, rect.height) and -2 <= gap <= 6:
+                last.box = (last.box[0], min(last.box[1], rect.box[1]), rect.box[2], max(last.box[3], rect.box[3]))
+                last.text = f"{last.text} {rect.text}" if gap > 1 else last.text + rect.text
+                continue
+        lines.append(Line(rect.box, rect.text))
+    return lines
+
+
+def _columns(lines: list[Line], box: Box) -> list[tuple[float, float]]:
+    """One or two body text columns, from where the long lines start and end (`lines` may come from several
+    pages of the paper: a page that is mostly figure has too few lines of its own to tell)."""
+    width = box[2] - box[0]
+    mid = (box[0] + box[2]) / 2
+    long = [ln for ln in lines if ln.width > 0.25 * width and len(ln.text) > 20]
+    left = [ln for ln in long if ln.box[2] < mid + 5]
+    right = [ln for ln in long if ln.box[0] > mid - 5]
+    across = len(long) - len(left) - len(right)
+    if len(left) + len(right) >= 8 and across < 0.25 * (len(left) + len(right)) and (left or right):
+        if not left or not right:  # mirror the column that has text
+            only = left or right
+            x0, x1 = min(ln.box[0] for ln in only), max(ln.box[2] for ln in only)
+            mirrored = (box[0] + box[2] - x1, box[0] + box[2] - x0)
+            return [(x0, x1), mirrored] if left else [mirrored, (x0, x1)]
+        return [(min(ln.box[0] for ln in left), max(ln.box[2] for ln in left)),
+                (min(ln.box[0] for ln in right), max(ln.box[2] for ln in right))]
+    if long:
+        return [(min(ln.box[0] for ln in long), max(ln.box[2] for ln in long))]
+    return [(box[0] + 0.1 * width, box[2] - 0.1 * width)]
+
+
+def read_layout(page: Any) -> PageLayout:
+    """The text lines and graphics objects of a pypdfium2 page."""
+    left, bottom, right, top = page.get_cropbox()
+    box = (float(left), float(bottom), float(right), float(top))
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    graphics = []
+    for obj in page.get_objects(max_depth=0):
+        if obj.type not in _GRAPHIC_TYPES:
+            continue
+        bounds = obj.get_bounds() if hasattr(obj, "get_bounds") else obj.get_pos()  # pypdfium2 5 / 4
+        x0, y0, x1, y1 = (float(v) for v in bounds)
+        if (x1 - x0) * (y1 - y0) > 0.8 * area:  # a page background, not a figure
+            continue
+        graphics.append((max(x0, box[0]), max(y0, box[1]), min(x1, box[2]), min(y1, box[3])))
+    textpage = page.get_textpage()
+    try:
+        rects = []
+        for i in range(textpage.count_rects()):
+            rect = tuple(float(v) for v in textpage.get_rect(i))
+            text = textpage.get_text_bounded(*rect).strip()
+            if text:
+                rects.append(Line((rect[0], rect[1], rect[2], rect[3]), " ".join(text.split())))
+    finally:
+        textpage.close()
+    lines = _merge_lines(rects)
+    return PageLayout(box, lines, graphics, _columns(lines, box))
+
+
+def _furniture_key(text: str) -> str:
+    return re.sub(r"\d+", "#", text.lower())
+
+
+def drop_furniture(layout: PageLayout, others: list[PageLayout]) -> PageLayout:
+    """The page without its running header and footer: text lines and thin rules in the top or bottom margin
+    band that recur at the same place on a neighbouring page (page numbers count as the same text)."""
+    top, bottom = layout.box[3], layout.box[1]
+    band = 0.15 * (top - bottom)
+
+    def marginal(box: Box) -> bool:
+        return box[1] > top - band or box[3] < bottom + band
+
+    def same(a: Box, b: Box) -> bool:
+        return all(abs(u - v) < 2.5 for u, v in zip(a, b, strict=True))
+
+    repeated = {(_furniture_key(o.text), round(o.box[1]) + d) for other in others for o in other.lines
+                if marginal(o.box) for d in (-2, -1, 0, 1, 2)}
+    lines = [ln for ln in layout.lines
+             if not (marginal(ln.box) and (_furniture_key(ln.text), round(ln.box[1])) in repeated)]
+    rules = [o for other in others for o in other.graphics if marginal(o) and min(o[2] - o[0], o[3] - o[1]) < 2]
+    graphics = [g for g in layout.graphics if not (
+        marginal(g) and min(g[2] - g[0], g[3] - g[1]) < 2 and any(same(g, o) for o in rules))]
+    return PageLayout(layout.box, lines, graphics, layout.columns)
+
+
+# -- finding the caption and the figure ------------------------------------------------------------------
+
+
+def _label_pattern(label: str) -> re.Pattern[str]:
+    kind, _, number = label.partition(" ")
+    kinds = {"figure": r"(?:figure|fig\.?)", "table": r"(?:table|tab\.?)"}.get(kind.lower(), re.escape(kind))
+    return re.compile(rf"^\s*{kinds}\s*{re.escape(number)}(?![\w.]\d)\s*[:.|\-—–]?", re.I)
+
+
+def locate_caption(layout: PageLayout, figure: Figure) -> Box | None:
+    """The caption's box on the page: the line starting with its label, and the caption lines under it."""
+    pattern = _label_pattern(figure.label)
+    starts = [ln for ln in layout.lines if pattern.match(ln.text)]
+    if not starts:
+        return None
+    # Prefer a line that goes on with the caption's own words (a body line may also start "Figure 3 shows").
+    words = " ".join(figure.caption.split()[:4]).lower()
+    first = next((ln for ln in starts if words and words[:20] in ln.text.lower()), starts[0])
+    x0, y0, x1, y1 = first.box
+    below = sorted((ln for ln in layout.lines if ln.box[3] <= first.box[1] + 1), key=lambda ln: -ln.box[3])
+    chars = len(first.text)
+    for ln in below:
+        if chars >= len(figure.caption) or y0 - ln.box[3] > 0.8 * first.height:
+            break
+        if ln.box[2] < x0 or ln.box[0] > x1 + 5:
+            continue
+        x0, y0, x1 = min(x0, ln.box[0]), ln.box[1], max(x1, ln.box[2])
+        chars += len(ln.text) + 1
+    return (x0, y0, x1, y1)
+
+
+def _span(layout: PageLayout, caption: Box) -> tuple[float, float]:
+    """The horizontal span a figure may take: the caption's column, or the whole text width."""
+    columns = layout.columns
+    if len(columns) == 1:
+        return columns[0]
+    (l0, l1), (r0, r1) = columns
+    gutter = (l1 + r0) / 2
+    if caption[0] < gutter - 10 and caption[2] > gutter + 10:
+        return (l0, r1)
+    return columns[0] if (caption[0] + caption[2]) / 2 < gutter else columns[1]
+
+
+def _overlaps(box: Box, span: tuple[float, float]) -> bool:
+    """Most of `box` lies within the horizontal span."""
+    inside = min(box[2], span[1]) - max(box[0], span[0])
+    return inside > 0.5 * max(box[2] - box[0], 1e-3) or (box[0] >= span[0] - 2 and box[2] <= span[1] + 2)
+
+
+def _inside(box: Box, outer: Box, margin: float = 0.0) -> bool:
+    return (box[0] >= outer[0] - margin and box[1] >= outer[1] - margin and box[2] <= outer[2] + margin
+            and box[3] <= outer[3] + margin)
+
+
+def _union(boxes: Iterable[Box]) -> Box:
+    items = list(boxes)
+    return (min(b[0] for b in items), min(b[1] for b in items), max(b[2] for b in items), max(b[3] for b in items))
+
+
+def _crosses(box: Box, span: tuple[float, float], by: float = 10.0) -> bool:
+    return min(box[2], span[1]) - max(box[0], span[0]) > by
+
+
+def _body_height(layout: PageLayout) -> float:
+    """The usual height of a body text line on the page (figure labels are mostly smaller)."""
+    heights = sorted(round(ln.height, 1) for ln in layout.lines if len(ln.text) > 30)
+    return heights[len(heights) // 2] if heights else 0.0
+
+
+def figure_region(layout: PageLayout, caption: Box) -> Box | None:
+    """The figure above a caption: its graphics and labels, bounded by the nearest body text or caption."""
+    span = _span(layout, caption)
+    column = min(c[1] - c[0] for c in layout.columns)
+    body_height = _body_height(layout)
+    graphics = [g for g in layout.graphics if (g[1] + g[3]) / 2 > caption[3] and _overlaps(g, span)
+                and (g[2] - g[0]) * (g[3] - g[1]) > 1.0]
+    # Body text (a long line of body size; inside a graphic only when very long, as figures' own boxes may
+    # be drawn over text), a section heading or another caption ends the figure.
+    ceiling = layout.box[3]
+    for line in layout.lines:
+        if line.box[1] < caption[3] - 1 or not _crosses(line.box, span, 30):
+            continue
+        drawn_over = any(_inside(line.box, g, 2) for g in graphics)
+        body_size = 0.85 * body_height <= line.height <= 1.6 * body_height
+        long = line.width > 0.6 * column and len(line.text) > 30 and body_size
+        if (long and (not drawn_over or len(line.text) > 60)) or (not drawn_over and (
+                _CAPTION_START.match(line.text) or (body_size and _HEADING.match(line.text)))):
+            ceiling = min(ceiling, line.box[1])
+    if len(layout.columns) == 2 and span in layout.columns:
+        # In one column of two, a graphic reaching across the gutter is another float's (a wide table's rule).
+        for g in layout.graphics:
+            reach = _crosses(g, span, 0.3 * (span[1] - span[0]))
+            if (g[1] + g[3]) / 2 > caption[3] and reach and (g[0] < span[0] - 10 or g[2] > span[1] + 10):
+                ceiling = min(ceiling, g[1])
+    graphics = [g for g in graphics if g[3] <= ceiling + 1]
+    if not graphics:
+        return None
+    region = _union(graphics)
+    # The figure's own text: lines within the band that touch the graphics (iterated: labels under labels),
+    # except body-size lines beside the graphics (the text a narrow figure is wrapped in).
+    texts = [ln for ln in layout.lines if ln.box[1] >= caption[3] - 1 and ln.box[3] <= ceiling + 1
+             and _overlaps(ln.box, span)]
+    drawn = region
+    grown = True
+    while grown:
+        grown = False
+        near = (region[0] - 14, region[1] - 10, region[2] + 14, region[3] + 10)
+        for line in texts:
+            box = line.box
+            touches = box[0] < near[2] and box[2] > near[0] and box[1] < near[3] and box[3] > near[1]
+            if not touches or _inside(box, region):
+                continue
+            beside = box[2] < drawn[0] + 5 or box[0] > drawn[2] - 5
+            if beside and len(line.text) > 20 and line.width > line.height >= 0.7 * body_height:
+                continue
+            region = _union([region, box])
+            grown = True
+    x0, y0, x1, y1 = region
+    page = layout.box
+    return (max(page[0], x0 - PAD), max(page[1], y0 - PAD, caption[3] + 0.5), min(page[2], x1 + PAD),
+            min(page[3], y1 + PAD))
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+
+
+def render_png(page: Any, region: Box, dpi: int = DPI) -> tuple[bytes, tuple[int, int]]:
+    """PNG bytes of one region of a page, and its size in pixels."""
+    left, bottom, right, top = page.get_cropbox()
+    scale = min(dpi / 72, MAX_SIDE / max(region[2] - region[0], region[3] - region[1], 1.0))
+    crop = (region[0] - left, region[1] - bottom, right - region[2], top - region[3])
+    bitmap = page.render(scale=scale, crop=crop, draw_annots=False)
+    try:
+        image = _trim(bitmap.to_pil(), round(PAD * scale))
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue(), image.size
+    finally:
+        bitmap.close()
+
+
+def _trim(image: Any, pad: int) -> Any:
+    """The image less its white margins (invisible objects widen a region), with `pad` pixels kept."""
+    from PIL import ImageOps
+
+    ink = ImageOps.invert(image.convert("L")).point(lambda v: 255 if v > 10 else 0).getbbox()
+    if not ink:
+        return image
+    x0, y0, x1, y1 = ink
+    return image.crop((max(0, x0 - pad), max(0, y0 - pad), min(image.width, x1 + pad), min(image.height, y1 + pad)))
+
+
+@contextmanager
+def _document(pdf: Path) -> Iterator[Any]:
+    import pypdfium2
+
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(str(pdf))
+        try:
+            yield document
+        finally:
+            document.close()
+
+
+class _Pages:
+    """Page layouts of one document, read once each."""
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+        self.layouts: dict[int, PageLayout] = {}
+        self.cleaned: dict[int, PageLayout] = {}
+
+    def layout(self, index: int) -> PageLayout:
+        if index not in self.layouts:
+            page = self.document[index]
+            try:
+                self.layouts[index] = read_layout(page)
+            finally:
+                page.close()
+        return self.layouts[index]
+
+    def without_furniture(self, index: int) -> PageLayout:
+        """The layout of page `index` (0-based) less what repeats on the pages around it."""
+        if index in self.cleaned:
+            return self.cleaned[index]
+        around = [i for i in (index - 2, index - 1, index + 1, index + 2) if 0 <= i < len(self.document)]
+        layout = drop_furniture(self.layout(index), [self.layout(i) for i in around])
+        near = [ln for i in (index - 1, index, index + 1) if 0 <= i < len(self.document) for ln in self.layout(i).lines]
+        layout.columns = _columns(near, layout.box)
+        self.cleaned[index] = layout
+        return layout
+
+
+def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str) -> ExportedFigure | str:
+    """The figure written as a PNG, or why it was not."""
+    document = pages.document
+    if not 1 <= figure.page <= len(document):
+        return f"{figure.label}: page {figure.page} is not in the PDF"
+    page = document[figure.page - 1]
+    try:
+        if page.get_rotation() % 360:
+            return f"{figure.label}: page {figure.page} is rotated"
+        layout = pages.without_furniture(figure.page - 1)
+        caption = figure.bbox or locate_caption(layout, figure)
+        if caption is None:
+            return f"{figure.label}: caption not found on page {figure.page}"
+        region = figure_region(layout, caption)
+        if region is None:
+            return f"{figure.label}: no graphics above its caption on page {figure.page}"
+        data, size = render_png(page, region)
+    finally:
+        page.close()
+    name = image_name(figure)
+    path = out_dir / name
+    atomic_write(path, data)
+    return ExportedFigure(figure, path, f"{link_dir}/{name}", size)
+
+
+def export_figures(pdf: Path, figures: list[Figure], out_dir: Path) -> FigureExport:
+    """Write each figure of `figures` as `out_dir/figure-N.png`; problems become warnings, never exceptions."""
+    result = FigureExport()
+    started = time.perf_counter()
+    wanted: dict[str, Figure] = {}
+    for figure in figures:
+        wanted.setdefault(image_name(figure), figure)  # a label found twice is exported once
+    if not wanted:
+        return result
+    try:
+        with _document(pdf) as document:
+            pages = _Pages(document)
+            for figure in wanted.values():
+                try:
+                    done = _export_one(pages, figure, out_dir, out_dir.name)
+                except OSError:
+                    raise  # the folder cannot be written: no point trying the next figure
+                except Exception as exc:  # a render error on one figure costs only that figure
+                    log.debug("exporting %s failed", figure.label, exc_info=True)
+                    done = f"{figure.label}: {type(exc).__name__}: {exc}"
+                if isinstance(done, str):
+                    result.warnings.append(done)
+                else:
+                    result.images.append(done)
+    except OSError as exc:
+        result.warnings.append(f"cannot write {out_dir}: {exc.strerror or exc}")
+    except Exception as exc:  # PDFium cannot open the file, or is missing: the draft goes on without images
+        log.debug("figure export failed", exc_info=True)
+        result.warnings.append(f"cannot render {pdf.name}: {type(exc).__name__}: {exc}")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# -- the header image ------------------------------------------------------------------------------------
+
+_OVERVIEW = re.compile(r"\b(overview|architecture|framework|pipeline|schematic|illustration|diagram|"
+                       r"building block|our (?:method|model|approach)|the proposed|approach)\b", re.I)
+
+
+def overview_figure(images: list[ExportedFigure]) -> ExportedFigure | None:
+    """The figure to suggest as the post's header: among the first three figures, the first whose caption
+    names an overview or the architecture or method; otherwise the first figure."""
+    figures = [im for im in images if im.figure.label.lower().startswith(("figure", "fig"))]
+    for image in figures[:3]:
+        if _OVERVIEW.search(image.figure.caption):
+            return image
+    return figures[0] if figures else None
+
+
+__all__ = ["DPI", "ExportedFigure", "FigureExport", "PageLayout", "export_figures", "figure_region",
+           "figures_dir", "image_name", "locate_caption", "overview_figure", "read_layout", "render_png"]
