@@ -340,3 +340,30 @@ def test_batches_in_flight_elsewhere_are_not_collected_from_another_endpoint(tmp
             _api(papers, _settings(tmp_path, second.url), tmp_path / "out")
         assert f"--base-url {first.url}" in caught.value.one_line()
         assert not second.batches
+
+
+def test_requests_over_the_file_limit_go_in_several_batches(tmp_path: Path, papers: Path, fake: FakeBatchAPI,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    import drafter.batch_api as batch_api
+
+    monkeypatch.setattr(batch_api, "MAX_REQUESTS", 10)
+    result, _ = _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
+    assert [r.status for r in result.batch.results] == ["done"] * 3
+    assert [len(lines) for lines in fake.inputs.values()] == [10, 10, 10, 3]
+    assert len(result.created) == 4 and {b.round for b in result.created} == {1}
+
+
+def test_a_damaged_state_file_is_one_line(tmp_path: Path):
+    (tmp_path / STATE_NAME).write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match="not a drafter Batch API state file"):
+        load_state(tmp_path)
+
+
+def test_batch_discount_setting(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text("batch_discount = 0.25\n", encoding="utf-8")
+    assert load_settings({"offline": True}, env={}, file=config).batch_discount == 0.25
+    assert load_settings({"offline": True}, env={}, file=tmp_path / "none.toml").batch_discount == 0.5
+    config.write_text("batch_discount = 2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="batch_discount must be above 0 and at most 1"):
+        load_settings({"offline": True}, env={}, file=config)
