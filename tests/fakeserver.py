@@ -24,6 +24,24 @@ one (FIFO).  With an empty queue requests succeed.  See the :class:`Fault`
 constructors for the available kinds (HTTP errors in OpenAI / llama.cpp / vLLM wording,
 dropped connections, hangs, empty content, canned replies).
 
+Model behaviours (constructor options, for every request)
+----------------------------------------------------------
+What 2026 endpoints do that a polite stand-in would not:
+
+* ``rejects=("max_tokens", "temperature")`` -- 400 with OpenAI's exact bodies for reasoning models:
+  ``unsupported_parameter`` for ``max_tokens`` (and ``reasoning_effort``), ``unsupported_value`` for a
+  ``temperature`` other than 1.
+* ``reasoning_tokens=N`` -- N hidden reasoning tokens spent out of the completion limit
+  (``max_completion_tokens`` or ``max_tokens``) before any text, reported in
+  ``usage.completion_tokens_details.reasoning_tokens``; a limit at or below N gives empty content with
+  ``finish_reason: "length"``, a limit a little above it a cut-off answer.
+* ``thinking="content"`` -- a ``<think>...</think>`` chain of thought at the start of ``content`` (local
+  DeepSeek-R1 / Qwen3); ``"reasoning_content"`` or ``"reasoning"`` -- sent in that message field instead.
+  Thinking counts against the limit, so a small one cuts the answer inside the ``<think>`` block.
+* ``chatty=True`` -- "Sure! Here's the ... section for your post:" before and "I hope this helps!..." after.
+* ``enforce_limit=True`` -- answers longer than the limit are cut there with ``finish_reason: "length"``
+  (4 characters a token); always on with the reasoning and thinking modes.
+
 Default reply
 -------------
 ``reply(body)`` if given, else ``"Fake draft for <id>.\\n\\nfake-hash: <8 hex>"`` where
@@ -66,6 +84,24 @@ VLLM_CONTEXT_MESSAGE = (
     "(4000 in the messages, 1000 in the completion). Please reduce the length of the messages "
     "or completion."
 )
+
+
+THOUGHT = ("Okay, the user wants one section of a blog post about a paper. Let me think about what the paper "
+           "says and how to explain it simply before I write anything.")
+CHATTY_OPENER = "Sure! Here's the {section} section for your post:"
+CHATTY_CLOSER = "I hope this helps! Let me know if you'd like any changes to the tone or length."
+
+
+def _unsupported_parameter_message(param: str) -> str:
+    if param == "max_tokens":
+        return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.")
+    return f"Unsupported parameter: '{param}' is not supported with this model."
+
+
+def _unsupported_value_message(param: str, value: Any) -> str:
+    return (f"Unsupported value: '{param}' does not support {value} with this model. "
+            "Only the default (1) value is supported.")
 
 
 def unused_port() -> int:
@@ -266,6 +302,18 @@ class Fault:
     def empty(cls, whitespace: bool = False) -> Fault:
         """HTTP 200 completion whose content is ``""`` (or ``" \\n\\t "`` if whitespace)."""
         return cls(kind="reply", text=" \n\t " if whitespace else "")
+
+    @classmethod
+    def unsupported_parameter(cls, param: str) -> Fault:
+        """HTTP 400 as OpenAI rejects a parameter a reasoning model does not take (e.g. ``max_tokens``)."""
+        return cls.http_error(400, _unsupported_parameter_message(param), "invalid_request_error",
+                              "unsupported_parameter", param=param)
+
+    @classmethod
+    def unsupported_value(cls, param: str = "temperature", value: float = 0.3) -> Fault:
+        """HTTP 400 as OpenAI rejects a ``temperature`` other than 1 for reasoning models."""
+        return cls.http_error(400, _unsupported_value_message(param, value), "invalid_request_error",
+                              "unsupported_value", param=param)
 
     @classmethod
     def reply(cls, text: str, finish_reason: str = "stop") -> Fault:
@@ -512,10 +560,23 @@ class FakeOpenAI:
         latency: float = 0.0,
         reply: Callable[[dict[str, Any]], str] | None = None,
         model_ids: tuple[str, ...] | list[str] = ("fake-model",),
+        *,
+        rejects: tuple[str, ...] | list[str] = (),
+        reasoning_tokens: int = 0,
+        thinking: str | None = None,
+        chatty: bool = False,
+        enforce_limit: bool = False,
     ) -> None:
+        if thinking not in (None, "content", "reasoning_content", "reasoning"):
+            raise ValueError(f"thinking must be content, reasoning_content or reasoning, not {thinking!r}")
         self.latency = latency
         self.reply = reply
         self.model_ids = tuple(model_ids)
+        self.rejects = tuple(rejects)
+        self.reasoning_tokens = reasoning_tokens
+        self.thinking = thinking
+        self.chatty = chatty
+        self.enforce_limit = enforce_limit
         self.requests: list[RecordedRequest] = []
         self.max_in_flight = 0
         self.errors: list[BaseException] = []
@@ -663,12 +724,57 @@ class FakeOpenAI:
             return fault.status_code
 
         if fault is not None and fault.kind == "reply":
-            content, finish_reason = fault.text, fault.finish_reason
-        else:
-            content = self.reply(body) if self.reply is not None else default_reply(body)
-            finish_reason = "stop"
-        handler._send_json(200, self._completion(rec, model, content, finish_reason))
+            handler._send_json(200, self._completion(rec, model, fault.text, fault.finish_reason))
+            return 200
+        rejection = self._rejection(body)
+        if rejection is not None:
+            handler._send_json(400, {"error": rejection})
+            return 400
+        content = self.reply(body) if self.reply is not None else default_reply(body)
+        handler._send_json(200, self._behave(rec, model, body, content))
         return 200
+
+    def _rejection(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """OpenAI's error object for the first parameter this server rejects, as a reasoning model does."""
+        for param in self.rejects:
+            if param not in body:
+                continue
+            if param == "temperature":
+                if body["temperature"] == 1:
+                    continue
+                message, code = _unsupported_value_message(param, body[param]), "unsupported_value"
+            else:
+                message, code = _unsupported_parameter_message(param), "unsupported_parameter"
+            return {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+        return None
+
+    def _behave(self, rec: RecordedRequest, model: str, body: dict[str, Any], content: str) -> dict[str, Any]:
+        """The completion with this server's model behaviours: chatter, thinking, hidden reasoning, limits."""
+        if self.chatty:
+            section = SECTION_ID_RE.search(rec.content)
+            opener = CHATTY_OPENER.format(section=section.group(1) if section else "next")
+            content = f"{opener}\n\n{content}\n\n{CHATTY_CLOSER}"
+        extra: dict[str, Any] = {}
+        spent = self.reasoning_tokens  # hidden tokens, out of the limit before any text
+        if self.thinking == "content":
+            content = f"<think>\n{THOUGHT}\n</think>\n\n{content}"
+        elif self.thinking is not None:
+            extra[self.thinking] = THOUGHT
+            spent += len(THOUGHT) // 4
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        finish_reason = "stop"
+        if isinstance(limit, int) and (self.enforce_limit or self.reasoning_tokens or self.thinking):
+            room = max(0, limit - spent) * 4
+            if spent >= limit or len(content) > room:
+                content, finish_reason = content[:room], "length"
+                spent = min(spent, limit)
+        result = self._completion(rec, model, content, finish_reason, hidden=spent)
+        result["choices"][0]["message"].update(extra)
+        if self.reasoning_tokens:
+            result["usage"]["completion_tokens_details"] = {
+                "reasoning_tokens": min(self.reasoning_tokens, spent), "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        return result
 
     def _error(self, handler: _Handler, status: int, message: str) -> int:
         handler._send_json(
@@ -678,10 +784,10 @@ class FakeOpenAI:
         return status
 
     def _completion(
-        self, rec: RecordedRequest, model: str, content: str, finish_reason: str
+        self, rec: RecordedRequest, model: str, content: str, finish_reason: str, hidden: int = 0
     ) -> dict[str, Any]:
         prompt_tokens = sum(len(_message_text(m)) for m in rec.messages) // 4
-        completion_tokens = len(content) // 4
+        completion_tokens = len(content) // 4 + hidden
         return {
             "id": f"chatcmpl-fake{next(self._completion_ids):04d}",
             "object": "chat.completion",

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from markupsafe import Markup
 
@@ -126,7 +127,18 @@ def tags_from(text: str) -> list[str]:
     return list(dict.fromkeys(t.lstrip("#") for t in re.findall(r"#[A-Za-z][\w\-]*", text)))
 
 
-def front_matter(paper: Paper, model: str, tags: list[str], today: date | None = None) -> str:
+def public_url(url: str | None) -> str | None:
+    """An endpoint URL fit to record in a draft: no user:password@ and no query string (keys hide there)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+
+
+def front_matter(paper: Paper, model: str, tags: list[str], today: date | None = None,
+                 base_url: str | None = None) -> str:
     """YAML front matter usable by Hugo and Jekyll; values are JSON scalars, which YAML reads as-is."""
     fields: dict[str, Any] = {
         "title": f"{paper.title}: Deep Dive and Implementation Guide",
@@ -138,6 +150,8 @@ def front_matter(paper: Paper, model: str, tags: list[str], today: date | None =
         "source": paper.source,
         "paper_sha256": paper.sha256,
         "model": model,
+        # the endpoint (never the key) of a model draft, so `redo` uses the same one
+        **({"base_url": public_url(base_url)} if public_url(base_url) else {}),
         "drafter_version": __version__,
         "tags": tags,
         "date": (today or date.today()).isoformat(),
@@ -206,10 +220,12 @@ def header_image_text(paper: Paper, images: list[ExportedFigure] | None) -> str:
 
 
 def assemble_draft(paper: Paper, sections: dict[str, SectionText], model: str, template: Any,
-                   today: date | None = None, images: list[ExportedFigure] | None = None) -> str:
+                   today: date | None = None, images: list[ExportedFigure] | None = None,
+                   base_url: str | None = None) -> str:
     """Render the post template with every section wrapped in markers, behind YAML front matter.
 
     `images`: the paper's figures exported next to the draft; the overview figure becomes the header image.
+    `base_url`: the endpoint a model draft was made with (recorded for `redo`).
     """
     texts = {**extracted_sections(paper), **sections}
 
@@ -225,7 +241,7 @@ def assemble_draft(paper: Paper, sections: dict[str, SectionText], model: str, t
     body = template.render(paper=paper, section=section, author=author,
                            header_image=header_image_text(paper, images)).strip() + "\n"
     tags = tags_from(texts["tags"].text) if "tags" in texts else []
-    return front_matter(paper, model, tags, today) + "\n" + body
+    return front_matter(paper, model, tags, today, base_url) + "\n" + body
 
 
 # -- reading a draft back ----------------------------------------------------------------------------

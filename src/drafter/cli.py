@@ -141,6 +141,13 @@ NoEnrichOpt = Annotated[bool, typer.Option(
     "arXiv LaTeX source (env DRAFTER_ENRICH=0; offline drafts skip it unless DRAFTER_ENRICH=1).")]
 NoFiguresOpt = Annotated[bool, typer.Option("--no-figures", help="Do not export the paper's figures as PNGs into "
                                             "<draft-stem>-figures/ next to the draft.")]
+MaxTokensOpt = Annotated[int | None, typer.Option(
+    "--max-tokens", min=1, help="Output budget of every section, in tokens (default: each section's own, see "
+    "`drafter sections`; per section: [max_tokens] in config.toml). Raise it when a section was cut off.",
+    show_default=False)]
+EffortOpt = Annotated[str | None, typer.Option(
+    "--reasoning-effort", help="low, medium or high: how hard a reasoning model (o3, gpt-5...) thinks; sent "
+    "where the endpoint takes it (env DRAFTER_REASONING_EFFORT).", show_default=False)]
 PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .md.j2 files overriding packaged "
                                                  "prompts by name (see `drafter sections`).", show_default=False,
                                                  file_okay=False)]
@@ -148,14 +155,16 @@ PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .m
 
 def _settings(model: str | None = None, base_url: str | None = None, offline: bool = False,
               jobs: int | None = None, timeout: float | None = None, context_tokens: int | None = None,
-              no_cache: bool = False, prompts: Path | None = None) -> Settings:
+              no_cache: bool = False, prompts: Path | None = None, max_tokens: int | None = None,
+              reasoning_effort: str | None = None, recorded: dict[str, Any] | None = None) -> Settings:
     flags: dict[str, Any] = {"model": model, "base_url": base_url, "jobs": jobs, "timeout": timeout,
-                             "context_tokens": context_tokens, "prompts_dir": prompts}
+                             "context_tokens": context_tokens, "prompts_dir": prompts, "max_tokens": max_tokens,
+                             "reasoning_effort": reasoning_effort}
     if offline:
         flags["offline"] = True
     if no_cache:
         flags["cache"] = False
-    settings = load_settings(flags)
+    settings = load_settings(flags, recorded=recorded)
     if settings.api_key:
         _secrets.add(settings.api_key)
     if _state["debug"]:
@@ -200,6 +209,13 @@ def _report_checks(count: int, draft: str) -> None:
                   f"⚠️ callouts in the draft; `drafter check {escape(draft)}` lists them)")
 
 
+def _warn_cut_off(stats: Any) -> None:
+    for section_id, limit in stats.cut_off.items():
+        err.print(f"[yellow]warning:[/] {section_id}: the answer was cut off at its limit of {limit} tokens (the "
+                  f"section says so); `drafter redo DRAFT {section_id} --max-tokens {2 * limit}` gets the whole "
+                  "answer")
+
+
 def _output_path(output: str | None, title: str) -> Path | None:
     """Where the draft goes: None for stdout (-o -), a folder gets <slug>.md, default ./<slug>.md."""
     if output == "-":
@@ -234,6 +250,7 @@ def new(
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
     prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False, no_figures: NoFiguresOpt = False,
+    max_tokens: MaxTokensOpt = None, reasoning_effort: EffortOpt = None,
 ) -> None:
     """Draft a blog post from a paper: every template section, drafted concurrently, in one Markdown file.
 
@@ -246,7 +263,8 @@ def new(
     from drafter.pipeline import dry_run as render_all
 
     with _errors():
-        settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
+        settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts, max_tokens,
+                             reasoning_effort)
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         prompt_set = PromptSet(settings.prompts_dir)
         job = start_enrichment(paper, settings) if settings.enrich_on and not dry_run else None
@@ -278,15 +296,17 @@ def new(
         for section_id, note in draft.stats.cuts.items():
             err.print(f"[yellow]note:[/] {section_id}: {note}")
         _report_figures(draft.figures)
+        _warn_cut_off(draft.stats)
         s = draft.stats
         where = "stdout" if target is None else str(target)
         cost = settings.cost(s.prompt_tokens, s.completion_tokens)
         if settings.offline:
             err.print(f"[green]wrote[/] {escape(where)}: {s.sections} sections drafted offline, {s.seconds:.1f}s")
         else:
+            hidden = f" ({s.reasoning_tokens:,} hidden reasoning)" if s.reasoning_tokens else ""
             err.print(f"[green]wrote[/] {escape(where)}: {s.sections} sections, {s.requests} model calls, "
                       f"{s.cache_hits} cached, {s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion "
-                      "tokens" + (f" (${cost:.4f})" if cost is not None else "") + f", {s.seconds:.1f}s")
+                      f"tokens{hidden}" + (f" (${cost:.4f})" if cost is not None else "") + f", {s.seconds:.1f}s")
         _report_checks(s.checks, "DRAFT" if target is None else str(target))
 
 
@@ -368,7 +388,12 @@ def status(
 ) -> None:
     """Show each section's state: generated, edited, todo (author part still empty), written or missing."""
     with _errors():
-        rows = section_states(parse_draft(draft.read_text(encoding="utf-8"), str(draft)))
+        parsed = parse_draft(draft.read_text(encoding="utf-8"), str(draft))
+        rows = section_states(parsed)
+        made_with = parsed.front.get("model")
+        if isinstance(made_with, str) and made_with:
+            where = parsed.front.get("base_url")
+            err.print(f"drafted with {escape(made_with)}" + (f" at {escape(str(where))}" if where else ""))
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return
@@ -439,24 +464,38 @@ def redo(
                                                show_default=False)] = None,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, timeout: TimeoutOpt = None,
     context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False, prompts: PromptsOpt = None,
+    max_tokens: MaxTokensOpt = None, reasoning_effort: EffortOpt = None,
 ) -> None:
     """Re-draft one section (optionally with a hint) and replace only that section in the draft.
 
     Every byte outside the section stays as it is (redoing `tags` also refreshes the front-matter tags).
-    A section you edited by hand is kept unless you pass --force.
+    A section you edited by hand is kept unless you pass --force. The model and endpoint the draft was made
+    with are used unless flags or environment variables name others.
     """
+    from drafter.assemble import read_front_matter
     from drafter.pipeline import redo_section
 
     with _errors():
-        settings = _settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts)
+        text = draft.read_text(encoding="utf-8")
+        front = read_front_matter(text)
+        recorded = {} if front.get("model") == "offline" else {"model": front.get("model")}
+        if recorded and front.get("base_url") != Settings().endpoint:  # OpenAI's own: the default already
+            recorded["base_url"] = front.get("base_url")
+        settings = _settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts, max_tokens,
+                             reasoning_effort, recorded=recorded)
         _announce_offline(settings)
+        if not settings.offline:
+            from_draft = [name for name in ("model", "base_url") if settings.origins.get(name) == "draft"]
+            err.print(f"redoing {section} with {escape(settings.model)} at {escape(settings.endpoint)}"
+                      + (f" ({' and '.join(n.replace('_', ' ') for n in from_draft)} from the draft)"
+                         if from_draft else ""))
         if settings.offline and hint:
             err.print("[yellow]warning:[/] --hint is ignored offline: the offline drafter picks sentences from "
                       "the paper and takes no instructions")
-        text = draft.read_text(encoding="utf-8")
         result = _async(redo_section(text, draft, section, settings, hint=hint, force=force, paper_path=paper))
         kept = backup_file(draft)
         atomic_write(draft, result.text)
+        _warn_cut_off(result.stats)
         note = f"; your edited text is kept in {kept}" if result.was_edited else f"; previous draft in {kept}"
         s = result.stats
         err.print(f"[green]redid[/] {section} in {draft}: {s.prompt_tokens + s.completion_tokens} tokens"
@@ -607,6 +646,7 @@ def batch(
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, jobs: JobsOpt = None,
     timeout: TimeoutOpt = None, context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False,
     prompts: PromptsOpt = None, no_enrich: NoEnrichOpt = False, no_figures: NoFiguresOpt = False,
+    max_tokens: MaxTokensOpt = None, reasoning_effort: EffortOpt = None,
 ) -> None:
     """Draft every paper of a reading list into one folder; re-running resumes where it stopped.
 
@@ -626,7 +666,8 @@ def batch(
     with _errors():
         if (no_wait or cancel) and not batch_api:
             raise InputError("--no-wait and --cancel go with --batch-api", "Add --batch-api.")
-        settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts)
+        settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts, max_tokens,
+                             reasoning_effort)
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         entries = read_list(reading_list, sys.stdin)
         if batch_api:

@@ -11,6 +11,7 @@ from typing import Any
 import platformdirs
 
 from drafter.errors import ConfigError
+from drafter.plan import LLM_SECTIONS
 
 APP = "drafter"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -63,6 +64,9 @@ class Settings:
     prices: dict[str, Price] = field(default_factory=dict)
     # The Batch API's price relative to online calls (OpenAI: half price), for `batch --batch-api` costs.
     batch_discount: float = 0.5
+    reasoning_effort: str | None = None  # low | medium | high, sent to endpoints that take it
+    max_tokens: int | None = None  # every section's output budget (flag/env, or `max_tokens = N` in the file)
+    section_max_tokens: dict[str, int] = field(default_factory=dict)  # `[max_tokens]` table: per section
     # Where each setting came from, e.g. {"model": "flag", "api_key": "OPENAI_API_KEY"}; for --debug output.
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -86,6 +90,13 @@ class Settings:
         """Whether drafting looks things up outside: as set, else on unless the draft is offline."""
         return (not self.offline) if self.enrich is None else self.enrich
 
+    def budget(self, section_id: str, declared: int) -> int:
+        """A section's output budget: --max-tokens / DRAFTER_MAX_TOKENS, else the config's [max_tokens] entry
+        for the section, else its `max_tokens = N`, else what the prompt declares."""
+        if self.max_tokens is not None and self.origins.get("max_tokens") in ("flag", "DRAFTER_MAX_TOKENS"):
+            return self.max_tokens
+        return self.section_max_tokens.get(section_id) or self.max_tokens or declared
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -101,11 +112,18 @@ _ENV_KEYS = {
     "prompts_dir": ("DRAFTER_PROMPTS",),
     "offline": ("DRAFTER_OFFLINE",),
     "enrich": ("DRAFTER_ENRICH",),
+    "reasoning_effort": ("DRAFTER_REASONING_EFFORT",),
+    "max_tokens": ("DRAFTER_MAX_TOKENS",),
 }
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 _TYPES: dict[str, type] = {"jobs": int, "retries": int, "context_tokens": int, "timeout": float, "offline": bool,
-                           "enrich": bool, "temperature": float, "max_backoff": float, "batch_discount": float}
+                           "enrich": bool, "temperature": float, "max_backoff": float, "batch_discount": float,
+                           "max_tokens": int}
 _FILE_KEYS = {"model", "base_url", "api_key", "jobs", "timeout", "retries", "context_tokens", "prompts_dir",
-              "offline", "temperature", "max_backoff", "cache_dir", "batch_discount", "enrich"}
+              "offline", "temperature", "max_backoff", "cache_dir", "batch_discount", "enrich", "reasoning_effort",
+              "max_tokens"}
+# What a draft records about how it was made; `redo` uses it where no flag or environment variable says.
+RECORDED_KEYS = ("model", "base_url")
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -158,15 +176,37 @@ def _prices(raw: Any, path: Path) -> dict[str, Price]:
     return out
 
 
+def _section_budgets(raw: Any, path: Path) -> tuple[int | None, dict[str, int]]:
+    """`max_tokens = N` (every section) or a `[max_tokens]` table of section = N."""
+    example = "Example: max_tokens = 1500, or [max_tokens] then math = 1500."
+    if isinstance(raw, dict):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw.values()):
+            raise ConfigError(f"{path}: [max_tokens] values must be positive whole numbers of tokens", example)
+        unknown = sorted(set(raw) - set(LLM_SECTIONS))
+        if unknown:
+            raise ConfigError(f"{path}: [max_tokens] names unknown section(s) {', '.join(unknown)}",
+                              f"Sections the model drafts: {', '.join(LLM_SECTIONS)}.")
+        return None, {str(k): int(v) for k, v in raw.items()}
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw, {}
+    raise ConfigError(f"{path}: max_tokens must be a positive whole number or a table of section = tokens", example)
+
+
 def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-                  file: Path | None = None) -> Settings:
-    """Resolve settings: flag > DRAFTER_* env > OPENAI_* env > config file > defaults."""
+                  file: Path | None = None, recorded: dict[str, Any] | None = None) -> Settings:
+    """Resolve settings: flag > DRAFTER_* env > OPENAI_* env > recorded (what a draft says it was made with, for
+    `redo`) > config file > defaults."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    recorded = {k: v for k, v in (recorded or {}).items() if k in RECORDED_KEYS and v}
     env = dict(os.environ if env is None else env)
     path = file or config_file()
     from_file = _read_config_file(path)
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
+    if "max_tokens" in from_file:
+        file_budget, values["section_max_tokens"] = _section_budgets(from_file.pop("max_tokens"), path)
+        if file_budget is not None:
+            from_file["max_tokens"] = file_budget
     for name in _FILE_KEYS:
         if name in flags:
             values[name], origins[name] = _coerce(name, flags[name], "flag"), "flag"
@@ -176,7 +216,9 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
                 values[name], origins[name] = _coerce(name, env[var], var), var
                 break
         else:
-            if name in from_file:
+            if name in recorded:
+                values[name], origins[name] = _coerce(name, recorded[name], "draft"), "draft"
+            elif name in from_file:
                 values[name], origins[name] = _coerce(name, from_file[name], str(path)), str(path)
     for name in ("cache", "chain"):
         if name in flags:
@@ -190,6 +232,14 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
                           "Use the provider's Batch API price as a fraction of the online price, e.g. 0.5.")
     if values.get("context_tokens", 12000) < 500:
         raise ConfigError("context_tokens must be at least 500", "Raise --context-tokens.")
+    if values.get("max_tokens", 1) < 1:
+        raise ConfigError(f"max_tokens must be at least 1 (got {values['max_tokens']})", "Use --max-tokens 1 or more.")
+    effort = values.get("reasoning_effort")
+    if effort is not None and str(effort).lower() not in REASONING_EFFORTS:
+        raise ConfigError(f"reasoning effort {effort!r} ({origins.get('reasoning_effort')}) is not one of "
+                          f"{', '.join(REASONING_EFFORTS)}", "Use --reasoning-effort low, medium or high.")
+    if effort is not None:
+        values["reasoning_effort"] = str(effort).lower()
     base_url = values.get("base_url")
     if base_url and not str(base_url).startswith(("http://", "https://")):
         raise ConfigError(f"base URL {base_url!r} must start with http:// or https://",

@@ -4,17 +4,26 @@ Exactly one retry layer: the openai client is built with max_retries=0 and tenac
 failures (429, 5xx, timeouts, dropped connections, empty answers) with exponential backoff and jitter,
 honouring Retry-After. Authentication, unknown model, exhausted quota and other 4xx fail at once; a
 context-length error raises ContextTooLong so the caller can shrink the paper context once.
+
+Endpoints differ in what a request may carry: reasoning models (o1/o3/o4-mini, the gpt-5 family, and any
+deployment name an Azure or proxy user gives them) reject `max_tokens` and any `temperature` but 1, and spend
+hidden reasoning tokens out of the completion budget. A `Profile` per (endpoint, model) says how to build the
+body; a 400 naming a parameter as unsupported switches the profile and retries at once (not a failure), and the
+switch is remembered for the run and in the cache directory (`endpoints.json`), so the next run starts right.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tenacity import (
@@ -26,7 +35,9 @@ from tenacity import (
 )
 
 from drafter.cache import ResponseCache, request_key
+from drafter.cleanup import strip_thinking
 from drafter.errors import ModelError
+from drafter.files import atomic_write
 
 if TYPE_CHECKING:
     from drafter.config import Settings
@@ -51,6 +62,7 @@ class Request:
     # The offline backend drafts from the paper itself rather than from the messages.
     paper: Paper | None = field(default=None, compare=False, repr=False)
     label: str = ""  # which paper the request belongs to, for progress lines
+    reasoning_effort: str | None = None  # low | medium | high, sent where the endpoint takes it
 
 
 @dataclass
@@ -62,6 +74,13 @@ class Reply:
     source: str = "llm"  # "llm", or "extracted" for the offline drafter
     cached: bool = False
     finish_reason: str | None = None
+    limit: int | None = None  # the completion-token limit the request carried (visible + hidden reasoning)
+    reasoning_tokens: int = 0  # hidden reasoning the endpoint reported (part of completion_tokens)
+
+    @property
+    def cut(self) -> bool:
+        """The answer stopped at the token limit, mid-text."""
+        return self.finish_reason == "length"
 
     @property
     def tokens(self) -> int:
@@ -82,6 +101,144 @@ class ContextTooLong(ModelError):
 
 class EmptyCompletion(Exception):
     """The model answered with nothing (retried like a transient failure)."""
+
+
+class ParameterRejected(Exception):
+    """The endpoint rejected a request parameter as unsupported (switch the profile and send again)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class BudgetSpent(EmptyCompletion):
+    """The answer stopped at the token limit before any visible text (hidden reasoning or a <think> block):
+    not retried as it is, but once with more headroom."""
+
+    def __init__(self, limit: int, reasoning_tokens: int) -> None:
+        super().__init__(f"no visible text within {limit} tokens")
+        self.limit = limit
+        self.reasoning_tokens = reasoning_tokens
+
+
+# -- what an endpoint accepts ------------------------------------------------------------------------
+
+# Extra completion tokens for hidden reasoning on top of a section's visible budget. A limit is a cap, not a
+# spend: reasoning models are billed for what they use.
+REASONING_HEADROOM = 4096
+MIN_BUDGET_HEADROOM = 2048  # at least this much more after an answer spent its whole budget before any text
+# Known reasoning models (matched after any "provider/" prefix); deployment names are learned from 400s.
+_REASONING_NAME = re.compile(r"^(?:o[1-9](?:-(?:mini|pro|preview|deep-research)[\w.-]*)?|o[1-9]-\d[\w.-]*|"
+                             r"gpt-5(?![\w.-]*chat)[\w.-]*)$", re.I)
+_ADAPTABLE = ("max_tokens", "max_completion_tokens", "temperature", "reasoning_effort")
+_REJECTION = re.compile(r"(?:unsupported|not supported|unrecognized|unknown|not permitted|not allowed|extra inputs|"
+                        r"does not support)[^\n]{0,60}?\b(max_completion_tokens|max_tokens|temperature|"
+                        r"reasoning_effort)\b|\b(max_completion_tokens|max_tokens|temperature|reasoning_effort)\b'?"
+                        r"[^\n]{0,30}?(?:is not supported|is unsupported|not permitted|is not allowed|"
+                        r"does not support)", re.I)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How to build a request body for one (endpoint, model)."""
+
+    token_param: str = "max_tokens"  # or "max_completion_tokens" (reasoning models)
+    temperature: bool = True  # send the temperature (reasoning models take only their default)
+    headroom: int = 0  # completion tokens added to each section's budget for hidden reasoning
+    effort: bool = True  # send reasoning_effort when the user asked for one
+
+    @property
+    def reasoning(self) -> bool:
+        return self.token_param == "max_completion_tokens"
+
+
+REASONING = Profile("max_completion_tokens", temperature=False, headroom=REASONING_HEADROOM)
+
+
+def is_reasoning_name(model: str) -> bool:
+    """o1/o3/o4-mini..., the gpt-5 family (not the chat variants), with or without a "provider/" prefix."""
+    return bool(_REASONING_NAME.match(model.rsplit("/", 1)[-1].strip()))
+
+
+def default_profile(model: str) -> Profile:
+    """The profile a model starts with before the endpoint says otherwise: by its name."""
+    return REASONING if is_reasoning_name(model) else Profile()
+
+
+def adapt_profile(profile: Profile, param: str) -> Profile | None:
+    """The profile after the endpoint rejected `param`, or None when there is nothing left to change.
+
+    A rejected max_tokens or temperature means a reasoning model (the two come together): switch to
+    max_completion_tokens, drop the temperature and add headroom at once, so each request adapts only once.
+    """
+    if param in ("max_tokens", "temperature") and (profile.token_param == "max_tokens" or profile.temperature):
+        if param == "temperature" and profile.token_param == "max_tokens" and not profile.temperature:
+            return None
+        return replace(profile, token_param="max_completion_tokens", temperature=False,
+                       headroom=max(profile.headroom, REASONING_HEADROOM))
+    if param == "max_completion_tokens" and profile.token_param == "max_completion_tokens":
+        return replace(profile, token_param="max_tokens")
+    if param == "reasoning_effort" and profile.effort:
+        return replace(profile, effort=False)
+    return None
+
+
+def rejected_parameter(exc: BaseException) -> str | None:
+    """The request parameter a 400/422 names as unsupported (OpenAI: code unsupported_parameter or
+    unsupported_value with `param`; proxies and local servers: in the message), else None."""
+    if _status(exc) not in (400, 422):
+        return None
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(inner, dict) and inner.get("param") in _ADAPTABLE and str(inner.get("code") or "") in (
+            "unsupported_parameter", "unsupported_value", "invalid_request_body", ""):
+        return str(inner["param"])
+    match = _REJECTION.search(_server_message(exc))
+    return (match.group(1) or match.group(2)).lower() if match else None
+
+
+class Profiles:
+    """What each (endpoint, model) accepts: learned during the run, kept in `<cache>/endpoints.json`."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.known: dict[str, Profile] = {}
+        if path is None:
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # none yet, or damaged: learned again and rewritten
+        for key, value in (data.items() if isinstance(data, dict) else []):
+            with contextlib.suppress(TypeError, ValueError):
+                profile = Profile(**value)
+                if profile.token_param in ("max_tokens", "max_completion_tokens"):
+                    self.known[key] = profile
+
+    @staticmethod
+    def key(endpoint: str, model: str) -> str:
+        return f"{endpoint.rstrip('/')} {model}"
+
+    def get(self, key: str, model: str) -> Profile:
+        return self.known.get(key) or default_profile(model)
+
+    def remember(self, key: str, profile: Profile) -> None:
+        if self.known.get(key) == profile:
+            return
+        self.known[key] = profile
+        if self.path is None:
+            return
+        try:
+            atomic_write(self.path, json.dumps({k: asdict(v) for k, v in sorted(self.known.items())}, indent=1))
+        except OSError as exc:  # a read-only cache costs only the memory across runs
+            log.warning("cannot save endpoint profiles to %s: %s", self.path, exc)
+
+
+# A first request to an endpoint+model with no known profile goes alone, so a parameter rejection is learned
+# once rather than by every section at the same time; the rest follow as soon as its first exchange settles
+# (an answer, an error, or a rejection learned from), or after this long: a rejection comes back at once, so
+# a request still running was accepted.
+FIRST_CONTACT_WAIT = 0.5
 
 
 @dataclass
@@ -123,6 +280,8 @@ def is_transient(exc: BaseException) -> bool:
     """Worth retrying: rate limits (not exhausted quota), server errors, timeouts, dropped connections."""
     import openai  # imported on first use: it costs about a second at start-up
 
+    if isinstance(exc, BudgetSpent):
+        return False
     if isinstance(exc, EmptyCompletion | openai.APITimeoutError | openai.APIConnectionError):
         return True
     if isinstance(exc, openai.RateLimitError):
@@ -189,38 +348,63 @@ def _server_message(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
-def chat_body(request: Request) -> dict[str, Any]:
-    """The chat-completions body for a request: model, messages and the sampling parameters."""
-    return {"model": request.model, "messages": request.messages, "max_tokens": request.max_tokens,
-            "temperature": request.temperature}
+def token_limit(request: Request, profile: Profile) -> int:
+    """The completion-token limit a request carries: the section's budget plus the profile's headroom."""
+    headroom = profile.headroom * (2 if request.reasoning_effort == "high" and profile.reasoning else 1)
+    return request.max_tokens + headroom
 
 
-def reply_from_completion(response: Any, request: Request) -> Reply:
-    """A chat completion (the openai client's object, online or parsed from a Batch API output line) -> Reply;
-    an empty answer raises EmptyCompletion."""
+def chat_body(request: Request, profile: Profile | None = None) -> dict[str, Any]:
+    """The chat-completions body for a request as this endpoint profile takes it (by default: the profile the
+    model's name suggests): model, messages, the token limit, temperature and reasoning effort."""
+    profile = profile or default_profile(request.model)
+    body: dict[str, Any] = {"model": request.model, "messages": request.messages,
+                            profile.token_param: token_limit(request, profile)}
+    if profile.temperature:
+        body["temperature"] = request.temperature
+    if request.reasoning_effort and profile.effort:
+        body["reasoning_effort"] = request.reasoning_effort
+    return body
+
+
+def reply_from_completion(response: Any, request: Request, limit: int | None = None) -> Reply:
+    """A chat completion (the openai client's object, online or parsed from a Batch API output line) -> Reply.
+
+    Only `content` is the answer (reasoning_content / reasoning fields some servers add are never read) and a
+    chain of thought in it is dropped. An empty answer raises EmptyCompletion; BudgetSpent when it stopped at
+    the token limit (`limit`, what the request carried) before any visible text."""
     choice = response.choices[0] if response.choices else None
-    text = (choice.message.content or "") if choice and choice.message else ""
-    if not text.strip():
-        raise EmptyCompletion(f"empty answer for section {request.section_id}")
+    text = strip_thinking((choice.message.content or "") if choice and choice.message else "")
     usage = response.usage
+    details = getattr(usage, "completion_tokens_details", None) if usage else None
+    reasoning_tokens = int(getattr(details, "reasoning_tokens", 0) or 0)
+    finish_reason = choice.finish_reason if choice else None
+    if not text.strip():
+        if finish_reason == "length":
+            raise BudgetSpent(limit or request.max_tokens, reasoning_tokens)
+        raise EmptyCompletion(f"empty answer for section {request.section_id}")
     return Reply(
         text=text,
         model=response.model or request.model,
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
-        finish_reason=choice.finish_reason if choice else None,
+        finish_reason=finish_reason,
+        limit=limit,
+        reasoning_tokens=reasoning_tokens,
     )
 
 
 class OpenAIBackend:
     """Any OpenAI-compatible endpoint through `openai.AsyncOpenAI` (OpenAI, Ollama, vLLM, llama.cpp, LM Studio)."""
 
-    def __init__(self, settings: Settings, events: Events | None = None) -> None:
+    def __init__(self, settings: Settings, events: Events | None = None, profiles: Profiles | None = None) -> None:
         import openai  # imported on first use: `status`, `inspect` and offline drafts never need it
 
         self.settings = settings
         self.events = events or Events()
         self.name = settings.model
+        self.profiles = profiles or Profiles(settings.cache_dir / "endpoints.json")
+        self._first_contact: dict[str, asyncio.Event] = {}
         # Keyless local servers still need a non-empty key for the client; it is never sent anywhere else.
         self.client = openai.AsyncOpenAI(
             api_key=settings.api_key or "not-needed",
@@ -243,7 +427,89 @@ class OpenAIBackend:
         asked = retry_after(exc)
         return min(max(backoff, asked or 0.0), self.settings.max_backoff)
 
+    def _profile_key(self, request: Request) -> str:
+        return Profiles.key(self.settings.endpoint, request.model)
+
+    def profile(self, request: Request) -> Profile:
+        """The profile this endpoint and model get: learned (this run or an earlier one), else by name."""
+        return self.profiles.get(self._profile_key(request), request.model)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        """The JSON body of the chat-completions call for this request (the online path and the Batch API
+        both send exactly this)."""
+        return chat_body(request, self.profile(request))
+
+    async def _await_first_contact(self, key: str) -> None:
+        """The request that makes first contact goes at once; others wait until it settles (or briefly)."""
+        if key in self.profiles.known:
+            return
+        event = self._first_contact.get(key)
+        if event is None:
+            self._first_contact[key] = asyncio.Event()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), FIRST_CONTACT_WAIT)
+
+    def _settle(self, key: str) -> None:
+        """First contact is over: requests waiting for it go."""
+        event = self._first_contact.get(key)
+        if event is not None:
+            event.set()
+
     async def complete(self, request: Request) -> Reply:
+        key = self._profile_key(request)
+        await self._await_first_contact(key)
+        try:
+            return await self._adapting(request, key)
+        finally:
+            self._settle(key)
+
+    async def _adapting(self, request: Request, key: str) -> Reply:
+        """Send the request; switch the profile when the endpoint rejects a parameter or the answer spent its
+        whole budget before any text (once), and send again at once: neither counts as a failure."""
+        bumped = False
+        for _ in range(2 * len(_ADAPTABLE)):
+            profile = self.profile(request)
+            try:
+                reply = await self._retrying(request, profile)
+            except ParameterRejected as exc:
+                current = self.profile(request)
+                if current != profile:
+                    continue  # another section already learned it
+                adapted = adapt_profile(profile, exc.param)
+                if adapted is None:
+                    raise ModelError(f"{self.settings.endpoint} rejected parameter {exc.param!r} for section "
+                                     f"{request.section_id}: {scrub(str(exc), self.settings.api_key)}",
+                                     "Check --model and --base-url; report the message if the model is "
+                                     "right.") from exc
+                log.info("%s rejected %s for %s: switching to %s", self.settings.endpoint, exc.param,
+                         request.model, adapted)
+                self.profiles.remember(key, adapted)
+                self._settle(key)
+                continue
+            except BudgetSpent as exc:
+                if bumped:
+                    raise self._budget_error(request, exc) from exc
+                bumped = True
+                current = self.profile(request)
+                if current == profile:  # learn more headroom: the next sections start with it
+                    headroom = max(2 * profile.headroom, MIN_BUDGET_HEADROOM, request.max_tokens)
+                    self.profiles.remember(key, replace(profile, headroom=headroom))
+                self._settle(key)
+                continue
+            self.profiles.remember(key, profile)
+            return reply
+        raise ModelError(f"{self.settings.endpoint} kept rejecting the parameters of section {request.section_id}",
+                         "Check --model and --base-url.")
+
+    def _budget_error(self, request: Request, exc: BudgetSpent) -> ModelError:
+        hidden = f" ({exc.reasoning_tokens} on hidden reasoning)" if exc.reasoning_tokens else ""
+        return ModelError(f"model {request.model} spent all {exc.limit} tokens of section {request.section_id}'s "
+                          f"budget{hidden} before writing any text, twice",
+                          f"Raise the budget: --max-tokens {2 * exc.limit} (or [max_tokens] {request.section_id} = "
+                          f"{2 * exc.limit} in config.toml), or use --reasoning-effort low.")
+
+    async def _retrying(self, request: Request, profile: Profile) -> Reply:
         import openai
 
         def before_sleep(state: RetryCallState) -> None:
@@ -263,20 +529,39 @@ class OpenAIBackend:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(request)
+                    return await self._once(request, profile)
+        except BudgetSpent:
+            raise  # _adapting gives it more room once
         except (openai.OpenAIError, EmptyCompletion) as exc:
             raise self._to_error(exc, request) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    def body(self, request: Request) -> dict[str, Any]:
-        """The JSON body of the chat-completions call for this request (the online path and the Batch API
-        both send exactly this)."""
-        return chat_body(request)
+    async def _once(self, request: Request, profile: Profile) -> Reply:
+        import openai
 
-    async def _once(self, request: Request) -> Reply:
         self.events.requests += 1
-        response = await self.client.chat.completions.create(**self.body(request))
-        return reply_from_completion(response, request)
+        body = chat_body(request, profile)
+        key = self._profile_key(request)
+        try:
+            response = await self.client.chat.completions.create(**body)
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            param = rejected_parameter(exc)
+            if param is not None and param in body:
+                raise ParameterRejected(param, _server_message(exc)) from exc  # settled once learned
+            self._settle(key)
+            raise
+        except openai.OpenAIError:
+            self._settle(key)  # an error that says nothing about the parameters: no reason to hold the rest
+            raise
+        try:
+            reply = reply_from_completion(response, request, token_limit(request, profile))
+        except BudgetSpent:
+            raise  # settled once the headroom is learned
+        except EmptyCompletion:
+            self._settle(key)
+            raise
+        self._settle(key)
+        return reply
 
     def _to_error(self, exc: BaseException, request: Request) -> ModelError:
         import openai
@@ -332,21 +617,30 @@ class CachedBackend:
         await self.inner.aclose()
 
     def key(self, request: Request) -> str:
-        return request_key({"endpoint": self.endpoint, "model": request.model, "max_tokens": request.max_tokens,
-                            "temperature": request.temperature, "messages": request.messages})
+        """The logical request (not the body an endpoint profile makes of it), so the cache still answers after
+        a profile switch."""
+        logical: dict[str, Any] = {"endpoint": self.endpoint, "model": request.model,
+                                   "max_tokens": request.max_tokens, "temperature": request.temperature,
+                                   "messages": request.messages}
+        if request.reasoning_effort:
+            logical["reasoning_effort"] = request.reasoning_effort
+        return request_key(logical)
 
     async def complete(self, request: Request) -> Reply:
         key = self.key(request)
         hit = self.cache.get(key)
         if hit is not None and isinstance(hit.get("text"), str) and hit["text"].strip():
             self.events.cache_hits += 1
+            limit = hit.get("limit")
             return Reply(hit["text"], hit.get("model", request.model), int(hit.get("prompt_tokens", 0)),
                          int(hit.get("completion_tokens", 0)), hit.get("source", "llm"), cached=True,
-                         finish_reason=hit.get("finish_reason"))
+                         finish_reason=hit.get("finish_reason"), limit=limit if isinstance(limit, int) else None,
+                         reasoning_tokens=int(hit.get("reasoning_tokens", 0) or 0))
         reply = await self.inner.complete(request)
         self.cache.put(key, {"text": reply.text, "model": reply.model, "prompt_tokens": reply.prompt_tokens,
                              "completion_tokens": reply.completion_tokens, "source": reply.source,
-                             "finish_reason": reply.finish_reason, "section": request.section_id})
+                             "finish_reason": reply.finish_reason, "section": request.section_id,
+                             "limit": reply.limit, "reasoning_tokens": reply.reasoning_tokens})
         return reply
 
 
@@ -402,4 +696,5 @@ def make_backend(settings: Settings, events: Events | None = None) -> Backend:
 def describe(settings: Settings) -> dict[str, Any]:
     """Settings worth showing with --debug (never the key)."""
     return {"model": settings.model, "endpoint": settings.endpoint, "offline": settings.offline,
-            "jobs": settings.jobs, "api_key": "set" if settings.api_key else "unset"}
+            "jobs": settings.jobs, "api_key": "set" if settings.api_key else "unset",
+            "reasoning_effort": settings.reasoning_effort, "max_tokens": settings.max_tokens}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class Stats:
     per_section: dict[str, dict[str, int]] = field(default_factory=dict)
     cuts: dict[str, str] = field(default_factory=dict)
     checks: int = 0  # fact-check findings across the drafted sections (each section's callout lists its own)
+    cut_off: dict[str, int] = field(default_factory=dict)  # answers that stopped at their token limit: the limit
+    reasoning_tokens: int = 0  # hidden reasoning the endpoint reported (part of completion_tokens)
 
     @property
     def tokens(self) -> int:
@@ -72,8 +74,17 @@ def check_draftable(paper: Paper) -> None:
 def render_section(prompts: PromptSet, paper: Paper, section_id: str, settings: Settings, *,
                    hint: str | None = None, earlier: dict[str, str] | None = None,
                    context_tokens: int | None = None) -> Rendered:
-    return prompts.render(paper, section_id, context_tokens=context_tokens or settings.context_tokens, hint=hint,
-                          earlier=earlier)
+    rendered = prompts.render(paper, section_id, context_tokens=context_tokens or settings.context_tokens,
+                              hint=hint, earlier=earlier)
+    budget = settings.budget(section_id, rendered.max_tokens)
+    return rendered if budget == rendered.max_tokens else replace(rendered, max_tokens=budget)
+
+
+def cut_note(section_id: str, limit: int) -> str:
+    """The visible note in a section whose answer stopped at its token limit."""
+    return (f"the model's answer was cut off at its limit of {limit} tokens; for the whole answer run "
+            f"`drafter redo DRAFT.md {section_id} --max-tokens {2 * limit}` (or set `{section_id} = {2 * limit}` "
+            "under [max_tokens] in config.toml)")
 
 
 async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, section_id: str, settings: Settings,
@@ -83,7 +94,8 @@ async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, secti
         rendered = render_section(prompts, paper, section_id, settings, hint=hint, earlier=earlier,
                                   context_tokens=budget)
         request = Request(section_id, rendered.messages, rendered.max_tokens, settings.model,
-                          settings.temperature, paper=paper, label=label)
+                          settings.temperature, paper=paper, label=label,
+                          reasoning_effort=settings.reasoning_effort)
         try:
             return await backend.complete(request), rendered
         except ContextTooLong:
@@ -123,19 +135,24 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
         note = rendered.cut_note()
         if note:
             stats.cuts[section_id] = note
+        cut_at = (reply.limit or rendered.max_tokens) if reply.cut and reply.source == "llm" else None
+        if cut_at:
+            stats.cut_off[section_id] = cut_at
+            note = "; ".join(n for n in (note, cut_note(section_id, cut_at)) if n)
         if reply.cached:
             stats.cache_hits += 1
         else:
             stats.requests += reply.source == "llm"
             stats.prompt_tokens += reply.prompt_tokens
             stats.completion_tokens += reply.completion_tokens
+            stats.reasoning_tokens += reply.reasoning_tokens
         stats.per_section[section_id] = {"prompt_tokens": reply.prompt_tokens,
                                          "completion_tokens": reply.completion_tokens,
                                          "estimated_prompt_tokens": rendered.prompt_tokens}
         if on_done is not None:
             on_done(label, section_id, reply)
         return SectionText(section_id, text, reply.source, reply.model, reply.tokens, note,
-                           checks=[summary_line(f) for f in findings])
+                           checks=[summary_line(f) for f in findings], cut_at=cut_at)
 
     for section_id in section_ids:
         tasks[section_id] = asyncio.create_task(run(section_id), name=f"{label}:{section_id}")
@@ -188,7 +205,8 @@ async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None 
         figures = await export if export is not None else None
     model = "offline" if settings.offline else settings.model
     text = assemble_draft(paper, sections, model, prompts.env.get_template("post.md.j2"),
-                          images=figures.images if figures else None)
+                          images=figures.images if figures else None,
+                          base_url=None if settings.offline else settings.endpoint)
     return Draft(paper, text, sections, stats, figures)
 
 
