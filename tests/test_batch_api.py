@@ -62,8 +62,9 @@ def _api(folder: Path, settings, out: Path, **kwargs):
 
 
 def _drafts(out: Path) -> dict[str, str]:
-    """Each draft's text with the date line (the day it was drafted) taken out."""
-    return {p.name: re.sub(r'(?m)^date: ".*"$', "date: -", p.read_text(encoding="utf-8"))
+    """Each draft's text with the date line (the day it was drafted) and the endpoint (each run's fake server
+    has its own port) taken out."""
+    return {p.name: re.sub(r'(?m)^(date|base_url): ".*"$', r"\1: -", p.read_text(encoding="utf-8"))
             for p in sorted(out.glob("*.md"))}
 
 
