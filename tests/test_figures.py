@@ -220,12 +220,12 @@ def test_header_image_text_links_the_figure_with_caption_and_credit() -> None:
     text = header_image_text(paper, images)
     assert "![Figure 2: Residual learning: a building block of f\\_1.](<d-figures/Figure 2.png>)" in text
     assert "*Figure 2: Residual learning: a building block of f\\_1.*" in text  # the first sentence
-    assert ("*Credit: Figure 2 from *Deep \\*Residual\\* Learning*, Kaiming He et al. (2016), "
+    assert ("*Credit: Figure 2 from \"Deep \\*Residual\\* Learning\", Kaiming He et al. (2016), "
             "[arXiv:1512.03385](https://arxiv.org/abs/1512.03385)*") in text
     assert "[Figure 1](<d-figures/Figure 1.png>)" in text  # the others are listed for the author
     assert text.startswith("> **✍️ TODO (author):**")
     assert header_image_text(paper, []) == ""
-    assert credit_line(Paper("T", authors=["A B", "C D"]), "Figure 1") == "Figure 1 from *T*, A B, C D"
+    assert credit_line(Paper("T", authors=["A B", "C D"]), "Figure 1") == 'Figure 1 from "T", A B, C D'
 
 
 # -- through the CLI and batch ---------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_new_writes_the_pngs_and_the_draft_links_the_overview_figure(figure_pdf:
     header = draft.split("<!-- drafter:begin id=header-image", 1)[1].split("<!-- drafter:end id=header-image")[0]
     assert "source=author" in header  # still the author's section
     assert "](<post-figures/figure-1.png>)" in header
-    assert "*Credit: Figure 1 from *" in header
+    assert '*Credit: Figure 1 from "Gated Residual Mixing"' in header
     assert "[Figure 2](<post-figures/figure-2.png>)" in header
     assert "figures: 2 PNGs in" in run.stderr
     assert cli("status", out).code == 0

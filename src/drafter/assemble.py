@@ -190,12 +190,12 @@ def _markdown_text(text: str) -> str:
 
 
 def credit_line(paper: Paper, label: str) -> str:
-    """"Figure 1 from <title>, <authors> (<year>)": the credit a reused figure needs."""
+    """'Figure 1 from "<title>", <authors> (<year>)': the credit a reused figure needs."""
     names = paper.authors if len(paper.authors) <= 3 else [f"{paper.authors[0]} et al."]
     authors = f", {', '.join(names)}" if names else ""
     year = f" ({paper.year})" if paper.year else ""
     link = f", [arXiv:{paper.arxiv_id}](https://arxiv.org/abs/{paper.arxiv_id})" if paper.arxiv_id else ""
-    return f"{label} from *{_markdown_text(paper.title)}*{_markdown_text(authors)}{year}{link}"
+    return f"{label} from \"{_markdown_text(paper.title)}\"{_markdown_text(authors)}{year}{link}"
 
 
 def header_image_text(paper: Paper, images: list[ExportedFigure] | None) -> str:
