@@ -342,9 +342,11 @@ def inspect(
                                           "README).")] = False,
     no_enrich: Annotated[bool, typer.Option("--no-enrich", help="Do not look up citations (Semantic Scholar) or "
                                             "equations (arXiv LaTeX source); answers are cached for a day.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Also show each section's text: exactly what the prompts "
+                                       "read (body paragraphs only; captions, tables and footnotes apart).")] = False,
 ) -> None:
-    """Show what drafter extracts from a paper: metadata, sections, references, links, and (unless --no-enrich)
-    its citation count, most-cited citing papers and the equations of its arXiv source."""
+    """Show what drafter extracts from a paper: metadata, sections, figures, tables, references, links, and
+    (unless --no-enrich) its citation count, most-cited citing papers and the equations of its arXiv source."""
     with _errors():
         settings = _settings(offline=True)
         enrich = not no_enrich and settings.enrich is not False
@@ -352,9 +354,9 @@ def inspect(
         loaded = load_source(paper, settings)
         _finish_enrichment(job, loaded)
         if as_json:
-            print(json.dumps(loaded.inspect_json(), ensure_ascii=False, indent=2))
+            print(json.dumps(loaded.inspect_json(full=full), ensure_ascii=False, indent=2))
             return
-        data = loaded.inspect_json()
+        data = loaded.inspect_json(full=full)
         out.print(f"title:     {data['title']}")
         out.print(f"authors:   {', '.join(data['authors']) or '-'}")
         out.print(f"published: {data['year'] or '-'}{', ' + data['venue'] if data['venue'] else ''}")
@@ -364,7 +366,13 @@ def inspect(
         out.print("sections:")
         for sec in data["sections"]:
             indent = "  " * sec["level"]
-            out.print(f"{indent}{sec['title']}  (p. {sec['page']}, {sec['chars']} chars)")
+            out.print(f"{indent}{sec['title']}  (p. {sec['page']}, {sec['chars']} chars)", markup=False)
+            if full and sec["text"]:
+                out.print(sec["text"] + "\n", markup=False, highlight=False)
+        for kind in ("figures", "tables"):
+            out.print(f"{kind + ':':10} {len(data[kind])}")
+            for item in data[kind] if full else []:
+                out.print(f"  {item['label']} (p. {item['page']}): {item['caption']}", markup=False, highlight=False)
         out.print(f"references: {len(data['references'])}")
         for url in data["urls"]:
             out.print(f"url:       {url}")

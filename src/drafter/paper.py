@@ -175,8 +175,8 @@ class Paper:
 
     # -- serialisation ----------------------------------------------------------------------------
 
-    def inspect_json(self) -> dict[str, Any]:
-        """The stable `drafter inspect --json` contract (see README)."""
+    def inspect_json(self, full: bool = False) -> dict[str, Any]:
+        """The stable `drafter inspect --json` contract (see README); `full` adds each section's text."""
         return {
             "title": self.title,
             "authors": list(self.authors),
@@ -185,7 +185,8 @@ class Paper:
             "arxiv_id": self.arxiv_id,
             "abstract": self.abstract,
             "sections": [
-                {"title": s.title, "level": s.level, "page": s.page, "chars": s.chars} for s in self.sections
+                {"title": s.title, "level": s.level, "page": s.page, "chars": s.chars,
+                 **({"text": s.text} if full else {})} for s in self.sections
             ],
             "references": list(self.references),
             "urls": list(self.urls),
