@@ -8,7 +8,7 @@ from typing import Any
 
 # Paper parts a prompt can ask for. Each body section is routed to one part by its heading.
 PARTS = ("abstract", "introduction", "background", "method", "experiments", "discussion", "conclusion",
-         "references")
+         "references", "figures", "tables", "captions")
 
 _PART_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("introduction", re.compile(r"\b(introduction|overview|motivation)\b", re.I)),
@@ -160,6 +160,13 @@ class Paper:
             return self.abstract
         if part == "references":
             return "\n".join(f"[{i}] {ref}" for i, ref in enumerate(self.references, 1))
+        if part == "figures":  # figure captions
+            return "\n".join(f"{f.label}: {f.caption}" for f in self.figures)
+        if part == "tables":  # table captions with the tables' cells
+            return "\n\n".join(f"{t.label}: {t.caption}\n{t.content}".strip() for t in self.tables)
+        if part == "captions":  # every caption, figures and tables, by page
+            return "\n".join(f"{f.label}: {f.caption}" for f in sorted((*self.figures, *self.tables),
+                                                                        key=lambda f: f.page))
         return "\n\n".join(f"## {s.title}\n{s.text}".strip() for s in self.part_sections(part))
 
     def full_text(self) -> str:
