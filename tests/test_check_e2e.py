@@ -127,3 +127,62 @@ def test_batch_reports_the_total_and_each_draft_carries_its_callouts(fake_server
     (draft,) = (tmp_path / "drafts").glob("*.md")
     assert cli("check", draft).code == 1
     assert sum(row["checks"] for row in json.loads(cli("status", draft, "--json").stdout)) == 8
+
+
+FAITHFUL = {
+    "summary": "Small models on phones and in browsers forget anything outside a window of a few hundred tokens. "
+               "Gated Residual Mixing (GRM) gives them one summary vector per chunk of the past and a learned gate "
+               "that decides when to use it, for fewer than 2% extra parameters on a 40M-parameter Transformer. "
+               "On key retrieval at distances up to 16k tokens, accuracy jumps from 9.5% to 71.0%.\n\n"
+               "**Quick Summary**: GRM adds a cheap, causal, gated long-range memory to small sequence models.",
+    "difficulty": "**Difficulty**: ⭐⭐ (2/5) - one equation per step and about 50 lines of PyTorch",
+    "problem": "Short attention windows make small models blind to a user's earlier request or a variable defined "
+               "at the top of a file. Sparse attention [6] still pays for every token it looks at, and recurrent "
+               "memories such as Transformer-XL [4] store many vectors per segment and roughly double the cost of "
+               "each layer. As the authors put it, \"Neither option is available when a model has to run on a "
+               "phone, inside a browser, or under a strict latency budget.\"",
+    "solution": "Think of a note-taker who writes one line per page and a reader who glances at the notes only "
+                "when they help. GRM averages each chunk of L = 128 tokens into one vector, keeps a decaying "
+                "average of those vectors (channels with λ > 0.99 remember for over a hundred chunks), and mixes "
+                "it into each token through a gate that starts closed (g_t ≈ 1).",
+    "innovations": "### Core Innovation #1: Chunk summaries and a decaying memory\nEquation (2) updates the "
+                   "memory once per chunk, so its cost is O((T / L) d^2); with d = 512 the whole method adds "
+                   "0.8M parameters.\n\n```python\n# simplified\nm = lam * m + (1 - lam) * W_c(c_prev)\n```\n\n"
+                   "### Core Innovation #2: Gated mixing\nA per-token, per-channel gate (Eq. 3) mixes memory and "
+                   "residual stream as a convex combination (Eq. 4). With a fixed gate of 0.5 most of the "
+                   "retrieval gain is lost (18.5% vs 71.0%).",
+    "math": "$$\nc_k = \\frac{1}{L} \\sum_{t : k(t) = k} x_t\n$$\n\n$$\nm_k = \\lambda \\odot m_{k-1} + "
+            "(1 - \\lambda) \\odot W_c c_{k-1}, \\quad m_0 = 0\n$$\n\n$$\nh_t = g_t \\odot x_t + (1 - g_t) \\odot "
+            "m_{k(t)}, \\qquad g_t = \\sigma\\left(W_g [x_t ; m_{k(t)}] + b_g\\right)\n$$\n\nHere $\\lambda "
+            "\\in (0, 1)$ is a per-channel decay and $b_g$ starts large so the layer begins as the identity.",
+    "takeaways": "### For Practitioners\n- **Cheap context**: a 1k-window model with GRM gets close to a "
+                 "4k-window one (23.2 vs 22.9 perplexity on WikiText-103) at 30.4k vs 11.6k tokens/s.\n"
+                 "- **Initialise the gate closed**: without it the first epochs were unstable.\n"
+                 "- **Chunk length is forgiving**: 64 to 512 changed perplexity by less than 0.3 points.\n\n"
+                 "### For Researchers\n- **One vector is a bottleneck**: with five planted keys accuracy drops "
+                 "to 40 percent.\n- **Scale**: only models up to 40M parameters were tested.",
+    "impact": "### What This Paper Changed\nIt showed that gating matters more than memory size.\n\n"
+              "### Papers That Built On This\n- *Gated Memory Transformers* (2025) - 12 memory slots, 1.3B "
+              "parameters (verify)",
+    "further-reading": "- *Transformer-XL: Attentive language models beyond a fixed-length context* (Dai, 2019) - "
+                       "the segment-level memory GRM compresses.\n- *Highway networks* (Srivastava, 2015) - the "
+                       "gated convex combination GRM borrows.",
+    "discussion": "1. Would one vector per chunk still be enough at 1B parameters?\n2. Why share W_c and W_g "
+                  "across every second layer rather than learn one pair per layer?\n3. Could learned chunk "
+                  "boundaries replace the fixed L = 128?",
+    "tags": "**Tags**: #MachineLearning #DeepLearning #LongContext #GatedMemory #Transformers #NLP",
+}
+
+
+def test_realistic_faithful_answers_check_clean(fake_server_factory, sample_pdf: Path, tmp_path: Path) -> None:
+    def reply(body: dict[str, Any]) -> str:
+        section = re.search(r"Section id: ([a-z-]+)", body["messages"][-1]["content"])
+        return FAITHFUL[section.group(1)] if section else ""
+
+    server = fake_server_factory(reply=reply)
+    draft = tmp_path / "post.md"
+    run = cli("new", sample_pdf, "-o", draft, *model_flags(server.url))
+    assert run.code == 0, run.stderr
+    assert "check:" not in run.stderr and CALLOUT not in draft.read_text(encoding="utf-8")
+    run = cli("check", draft)
+    assert (run.code, run.stdout) == (0, ""), run.stdout

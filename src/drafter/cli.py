@@ -429,10 +429,13 @@ def check(
 ) -> None:
     """Check the draft against the paper: numbers, quotes, LaTeX math and unfilled prompt slots.
 
-    Reads the draft as it is now and the paper it was drafted from, and reports every number the paper does
-    not print, every quote (six words or more) that is not the paper's words, every $...$ / $$...$$ block that
-    does not parse, and every <...> or [...] slot copied from a prompt. Your own sections, `impact` (later
-    work, already marked "verify") and the difficulty rating are not checked for numbers.
+    Reads the draft as it is now (your edits included) and the paper it was drafted from.
+
+    Reports numbers the paper does not print, quotes of six words or more that are not its words, $...$ and
+    $$...$$ blocks that do not parse, and <...> or [...] slots copied from a prompt.
+
+    Your own sections are not checked, nor the numbers in `impact` (later work, marked "verify").
+
     Exit status: 0 nothing found, 1 findings, 2 bad input.
 
     Examples:\n
