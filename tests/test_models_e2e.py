@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cliutil import Run, cli, model_flags
 from drafter.assemble import parse_draft
 from drafter.plan import LLM_SECTIONS
@@ -218,3 +220,15 @@ def test_the_recorded_endpoint_never_carries_credentials(fake_server: FakeOpenAI
     assert run.code == 0, run.stderr
     text = (tmp_path / "d.md").read_text(encoding="utf-8")
     assert "s3cret" not in text and f'base_url: "{fake_server.url}"' in text
+
+
+def test_batch_warns_about_cut_off_sections(fake_server_factory, sample_pdf: Path, tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    server: FakeOpenAI = fake_server_factory(enforce_limit=True)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{sample_pdf}\n", encoding="utf-8")
+    run = cli("batch", listing, "--out", tmp_path / "out", "--base-url", server.url, "--model", "m",
+              "--max-tokens", "4")
+    assert run.code == 0, run.stderr
+    assert "math was cut off at its limit of 4 tokens" in caplog.text  # a warning line on stderr
+    assert {r.body["max_tokens"] for r in server.requests} == {4}

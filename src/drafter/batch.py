@@ -523,6 +523,10 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         problem = draft.figures.summary() if draft.figures else None
         if problem:
             log.warning("%s: %s", result.entry.label, problem)
+        for section_id, limit in stats.cut_off.items():
+            log.warning("%s: %s was cut off at its limit of %d tokens (noted in the draft; `drafter redo %s %s "
+                        "--max-tokens %d` gets the whole answer)", result.entry.label, section_id, limit, target,
+                        section_id, 2 * limit)
         result.status, result.output = DONE, target
     except Deferred:
         result.status = PENDING

@@ -593,6 +593,7 @@ def show_config(
             "endpoint": None if settings.offline else settings.endpoint, "model": settings.model,
             "api_key": "set" if settings.api_key else "not set", "jobs": settings.jobs,
             "timeout": settings.timeout, "retries": settings.retries, "context_tokens": settings.context_tokens,
+            "max_tokens": settings.max_tokens, "reasoning_effort": settings.reasoning_effort,
             "prompts_dir": str(settings.prompts_dir) if settings.prompts_dir else None,
             "origins": settings.origins,
         }
