@@ -18,6 +18,8 @@ the same token counts), so the drafts match the online path's. Output and error 
   (in the error file), :meth:`expire_lines` -- they get ``error.code = "batch_expired"`` instead;
 * ``fail_batch=True`` -- validation fails: status ``failed`` with ``errors.data``;
 * ``no_batch_api=True`` -- 404 on ``/files`` and ``/batches`` (a server without the Batch API);
+* ``rejects=("max_tokens", "temperature")`` -- a reasoning model: lines carrying those get OpenAI's 400
+  ``unsupported_parameter`` / ``unsupported_value`` bodies in the error file;
 * cancel: ``cancelling`` at once, ``cancelled`` at the next retrieve, with no output.
 """
 
@@ -35,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from fakeserver import _message_text, default_reply
+from fakeserver import _message_text, _unsupported_parameter_message, _unsupported_value_message, default_reply
 
 __all__ = ["FakeBatchAPI"]
 
@@ -46,7 +48,7 @@ STEPS = ("validating", "in_progress", "finalizing", "completed")
 class _Script:
     match: str
     times: int
-    kind: str  # "error" or "expired"
+    kind: str  # "error", "expired" or "spent"
     status: int = 500
     message: str = "The server had an error while processing your request. Sorry about that!"
     code: str | None = None
@@ -84,8 +86,9 @@ class FakeBatchAPI:
     """The fake server; ``url`` is the base URL for ``--base-url``. See the module docstring."""
 
     def __init__(self, *, steps: int = 1, hold: bool = False, fail_batch: bool = False,
-                 no_batch_api: bool = False) -> None:
+                 no_batch_api: bool = False, rejects: tuple[str, ...] = ()) -> None:
         self.steps = steps
+        self.rejects = tuple(rejects)
         self.held = threading.Event()
         if not hold:
             self.held.set()
@@ -113,6 +116,11 @@ class FakeBatchAPI:
         if message:
             script.message = message
         self._scripts.append(script)
+
+    def spend_lines(self, match: str, times: int = 1) -> None:
+        """The next `times` request lines whose custom_id contains `match` spend their whole token limit on
+        hidden reasoning: HTTP 200, empty content, finish_reason "length"."""
+        self._scripts.append(_Script(match, times, "spent"))
 
     def expire_lines(self, match: str, times: int = 1) -> None:
         """The next `times` request lines whose custom_id contains `match` expire unanswered."""
@@ -257,6 +265,20 @@ class FakeBatchAPI:
                 return script
         return None
 
+    def _rejected(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """OpenAI's 400 body for a parameter this (reasoning) model does not take, or None."""
+        for param in ("max_tokens", "reasoning_effort"):
+            if param in self.rejects and param in body:
+                error = _error(_unsupported_parameter_message(param), "invalid_request_error", "unsupported_parameter")
+                error["error"]["param"] = param
+                return error
+        if "temperature" in self.rejects and body.get("temperature", 1) != 1:
+            error = _error(_unsupported_value_message("temperature", body["temperature"]), "invalid_request_error",
+                           "unsupported_value")
+            error["error"]["param"] = "temperature"
+            return error
+        return None
+
     def _run(self, batch: dict[str, Any]) -> None:
         """Answer every request line; write the output and error files in the Batch API's format."""
         output, errors = [], []
@@ -266,7 +288,20 @@ class FakeBatchAPI:
             record: dict[str, Any] = {"id": f"batch_req_fake{number:06d}", "custom_id": cid, "response": None,
                                       "error": None}
             script = self._scripted(cid)
-            if script is not None and script.kind == "expired":
+            rejected = self._rejected(line.get("body") or {})
+            if rejected is not None:
+                record["response"] = {"status_code": 400, "request_id": f"req_fake{number:06d}", "body": rejected}
+                errors.append(record)
+            elif script is not None and script.kind == "spent":
+                body = completion_body(line["body"], number)
+                limit = int(line["body"].get("max_completion_tokens") or line["body"].get("max_tokens") or 0)
+                body["choices"][0]["message"]["content"] = ""
+                body["choices"][0]["finish_reason"] = "length"
+                body["usage"].update(completion_tokens=limit, total_tokens=body["usage"]["prompt_tokens"] + limit,
+                                     completion_tokens_details={"reasoning_tokens": limit})
+                record["response"] = {"status_code": 200, "request_id": f"req_fake{number:06d}", "body": body}
+                output.append(record)
+            elif script is not None and script.kind == "expired":
                 record["error"] = {"code": "batch_expired", "message": "This request could not be executed "
                                    "before the completion window expired."}
                 errors.append(record)

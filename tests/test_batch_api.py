@@ -368,3 +368,39 @@ def test_batch_discount_setting(tmp_path: Path):
     config.write_text("batch_discount = 2\n", encoding="utf-8")
     with pytest.raises(InputError, match="batch_discount must be above 0 and at most 1"):
         load_settings({"offline": True}, env={}, file=config)
+
+
+def test_a_reasoning_model_rejecting_parameters_is_learned_as_online(tmp_path: Path, papers: Path):
+    """Lines rejected for max_tokens/temperature switch the endpoint profile (as online: not a failure) and go
+    again in a follow-up batch with the body the profile builds; the next run starts with it."""
+    with FakeBatchAPI(rejects=("max_tokens", "temperature")) as fake:
+        settings = _settings(tmp_path, fake.url)
+        result, _ = _api(papers, settings, tmp_path / "out")
+        assert [r.status for r in result.batch.results] == ["done"] * 3
+        first, second = fake.inputs.values()
+        assert len(first) == len(second) == 3 * N
+        assert all("max_tokens" in line["body"] and "temperature" in line["body"] for line in first)
+        assert all("max_completion_tokens" in line["body"] and "temperature" not in line["body"]
+                   for line in second)
+        (tmp_path / "more").mkdir()
+        (tmp_path / "more" / "new.pdf").write_bytes(make_pdf("Brand New Paper", seed="brand new"))
+        _api(tmp_path / "more", settings, tmp_path / "out")
+        third = list(fake.inputs.values())[2]
+        assert len(fake.batches) == 3 and all("max_completion_tokens" in line["body"] for line in third)
+
+
+def test_an_answer_that_spent_its_budget_goes_again_with_more_room(tmp_path: Path, papers: Path,
+                                                                   fake: FakeBatchAPI):
+    """As online: no visible text within the token limit (hidden reasoning) -> once more with more headroom;
+    twice -> the paper fails with the online path's advice."""
+    fake.spend_lines("small-boats/math")
+    fake.spend_lines("deep-forests/tags", times=2)
+    result, _ = _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
+    rows = {Path(r.entry.source).name: r for r in result.batch.results}
+    assert rows["a.pdf"].status == rows["p1.pdf"].status == "done"
+    assert rows["p0.pdf"].status == "failed" and "--max-tokens" in (rows["p0.pdf"].error or "")
+    first, second = fake.inputs.values()
+    limits = {line["custom_id"].split("/")[1]: line["body"]["max_tokens"] for line in second}
+    before = {line["custom_id"].split("/")[1]: line["body"]["max_tokens"] for line in first
+              if line["custom_id"].startswith(("a-theory-of-small-boats/", "sparse-lanterns"))}
+    assert set(limits) == {"math", "tags"} and all(limits[s] > before[s] for s in limits)

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -34,15 +34,20 @@ from drafter.config import Settings
 from drafter.errors import InputError, ModelError
 from drafter.files import atomic_write, slugify
 from drafter.llm import (
+    MIN_BUDGET_HEADROOM,
+    BudgetSpent,
     CachedBackend,
     ContextTooLong,
     EmptyCompletion,
     OpenAIBackend,
     Reply,
     Request,
+    adapt_profile,
     is_transient,
+    rejected_parameter,
     reply_from_completion,
     scrub,
+    token_limit,
 )
 from drafter.prompts import PromptSet
 
@@ -78,7 +83,7 @@ class Submitted:
     id: str  # "" until the batch is created
     input_file_id: str
     round: int
-    requests: dict[str, dict[str, str]]  # custom_id -> {"paper", "section", "key"}
+    requests: dict[str, dict[str, Any]]  # custom_id -> {"paper", "section", "key", "limit"}
     status: str = "uploaded"
     output_file_id: str | None = None
     error_file_id: str | None = None
@@ -135,7 +140,7 @@ def load_state(out_dir: Path) -> State:
 class Outcome:
     """What the collected batches say about one request key: the answer, or each failure."""
 
-    answer: dict[str, Any] | None = None  # the chat-completion body
+    answers: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)  # (body, token limit sent)
     failures: list[dict[str, Any]] = field(default_factory=list)  # {"status", "body"} or {"error"}
 
 
@@ -155,13 +160,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _answer_text(body: Any) -> str:
-    try:
-        return str(body["choices"][0]["message"]["content"] or "")
-    except (KeyError, IndexError, TypeError):
-        return ""
-
-
 def load_outcomes(state: State) -> dict[str, Outcome]:
     """Every request key's answer or failures, from the downloaded output and error files."""
     outcomes: dict[str, Outcome] = {}
@@ -179,8 +177,9 @@ def load_outcomes(state: State) -> dict[str, Outcome]:
                 response = line.get("response") or {}
                 body = response.get("body") if isinstance(response, dict) else None
                 status = response.get("status_code") if isinstance(response, dict) else None
-                if status == 200 and _answer_text(body).strip():
-                    outcome.answer = body
+                if status == 200 and isinstance(body, dict):
+                    limit = request.get("limit")
+                    outcome.answers.append((body, limit if isinstance(limit, int) else None))
                 elif status is not None:
                     outcome.failures.append({"status": status, "body": body,
                                              "request_id": response.get("request_id")})
@@ -242,9 +241,7 @@ class BatchAnswers:
         return None
 
     def _error(self, failure: dict[str, Any], request: Request) -> ModelError:
-        if "status" in failure:
-            exc = _status_error(int(failure["status"]), failure["body"], failure.get("request_id"))
-            return self.online._to_error(exc, request)
+        """A line the provider could not run (expired, dropped, empty) as one line for the paper's row."""
         error = failure.get("error") or {}
         code, message = str(error.get("code") or "error"), str(error.get("message") or "no reason given")
         if code == "batch_expired":
@@ -255,26 +252,67 @@ class BatchAnswers:
                           f"{scrub(message, self.online.settings.api_key)}",
                           "Re-run to submit it again, or draft this paper online without --batch-api.")
 
+    def _from_answers(self, key: str, outcome: Outcome, request: Request) -> Reply | None:
+        """The first usable answer; an answer that spent its whole budget before any text teaches the endpoint
+        profile more headroom (once, as online) and asks again; twice is the online path's error."""
+        import openai.types.chat
+
+        spent: list[tuple[BudgetSpent, int | None]] = []
+        for body, limit in outcome.answers:
+            try:
+                reply = reply_from_completion(openai.types.chat.ChatCompletion.model_validate(body), request, limit)
+            except BudgetSpent as exc:
+                spent.append((exc, limit))
+                continue
+            except (EmptyCompletion, ValueError):
+                outcome.failures.append({"error": {"code": "empty", "message": "an answer without text"}})
+                continue
+            self.answered[key] = (request.label, reply)
+            return reply
+        if spent:
+            last, limit = spent[-1]
+            if len(spent) >= ATTEMPTS:
+                raise self.online._budget_error(request, last)
+            profile = self.online.profile(request)
+            if limit is not None and limit >= token_limit(request, profile):  # not learned yet: learn it now
+                headroom = max(2 * profile.headroom, MIN_BUDGET_HEADROOM, request.max_tokens)
+                self.online.profiles.remember(self.online._profile_key(request), replace(profile, headroom=headroom))
+        return None
+
+    def _counted_failures(self, outcome: Outcome, request: Request) -> list[ModelError]:
+        """The failures that count as attempts, as the online path words them. A parameter the endpoint
+        rejected switches the endpoint profile instead (as online) and is not a failure."""
+        counted: list[ModelError] = []
+        for failure in outcome.failures:
+            if "status" in failure:
+                exc = _status_error(int(failure["status"]), failure["body"], failure.get("request_id"))
+                param = rejected_parameter(exc)
+                if param is not None:
+                    if param not in self.online.body(request):
+                        continue  # learned already: the next request no longer carries it
+                    profile = self.online.profile(request)
+                    adapted = adapt_profile(profile, param)
+                    if adapted is not None:
+                        self.online.profiles.remember(self.online._profile_key(request), adapted)
+                        continue
+                error = self.online._to_error(exc, request)
+                if isinstance(error, ContextTooLong):
+                    raise error  # the pipeline shrinks the paper context: a new request for the next round
+                counted.append(error)
+            else:
+                counted.append(self._error(failure, request))
+        return counted
+
     async def complete(self, request: Request) -> Reply:
         key = self.key(request)
         outcome = self.outcomes.get(key)
-        if outcome is not None and outcome.answer is not None:
-            import openai.types.chat
-
-            try:
-                reply = reply_from_completion(openai.types.chat.ChatCompletion.model_validate(outcome.answer),
-                                              request)
-                self.answered[key] = (request.label, reply)
+        if outcome is not None:
+            reply = self._from_answers(key, outcome, request)
+            if reply is not None:
                 return reply
-            except (EmptyCompletion, ValueError):
-                outcome.failures.append({"error": {"code": "bad_answer", "message": "an answer without text"}})
-        if outcome is not None and outcome.failures:
-            errors = [self._error(f, request) for f in outcome.failures]
-            context = next((e for e in errors if isinstance(e, ContextTooLong)), None)
-            if context is not None:
-                raise context  # the pipeline shrinks the paper context: a new request for the next round
-            if len(outcome.failures) >= ATTEMPTS:
-                raise errors[-1]
+            failures = self._counted_failures(outcome, request)
+            if len(failures) >= ATTEMPTS:
+                raise failures[-1]
         self.misses[key] = request
         raise Deferred(f"section {request.section_id} waits for the Batch API")
 
@@ -438,12 +476,14 @@ def jsonl_files(lines: list[str], max_requests: int | None = None, max_bytes: in
 async def submit(provider: Provider, state: State, misses: dict[str, Request], round_number: int,
                  progress: Progress) -> list[Submitted]:
     """Write the requests as JSONL, upload, create one batch per file and record each in the state file."""
-    rows: list[tuple[str, dict[str, str], str]] = []
+    rows: list[tuple[str, dict[str, Any], str]] = []
     for key, request in misses.items():
         cid = custom_id(request, key)
-        line = json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT,
-                           "body": provider.online.body(request)}, ensure_ascii=False)
-        rows.append((cid, {"paper": request.label, "section": request.section_id, "key": key}, line))
+        body = provider.online.body(request)
+        line = json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}, ensure_ascii=False)
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        rows.append((cid, {"paper": request.label, "section": request.section_id, "key": key, "limit": limit},
+                     line))
     made: list[Submitted] = []
     start = 0
     for data in jsonl_files([r[2] for r in rows]):
