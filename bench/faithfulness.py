@@ -6,7 +6,7 @@ For every paper it builds two sets of section texts:
 - faithful: made only of the paper's own sentences and numbers, so every finding is a false alarm. Sentences
   copied as extracted; sentences quoted ("The authors write: "..."") whole, or with an ellipsis; and each number
   the paper prints restated in another spelling the check must accept (1,024 / 1024, 71.3% / 71.3 percent,
-  0.25 / 0.250, 3.5x / 3.5×, 40M / 40 million);
+  0.25 / 0.250, 3.5x / 3.5×, 40M / 40 million); and numbers from table cells and captions;
 - planted: wrong numbers (a real number with one digit changed, and a fixed list of invented ones such as
   "91.7%" and "37 days"), misquotes (a real sentence with one word changed or dropped), broken LaTeX and prompt
   slots, so every planted item the check does not report is a miss.
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from drafter.check import _canonical, _scan_numbers, check_section, index_paper  # bench reads internals
+from drafter.check import _CITATION, _canonical, _scan_numbers, check_section, index_paper  # bench reads internals
 from drafter.config import load_settings
 from drafter.paper import Paper
 from drafter.sources import load_source
@@ -37,12 +37,13 @@ SLOTS = ["- **<practical insight>**: <how it applies to real work>", "### Core I
 
 
 def sentences(paper: Paper) -> list[str]:
-    """The body's sentences (abstract and sections) with 8 to 60 words, whitespace collapsed."""
+    """The body's sentences (abstract and sections) with 8 to 60 words, six of them real words (not extracted
+    formulas), whitespace collapsed."""
     text = "\n\n".join([paper.abstract, *(s.text for s in paper.sections)])
     out = []
     for paragraph in re.split(r"\n\s*\n", text):
         for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", " ".join(paragraph.split())):
-            if 8 <= len(sentence.split()) <= 60 and re.search(r"[a-z]{3}", sentence):
+            if 8 <= len(sentence.split()) <= 60 and len(re.findall(r"\b[A-Za-z]{3,}\b", sentence)) >= 6:
                 out.append(sentence)
     return out
 
@@ -83,7 +84,18 @@ def misquote(sentence: str, rng: random.Random) -> str | None:
     """One word changed or dropped inside the sentence (a quote that starts or ends mid-sentence is still the
     paper's words, and a dropped symbol is not a different wording), or None if it has no such word."""
     words = sentence.split()
-    content = [i for i, w in enumerate(words[2:-2], 2) if len(w) > 3 and w.isalpha()]
+    # words inside parentheses may be a citation, which the check drops from both sides; and a quote may end
+    # just before one, so the two words before a closing parenthetical count as the last ones
+    inside, depth = set(), 0
+    for i, w in enumerate(words):
+        depth += w.count("(")
+        if depth:
+            inside.add(i)
+        depth = max(0, depth - w.count(")"))
+    end = len(words)
+    while end and end - 1 in inside:
+        end -= 1
+    content = [i for i, w in enumerate(words[2:end - 2], 2) if len(w) > 3 and w.isalpha() and i not in inside]
     if not content:
         return None
     i = rng.choice(content)
@@ -104,18 +116,23 @@ def bench(pdf: Path) -> dict[str, object]:
     said = sentences(paper)
     numbered = [s for s in said if re.search(r"\d", s)]
     plain = rng.sample(said, min(30, len(said)))
-    with_numbers = rng.sample(numbered, min(30, len(numbered)))
-    quoted = rng.sample(said, min(20, len(said)))
+    with_numbers = rng.sample(numbered, min(40, len(numbered)))
+    quoted = rng.sample(said, min(30, len(said)))
 
     faithful: list[str] = [*plain, *with_numbers]
-    faithful += [f'The authors write: "{s.rstrip(".")}."' for s in quoted[:10]]
-    for s in quoted[10:]:
+    faithful += [f'The authors write: "{s.rstrip(".")}."' for s in quoted[:15]]
+    for s in quoted[15:]:
         words = s.split()
         cut = len(words) // 3
         faithful.append(f'As the paper puts it, "{" ".join(words[:cut])} ... {" ".join(words[cut + 1:])}"')
     numbers = [n.text for s in numbered for n in _scan_numbers(s)]
     variants = [v for v in (respell(n) for n in dict.fromkeys(numbers)) if v]
     faithful += [f"The paper reports {v} here." for v in variants[:40]]
+    floats = [*paper.figures, *paper.tables]
+    cells = list(dict.fromkeys(n.text for f in floats  # numbers, not [12]-style citation marks
+                               for n in _scan_numbers(_CITATION.sub(" ", f"{f.caption}\n{f.content}"))))
+    faithful += [f"{rng.choice(['Its table lists', 'A caption gives', 'The results show'])} {c} for this row."
+                 for c in rng.sample(cells, min(20, len(cells)))]
 
     false_alarms: list[str] = []
     checked_ms = 0.0
@@ -129,11 +146,11 @@ def bench(pdf: Path) -> dict[str, object]:
     for text in INVENTED:
         planted.append(("number", text, f"The model reaches {text} in the main experiment."))
     results = [n for n in numbers if not re.fullmatch(r"(?:19|20)\d\d[a-z]?", n)]  # years cite works
-    for n in rng.sample(results, min(20, len(results))):
+    for n in rng.sample(results, min(30, len(results))):
         wrong = perturb(n, rng)
         if wrong:
             planted.append(("number", wrong, f"The paper reports {wrong} here."))
-    for s in rng.sample(said, min(15, len(said))):
+    for s in rng.sample(said, min(30, len(said))):
         wrong = misquote(s, rng)
         if wrong:
             planted.append(("quote", "", f'The authors write: "{wrong}"'))

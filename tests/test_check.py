@@ -97,6 +97,9 @@ def test_numbers_are_left_alone_where_they_are_not_claims_about_the_paper() -> N
     '"Small models are attractive for on-device settings, but their short attention windows leave them blind '
     'to long-range context."',  # the citation mark [4, 5] dropped
     '"The gate is initialised so that the layer starts ... as the identity."',  # an ellipsis
+    '"The gate is initialised so that the layer starts [...] as the identity."',
+    '"Small models are attractive for on-device settings, but their short attention windows leave them blind '
+    'to long-range context [4, ... the gate is initialised so that the layer starts as the identity"',
     'A "short quote of five words" is fine.',  # under six words: not presented as the paper's words
     '"Code and 1.2M-token corpus released under MIT at https://example.org/grm/"',  # a URL inside the quote
     'The ﬁle says "THE GATE IS INITIALISED SO THAT THE LAYER".',  # case
@@ -110,6 +113,7 @@ def test_verbatim_quotes_are_not_flagged(text: str) -> None:
     'They say “the gate makes small models as good as large ones on every task”.',
     'The paper states: "The gate is initialised so that the layer starts as a residual block."',
     '"Code and 1.2M-token corpus published under MIT at https://example.org/grm/"',  # a URL inside the quote
+    '"We reach 4.67 bits/dim on the benchmark [.5, .95], 12.5% worse than the baseline"',  # not an ellipsis
 ])
 def test_misquotes_are_flagged(text: str) -> None:
     found = _kinds("summary", text)

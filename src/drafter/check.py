@@ -349,20 +349,21 @@ def _placeholders(prose: str, index: PaperIndex) -> Iterator[tuple[int, str]]:
 
 
 _QUOTE = re.compile(r'"([^"]{2,1200}?)"|“([^“”]{2,1200}?)”|„([^„“”]{2,1200}?)[“”]|«\s?([^«»]{2,1200}?)\s?»')
-_ELLIPSIS = re.compile(r"\.\s?\.\s?\.|…|\[(?!\s*\d)[^\]]*\]")  # [...] and [editorial words]; not [33]
+# "...", "…", "[...]" and [editorial words]; not citation marks ([33]) or math ([.5, .95])
+_ELLIPSIS = re.compile(r"\[\s*(?:\.\s?\.\s?\.|…)\s*\]|\.\s?\.\s?\.|…|\[[A-Za-z][^\]]*\]")
 
 
 def _cut_parentheses(parts: list[str]) -> list[str]:
-    """Where an ellipsis cuts into a parenthesis (a citation the paper's text drops whole), keep only what is
-    outside it."""
+    """Where an ellipsis cuts into a parenthesis or bracket (a citation the paper's text drops whole), keep only
+    what is outside it."""
     if len(parts) < 2:
         return parts
     out = []
     for i, part in enumerate(parts):
         if i > 0:
-            part = re.sub(r"^[^()]*\)", " ", part)
+            part = re.sub(r"^[^()\[\]]*[)\]]", " ", part)
         if i < len(parts) - 1:
-            part = re.sub(r"\([^()]*$", " ", part)
+            part = re.sub(r"[(\[][^()\[\]]*$", " ", part)
         out.append(part)
     return out
 
