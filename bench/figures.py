@@ -67,7 +67,7 @@ def main() -> int:
             if not figures:
                 figures, source = pdftotext_figures(pdf), "pdftotext"
             out = (args.keep or Path(tmp)) / pdf.stem / "figures"
-            result = export_figures(pdf, figures, out)
+            result = export_figures(pdf, figures, out, [section.title for section in paper.sections])
             kb = sum(im.path.stat().st_size for im in result.images) / 1024
             count = len(result.images)
             paper.figures = figures

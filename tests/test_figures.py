@@ -311,3 +311,21 @@ def test_summary_counts_several_problems() -> None:
     export = FigureExport(warnings=[f"Figure {i}: caption not found on page 1" for i in range(1, 6)])
     assert export.summary() == ("figures: 5 not exported (Figure 1: caption not found on page 1; Figure 2: caption "
                                 "not found on page 1; Figure 3: caption not found on page 1, ...)")
+
+
+def test_a_heading_of_the_paper_right_above_a_figure_stays_out(tmp_path: Path) -> None:
+    pdf = tmp_path / "heading.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=letter, invariant=1)
+    _body(c, MARGIN, HEIGHT - 80, 560, WIDTH - 2 * MARGIN)
+    c.setFont("Times-Bold", 12)
+    c.drawString(WIDTH / 2 - 60, 536, "Visual Examples")  # an unnumbered heading, 8 points above the drawing
+    _boxes(c, (MARGIN + 40, 400.0, WIDTH - MARGIN - 40, 528.0), ["a", "b", "c"])
+    c.setFont("Times-Roman", 9)
+    c.drawString(MARGIN, 385, "Figure 5: Three boxes.")
+    _body(c, MARGIN, 360, MARGIN, WIDTH - 2 * MARGIN)
+    c.showPage()
+    c.save()
+    figure = [Figure("Figure 5", "Three boxes.", 1)]
+    with_heading = export_figures(pdf, figure, tmp_path / "a").images[0].size[1]
+    without = export_figures(pdf, figure, tmp_path / "b", ["Results", "5 Visual Examples"]).images[0].size[1]
+    assert without <= (128 + 12) * DPI / 72 < with_heading

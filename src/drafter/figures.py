@@ -266,8 +266,15 @@ def _body_height(layout: PageLayout) -> float:
     return heights[len(heights) // 2] if heights else 0.0
 
 
-def figure_region(layout: PageLayout, caption: Box) -> Box | None:
-    """The figure above a caption: its graphics and labels, bounded by the nearest body text or caption."""
+def _heading_key(text: str) -> str:
+    return re.sub(r"^[\da-z]?[\d.]*\s+|\W+", "", text.lower()) if len(text) < 80 else ""
+
+
+def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset()) -> Box | None:
+    """The figure above a caption: its graphics and labels, bounded by the nearest body text or caption.
+
+    `headings`: the paper's section headings (as `_heading_key` makes them), which end a figure too.
+    """
     span = _span(layout, caption)
     column = min(c[1] - c[0] for c in layout.columns)
     body_height = _body_height(layout)
@@ -295,6 +302,13 @@ def figure_region(layout: PageLayout, caption: Box) -> Box | None:
     if not graphics:
         return None
     region = _union(graphics)
+    # Above the drawing, a body-size line starting at the column's left edge, or one of the paper's headings,
+    # is the end of the text before the figure (the last, short line of a paragraph; an unnumbered heading).
+    for line in layout.lines:
+        if region[3] - 1 <= line.box[1] < ceiling and _crosses(line.box, span, 0) and (
+                (abs(line.box[0] - span[0]) < 3 and line.height >= 0.85 * body_height)
+                or _heading_key(line.text) in headings):
+            ceiling = line.box[1]
     # The figure's own text: lines within the band that touch the graphics (iterated: labels under labels),
     # except body-size lines beside the graphics (the text a narrow figure is wrapped in).
     texts = [ln for ln in layout.lines if ln.box[1] >= caption[3] - 1 and ln.box[3] <= ceiling + 1
@@ -390,7 +404,8 @@ class _Pages:
         return layout
 
 
-def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str) -> ExportedFigure | str:
+def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str,
+                headings: frozenset[str]) -> ExportedFigure | str:
     """The figure written as a PNG, or why it was not."""
     document = pages.document
     if not 1 <= figure.page <= len(document):
@@ -403,7 +418,7 @@ def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str) -> 
         caption = figure.bbox or locate_caption(layout, figure)
         if caption is None:
             return f"{figure.label}: caption not found on page {figure.page}"
-        region = figure_region(layout, caption)
+        region = figure_region(layout, caption, headings)
         if region is None:
             return f"{figure.label}: no graphics above its caption on page {figure.page}"
         data, size = render_png(page, region)
@@ -415,8 +430,11 @@ def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str) -> 
     return ExportedFigure(figure, path, f"{link_dir}/{name}", size)
 
 
-def export_figures(pdf: Path, figures: list[Figure], out_dir: Path) -> FigureExport:
-    """Write each figure of `figures` as `out_dir/figure-N.png`; problems become warnings, never exceptions."""
+def export_figures(pdf: Path, figures: list[Figure], out_dir: Path, headings: Iterable[str] = ()) -> FigureExport:
+    """Write each figure of `figures` as `out_dir/figure-N.png`; problems become warnings, never exceptions.
+
+    `headings`: the paper's section titles; a figure never reaches above one.
+    """
     result = FigureExport()
     started = time.perf_counter()
     wanted: dict[str, Figure] = {}
@@ -424,12 +442,13 @@ def export_figures(pdf: Path, figures: list[Figure], out_dir: Path) -> FigureExp
         wanted.setdefault(image_name(figure), figure)  # a label found twice is exported once
     if not wanted:
         return result
+    keys = frozenset(k for k in map(_heading_key, headings) if len(k) > 3)
     try:
         with _document(pdf) as document:
             pages = _Pages(document)
             for figure in wanted.values():
                 try:
-                    done = _export_one(pages, figure, out_dir, out_dir.name)
+                    done = _export_one(pages, figure, out_dir, out_dir.name, keys)
                 except OSError:
                     raise  # the folder cannot be written: no point trying the next figure
                 except Exception as exc:  # a render error on one figure costs only that figure

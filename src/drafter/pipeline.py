@@ -196,7 +196,8 @@ async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None 
     """
     check_draftable(paper)
     prompts = prompts or PromptSet(settings.prompts_dir)
-    export = (asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to))
+    headings = [section.title for section in paper.sections]
+    export = (asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to, headings))
               if pdf is not None and figures_to is not None else None)
     try:
         sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
