@@ -127,9 +127,9 @@ _OPENER_WORDS = re.compile(r"\b(?:sections?|draft(?:ed)?|post|blog|version|parag
 _CLOSER = re.compile(
     r"^(?:i hope (?:this|that|it)|hope (?:this|that|it) helps|let me know if (?:you(?:'d|’d| would)? (?:like|want|"
     r"need)|there(?:'s|’s| is) anything|you have any (?:questions|feedback)|i should|any (?:changes|adjustments|"
-    r"edits))|(?:please )?feel free to (?:adjust|modify|tweak|edit|change|expand|ask|let me know|reach out)|"
-    r"would you like(?: me)? to|do you want me to|if you(?:'d|’d| would) like(?: me)? to|if you want me to|"
-    r"happy (?:writing|blogging)|i can also\b)", re.I)
+    r"edits))|(?:please )?feel free to (?:adjust|modify|tweak|edit|change|expand|let me know)|"
+    r"would you like me to|do you want me to|if you(?:'d|’d| would) like me to|if you want me to|"
+    r"happy (?:writing|blogging))", re.I)
 # The same closers glued to the end of the last line: "... the last sentence. I hope this helps!"
 _TRAILING_CLOSER = re.compile(r"(?<=[.!?*)])[ \t]+(?:i hope this helps|hope this helps|let me know if you(?:'d|’d| "
                               r"would) like)[^\n]{0,120}\Z", re.I)
