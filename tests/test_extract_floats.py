@@ -140,3 +140,17 @@ def test_sentence_wrapped_onto_a_label_is_not_a_caption(tmp_path):
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert paper.figures == [] and paper.tables == []
     assert "as shown in Figure 2. The results also hold" in paper.sections[0].text
+
+
+def test_line_numbers_of_a_review_copy_are_not_text(tmp_path):
+    lines = wrap(PARA_1 + PARA_2 + PARA_3, WIDTH)
+    items = [Text("Numbered Lines Paper", 72, 720, 17, True), Text("Ada Lovelace", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We do things.", 72, 648),
+             Text("1 Method", 72, 620, 12, True)]
+    items += [Text(line, 72, 600 - 12 * i) for i, line in enumerate(lines)]
+    items += [Text(str(100 + i), 40, 600 - 12 * i, 7) for i in range(len(lines))]  # the review copy's numbers
+    refs = [Text(r, 72, 700 - 14 * i, 9) for i, r in enumerate(["References", *REFS])]
+    make_pdf(tmp_path / "p.pdf", [items, refs])
+    text = extract_paper(read_pdf(tmp_path / "p.pdf")).sections[0].text
+    assert text.startswith(PARA_1[:40])
+    assert "100" not in text and "105" not in text and " 1 " not in text

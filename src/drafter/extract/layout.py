@@ -69,7 +69,10 @@ def build_lines(doc: RawDocument) -> tuple[list[list[Line]], list[Line]]:
                 y -= 12
                 if raw.strip():
                     lines.append(Line(raw.strip(), page.number, 0.0, 0.0, y, 10.0, 0.0, ""))
+        numbers = _find_line_numbers(groups)
         for _, spans in sorted(groups.items()):
+            if numbers:
+                spans = [s for s in spans if id(s) not in numbers]
             text = join_spans(spans)
             if not text:
                 continue
@@ -86,6 +89,33 @@ def build_lines(doc: RawDocument) -> tuple[list[list[Line]], list[Line]]:
             (rotated if spans[0].rotated else lines).append(line)
         pages.append(lines)
     return pages, rotated
+
+
+def _find_line_numbers(groups: dict[int, list[Span]]) -> set[int]:
+    """ids of the spans that number the lines in the margin (review copies): a bare number set apart at the
+    start or end of many lines, in one narrow band, counting up with few gaps."""
+    found: list[Span] = []
+    for spans in groups.values():
+        ends = [(spans[0], spans[1] if len(spans) > 1 else None)]
+        if len(spans) > 1:
+            ends.append((spans[-1], spans[-2]))
+        for span, neighbour in ends:
+            if span.rotated or not re.fullmatch(r"\s*\d{1,4}\s*", span.text):
+                continue
+            apart = neighbour is None or max(neighbour.x - span.x1, span.x - neighbour.x1) > 1.2 * span.size
+            if apart:
+                found.append(span)
+    if len(found) < 10:
+        return set()
+    out: set[int] = set()
+    bands: dict[int, list[Span]] = {}
+    for span in found:
+        bands.setdefault(round(span.x1 / 12), []).append(span)
+    for band in bands.values():
+        values = sorted(int(s.text) for s in band)
+        if len(values) >= 10 and values[-1] - values[0] + 1 <= 1.5 * len(values):
+            out.update(id(s) for s in band)
+    return out
 
 
 def measure_body_size(pages: list[list[Line]]) -> float:
