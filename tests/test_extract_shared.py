@@ -177,3 +177,12 @@ def test_paragraphs_survive(case):
     paragraphs = [p for s in body for p in s.text.split("\n\n") if p.strip()]
     assert len(paragraphs) >= 1.5 * len(body)  # sections of several paragraphs, not one block each
     assert all(not p.startswith(" ") and "\n" not in p for p in paragraphs)
+
+
+def test_footnote_cut_at_a_page_foot_goes_on_at_the_next(extracted):
+    if "bert" not in extracted:
+        pytest.skip("bert.pdf not among the shared papers")
+    paper, _ = extracted["bert"]
+    note = next(n for n in paper.footnotes if n.startswith("We note that in the literature"))
+    assert note.endswith("since it can be used for text generation.")
+    assert "left-context-only version" not in " ".join(s.text for s in paper.sections)

@@ -36,6 +36,7 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
     vocab = collect_vocabulary("\n".join(ln.text for lns in layout.pages for ln in lns))
     skip_ids = {id(ln) for ln in skip}
     seen: set[str] = set()
+    notes = _Notes()  # footnotes, line by line; one may run on into the next column or page
     for lines in layout.pages[layout.first:]:
         width = _column_width(lines, layout.body)
         captions = []
@@ -59,7 +60,12 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
             entry = Figure(label, _caption_text(block, vocab), block[0].page, _bbox(block),
                            _cell_text(region) if is_table else "")
             (found.tables if is_table else found.figures).append(entry)
-        found.footnotes.extend(_find_footnotes(lines, layout.body, skip_ids, vocab))
+        _find_footnotes(lines, layout.body, skip_ids, notes)
+    for note in notes.lines:
+        text = unwrap_lines(normalize_text("\n".join(note), vocab))
+        text = re.sub(f"^[\\s\\d{re.escape(FOOTNOTE_MARKS)}]{{1,3}}(?=\\S)", "", text, count=1).strip()
+        if text:
+            found.footnotes.append(text)
     return found
 
 
@@ -200,12 +206,19 @@ def _cell_text(region: list[Line]) -> str:
     return "\n".join("  ".join(c.text for c in sorted(row, key=lambda c: c.x)) for row in rows)
 
 
-def _find_footnotes(lines: list[Line], body: float, skip_ids: set[int], vocab: set[str]) -> list[str]:
-    """Footnotes: smaller lines at the foot of a column, below its body text, the first opening with a mark."""
+@dataclass
+class _Notes:
+    lines: list[list[str]] = field(default_factory=list)  # each footnote's lines
+    open: bool = False  # the last one was cut mid-sentence at the foot of the last column read
+
+
+def _find_footnotes(lines: list[Line], body: float, skip_ids: set[int], notes: _Notes) -> None:
+    """Footnotes: smaller lines at the foot of a column, below its body text, the first opening with a mark
+    (or going on with the previous column's last note, cut mid-sentence). Adds their lines to `notes`."""
     prose = [ln for ln in lines if abs(ln.size - body) <= 0.6 and ln.kind == "body" and not ln.boiler
              and not ln.figure and len(ln.text) > 30]
     if len(prose) < 3:
-        return []
+        return
 
     def below_prose(ln: Line) -> bool:
         column = [p for p in prose if p.x < ln.x1 and p.x1 > ln.x]
@@ -214,24 +227,20 @@ def _find_footnotes(lines: list[Line], body: float, skip_ids: set[int], vocab: s
     foot = [ln for ln in lines if ln.kind == "body" and not ln.boiler and not ln.figure and id(ln) not in skip_ids
             and ln.size <= body - 0.8 and below_prose(ln)]
     middle = (min((ln.x for ln in lines), default=0.0) + max((ln.x1 for ln in lines), default=0.0)) / 2
-    out = []
     for right in (False, True):
         run = sorted((ln for ln in foot if (ln.x >= middle) == right), key=lambda ln: -ln.y)
-        if not run or not _opens_footnote(run[0]):
+        if not run or not (_opens_footnote(run[0]) or notes.open):
+            if run or any((ln.x >= middle) == right for ln in prose):
+                notes.open = False  # this column ends without the rest of it
             continue
-        notes: list[list[str]] = []
         for ln in run:
             ln.kind = "footnote"
-            if _opens_footnote(ln) or not notes:
-                notes.append([ln.text])
+            if _opens_footnote(ln) or not notes.lines:
+                notes.lines.append([ln.text])
             else:
-                notes[-1].append(ln.text)
-        for note in notes:
-            text = unwrap_lines(normalize_text("\n".join(note), vocab))
-            text = re.sub(f"^[\\s\\d{re.escape(FOOTNOTE_MARKS)}]{{1,3}}(?=\\S)", "", text, count=1).strip()
-            if text:
-                out.append(text)
-    return out
+                notes.lines[-1].append(ln.text)
+        last = notes.lines[-1][-1].rstrip()
+        notes.open = bool(re.search(r"[a-z,;-]$", last)) and not re.search(r"(?:https?://|www\.)\S*$", last)
 
 
 def _opens_footnote(line: Line) -> bool:
