@@ -5,14 +5,18 @@
         monkeypatch.setenv("DRAFTER_ARXIV_API", arxiv.api_url)
 
 Endpoints: ``GET /api/query?id_list=a,b`` (an Atom feed with the known ids; an unknown but well-formed id is
-left out, a malformed one gets arXiv's "Error" entry), ``GET /pdf/<id>[vN]`` (the PDF), and any path put in
-``files`` (``(content_type, bytes)``). Every request is recorded in ``requests`` as (monotonic time, path).
+left out, a malformed one gets arXiv's "Error" entry), ``GET /pdf/<id>[vN]`` (the PDF), ``GET /e-print/<id>[vN]``
+(the LaTeX source put in ``eprints``: a gzipped tar from ``make_eprint_tar`` or one gzipped .tex from
+``make_eprint_tex``; 404 for other ids), and any path put in ``files`` (``(content_type, bytes)``). Every request
+is recorded in ``requests`` as (monotonic time, path).
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
+import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-__all__ = ["FakeArxiv", "make_pdf"]
+__all__ = ["FakeArxiv", "make_eprint_tar", "make_eprint_tex", "make_pdf"]
 
 _ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
 
@@ -71,6 +75,28 @@ def make_pdf(title: str, authors: tuple[str, ...] = ("Ada Lovelace", "Alan Turin
     return buf.getvalue()
 
 
+def make_eprint_tar(files: dict[str, str | bytes], symlinks: dict[str, str] | None = None) -> bytes:
+    """An arXiv e-print as arXiv serves a multi-file submission: a gzipped tar. `symlinks` maps a member name to
+    its target (members are stored as written, so names like "../evil.tex" are kept as they are)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, content in files.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_500_000_000
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (symlinks or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def make_eprint_tex(text: str) -> bytes:
+    """An arXiv e-print of a single-file submission: the .tex, gzipped."""
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
 @dataclass
 class ArxivPaper:
     id: str
@@ -89,6 +115,7 @@ class FakeArxiv:
 
     papers: dict[str, ArxivPaper] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    eprints: dict[str, bytes] = field(default_factory=dict)  # arXiv id (no version) -> e-print bytes
     requests: list[tuple[float, str]] = field(default_factory=list)
     pdf_delay: float = 0.0
     _server: ThreadingHTTPServer | None = None
@@ -170,6 +197,12 @@ class FakeArxiv:
                     ctype, data = fake.files[parts.path]
                     self._send(200, ctype, data)
                     return
+                if parts.path.startswith("/e-print/"):
+                    match = _ID.match(parts.path[len("/e-print/"):])
+                    eprint = fake.eprints.get(match.group(1)) if match else None
+                    if eprint is not None:
+                        self._send(200, "application/gzip", eprint)
+                        return
                 if parts.path.startswith("/pdf/"):
                     match = _ID.match(parts.path[5:].removesuffix(".pdf"))
                     paper = fake.papers.get(match.group(1)) if match else None

@@ -53,6 +53,7 @@ class FakeS2:
     citations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str], str | None]] = field(default_factory=list)
+    answered: list[float] = field(default_factory=list)  # time.monotonic() when each answer was sent
     fail_first: int = 0
     retry_after: str = "1"
     always_500: bool = False
@@ -191,6 +192,8 @@ class FakeS2:
                                    {"Retry-After": fake.retry_after})
                     else:
                         self._send(*fake.answer(parts.path, query))
+                    with fake._lock:
+                        fake.answered.append(time.monotonic())
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 except Exception as exc:  # recorded so the test fails instead of hanging on a half answer

@@ -11,9 +11,17 @@ import pytest
 from cliutil import cli, model_flags
 from drafter import enrich
 from drafter.config import load_settings
-from drafter.enrich import EnrichJob, S2Client, find_doi, rank_citing, reference_link, same_title
-from drafter.paper import Paper, Section
-from fakearxiv import FakeArxiv, make_pdf
+from drafter.enrich import (
+    EnrichJob,
+    S2Client,
+    annotate_section,
+    find_doi,
+    rank_citing,
+    reference_link,
+    same_title,
+)
+from drafter.paper import Enrichment, Paper, Section
+from fakearxiv import FakeArxiv, make_eprint_tex, make_pdf
 from fakes2 import FakeS2
 from fakeserver import FakeOpenAI
 
@@ -59,6 +67,8 @@ def arxiv(monkeypatch: pytest.MonkeyPatch):
     with FakeArxiv() as server:
         server.add(ARXIV_ID, TITLE, ["Ashish Vaswani", "Noam Shazeer"], version="v7",
                    pdf=make_pdf("Gated Widgets for Fast Parsing", seed="attention"))
+        server.eprints[ARXIV_ID] = make_eprint_tex("\\documentclass{article}\\begin{document}\\[ E = mc^2 \\]"
+                                                   "\\end{document}")
         monkeypatch.setenv("DRAFTER_ARXIV_API", server.api_url)
         monkeypatch.setenv("DRAFTER_ARXIV_EPRINT", f"{server.base}/e-print")
         yield server
@@ -120,7 +130,7 @@ def test_lookup_by_arxiv_id_fills_count_and_most_cited_citing_papers(s2: FakeS2,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(enrich, "PAGE", 3)  # the stand-in pages like the real API: 7 citations in 3 pages
     paper = _paper(arxiv_id=ARXIV_ID)
-    job = EnrichJob(_settings(tmp_path))
+    job = EnrichJob(_settings(tmp_path), equations=False)
     job.finish(paper)
     assert job.warning() is None
     e = paper.enrichment
@@ -140,13 +150,13 @@ def test_lookup_by_arxiv_id_fills_count_and_most_cited_citing_papers(s2: FakeS2,
 
 def test_answers_are_cached_for_a_day(s2: FakeS2, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _settings(tmp_path)
-    EnrichJob(settings).finish(_paper(arxiv_id=ARXIV_ID))
+    EnrichJob(settings, equations=False).finish(_paper(arxiv_id=ARXIV_ID))
     asked = len(s2.requests)
     again = _paper(arxiv_id=ARXIV_ID)
-    EnrichJob(settings).finish(again)
+    EnrichJob(settings, equations=False).finish(again)
     assert len(s2.requests) == asked and again.enrichment and again.enrichment.citation_count == 123456
     monkeypatch.setattr(enrich, "CACHE_AGE", -1)  # a day later
-    EnrichJob(settings).finish(_paper(arxiv_id=ARXIV_ID))
+    EnrichJob(settings, equations=False).finish(_paper(arxiv_id=ARXIV_ID))
     assert len(s2.requests) == 2 * asked
 
 
@@ -161,7 +171,7 @@ def test_rate_limit_is_waited_out_as_retry_after_says(s2: FakeS2, tmp_path: Path
 
 def test_a_long_retry_after_is_not_waited_for(s2: FakeS2, tmp_path: Path) -> None:
     s2.fail_first, s2.retry_after = 1, "3600"
-    job = EnrichJob(_settings(tmp_path))
+    job = EnrichJob(_settings(tmp_path), equations=False)
     paper = _paper(arxiv_id=ARXIV_ID)
     job.finish(paper)
     assert paper.enrichment is not None and paper.enrichment.citation_count is None
@@ -172,7 +182,7 @@ def test_a_long_retry_after_is_not_waited_for(s2: FakeS2, tmp_path: Path) -> Non
 def test_key_is_sent_as_header_and_kept_out_of_the_cache(s2: FakeS2, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S2_API_KEY", "s2-secret-key")
-    EnrichJob(_settings(tmp_path)).finish(_paper(arxiv_id=ARXIV_ID))
+    EnrichJob(_settings(tmp_path), equations=False).finish(_paper(arxiv_id=ARXIV_ID))
     assert {key for _, _, key in s2.requests} == {"s2-secret-key"}
     for path in (tmp_path / "cache").rglob("*"):
         if path.is_file():
@@ -181,7 +191,7 @@ def test_key_is_sent_as_header_and_kept_out_of_the_cache(s2: FakeS2, tmp_path: P
 
 def test_server_errors_cost_one_warning(s2: FakeS2, tmp_path: Path) -> None:
     s2.always_500 = True
-    job = EnrichJob(_settings(tmp_path))
+    job = EnrichJob(_settings(tmp_path), equations=False)
     paper = _paper(arxiv_id=ARXIV_ID)
     job.finish(paper)
     assert paper.enrichment is not None and paper.enrichment.citation_count is None
@@ -193,11 +203,11 @@ def test_server_errors_cost_one_warning(s2: FakeS2, tmp_path: Path) -> None:
 
 def test_title_lookup_accepts_only_the_same_title(s2: FakeS2, tmp_path: Path) -> None:
     found = _paper(title="Attention is all you need")
-    EnrichJob(_settings(tmp_path)).finish(found)
+    EnrichJob(_settings(tmp_path), equations=False).finish(found)
     assert found.enrichment and found.enrichment.citation_count == 123456
     assert any(p.endswith("/search/match") for p in s2.paths())
     miss = _paper(title="Attention Is Not What You Need For Parsing")  # shares words: S2 answers another paper
-    job = EnrichJob(_settings(tmp_path))
+    job = EnrichJob(_settings(tmp_path), equations=False)
     job.finish(miss)
     assert miss.enrichment is not None and miss.enrichment.citation_count is None
     assert "does not know this paper" in (job.warning() or "")
@@ -207,7 +217,7 @@ def test_doi_is_tried_when_there_is_no_arxiv_id(s2: FakeS2, tmp_path: Path) -> N
     pid = s2.add_paper("On the Dangers of Stochastic Parrots", doi="10.1145/3442188.3445922", citation_count=4000)
     s2.add_citations(pid, [("A Follow-up", 2022, 12)])
     paper = _paper(title="Some Title The PDF Got Wrong", urls=["https://doi.org/10.1145/3442188.3445922"])
-    EnrichJob(_settings(tmp_path)).finish(paper)
+    EnrichJob(_settings(tmp_path), equations=False).finish(paper)
     assert paper.enrichment and paper.enrichment.citation_count == 4000
     assert "/graph/v1/paper/DOI:10.1145/3442188.3445922" in s2.paths()
 
@@ -216,7 +226,7 @@ def test_unanswered_lookups_are_given_up_at_the_deadline(s2: FakeS2, tmp_path: P
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     s2.latency = 1.0
     monkeypatch.setenv("DRAFTER_ENRICH_TIMEOUT", "0.2")
-    job = EnrichJob(_settings(tmp_path))
+    job = EnrichJob(_settings(tmp_path), equations=False)
     paper = _paper(arxiv_id=ARXIV_ID)
     job.finish(paper)
     assert "did not answer within" in (job.warning() or "")
@@ -299,7 +309,7 @@ def test_inspect_json_carries_the_looked_up_data(s2: FakeS2, arxiv: FakeArxiv, m
     assert [c["title"] for c in data["cited_by"]] == RANKED
     assert set(data["cited_by"][0]) == {"title", "year", "citations", "url"}
     assert data["cited_by"][0]["citations"] == 90000 and data["cited_by"][0]["year"] == 2019
-    assert isinstance(data["equations"], list)
+    assert data["equations"] == ["E = mc^2"]
 
 
 def test_enrich_setting_from_config_file_env_and_mode(tmp_path: Path) -> None:
@@ -314,8 +324,58 @@ def test_enrich_setting_from_config_file_env_and_mode(tmp_path: Path) -> None:
 
 def test_a_refused_connection_fails_at_once(tmp_path: Path) -> None:
     # conftest points DRAFTER_S2_API at a closed local port
-    job = EnrichJob(_settings(tmp_path))
+    job = EnrichJob(_settings(tmp_path), equations=False)
     paper = _paper(arxiv_id=ARXIV_ID)
     job.finish(paper)
     assert "cannot connect" in (job.warning() or "")
     assert job.client.requests == 1
+
+
+def test_further_reading_entries_get_links_from_s2_or_the_reference_text() -> None:
+    paper = _paper(references=["D. Bahdanau et al. Neural machine translation by jointly learning to align and "
+                               "translate. In ICLR, 2015.",
+                               "S. Hochreiter. Long short-term memory. Neural Computation, 1997.",
+                               "K. He. Deep residual learning for image recognition. arXiv:1512.03385, 2015.",
+                               "A. Nobody. An unlinked workshop paper on parsing. 2016."])
+    paper.enrichment = Enrichment(reference_links={
+        "neural machine translation by jointly learning to align and translate": "https://arxiv.org/abs/1409.0473",
+        "long short term memory": "https://doi.org/10.1162/neco.1997.9.8.1735"})
+    EnrichJob.add_reference_text_links(paper.enrichment, paper)
+    text = ("- *Neural Machine Translation by Jointly Learning to Align and Translate* (Bahdanau, 2015) - attention\n"
+            "- *Deep Residual Learning for Image Recognition* (He, 2015) - residuals\n"
+            "- *An Unlinked Workshop Paper on Parsing* (Nobody, 2016) - why not\n"
+            "- *Long Short-Term Memory* (Hochreiter, 1997) - [already linked](https://example.org)\n")
+    lines = annotate_section("further-reading", text, paper).splitlines()
+    assert lines[0] == ("- *Neural Machine Translation by Jointly Learning to Align and Translate* "
+                        "([arXiv:1409.0473](https://arxiv.org/abs/1409.0473)) (Bahdanau, 2015) - attention")
+    assert "([arXiv:1512.03385](https://arxiv.org/abs/1512.03385))" in lines[1]
+    assert lines[2] == "- *An Unlinked Workshop Paper on Parsing* (Nobody, 2016) - why not"
+    assert lines[3].endswith("[already linked](https://example.org)") and "doi.org" not in lines[3]
+    paper.enrichment = None
+    assert annotate_section("further-reading", text, paper) == text
+
+
+def test_redo_impact_keeps_the_looked_up_list(s2: FakeS2, arxiv: FakeArxiv, fake_server: FakeOpenAI,
+                                              tmp_path: Path) -> None:
+    out = tmp_path / "post.md"
+    assert cli("new", ARXIV_ID, "-o", out, *model_flags(fake_server.url)).code == 0
+    asked = len(s2.requests)
+    run = cli("redo", out, "impact", "--hint", "shorter", *model_flags(fake_server.url))
+    assert run.code == 0, run.stderr
+    impact = out.read_text(encoding="utf-8").split("drafter:begin id=impact")[1]
+    assert "from Semantic Scholar" in impact and RANKED[0] in impact
+    assert len(s2.requests) == asked  # answered from the cache
+    assert RANKED[0] in _impact_request(fake_server) and "shorter" in fake_server.requests[-1].messages[-1]["content"]
+
+
+def test_sections_without_looked_up_data_do_not_wait_for_it(s2: FakeS2, arxiv: FakeArxiv,
+                                                            fake_server: FakeOpenAI, tmp_path: Path) -> None:
+    s2.latency = 0.4  # three requests: the lookups take well over a second
+    run = cli("new", ARXIV_ID, "-o", tmp_path / "post.md", *model_flags(fake_server.url))
+    assert run.code == 0, run.stderr
+    done = max(s2.answered)
+    started = {re.search(r"Section id: ([a-z-]+)", r.messages[-1]["content"]).group(1): r.started
+               for r in fake_server.requests}
+    assert started["summary"] < done and started["problem"] < done  # drafted meanwhile
+    for section_id in enrich.ENRICHED_SECTIONS:
+        assert started[section_id] > done  # waited for the data

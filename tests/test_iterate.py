@@ -230,7 +230,7 @@ def test_sections_lists_every_section_and_what_it_reads() -> None:
     rows = json.loads(run.stdout)
     assert [r["id"] for r in rows] == [s.id for s in SECTIONS]
     by_id = {r["id"]: r for r in rows}
-    assert by_id["math"]["reads"] == ["method"]
+    assert by_id["math"]["reads"] == ["method", "equations"]
     assert "introduction" in by_id["problem"]["reads"]
     assert by_id["lessons"]["source"] == "author"
     table = cli("sections")

@@ -28,7 +28,7 @@ def test_every_llm_section_has_a_prompt_file() -> None:
         assert (root / "sections" / f"{section_id}.md.j2").is_file()
     prompts = PromptSet()
     assert set(prompts.sections) == set(LLM_SECTIONS)
-    assert prompts.sections["math"].reads == ("method",)
+    assert prompts.sections["math"].reads == ("method", "equations")  # equations: from the arXiv LaTeX source
 
 
 def test_each_prompt_reads_only_its_parts() -> None:

@@ -472,6 +472,12 @@ async def _extract(run: _Run, path: Path) -> Paper:
     return await asyncio.get_running_loop().run_in_executor(run.pool, sources.extract_pdf, str(path), cache)
 
 
+def _finish_enrichment(job: EnrichJob, paper: Paper, label: str) -> None:
+    job.finish(paper)
+    if job.warning():
+        log.warning("%s: %s", label, job.warning())
+
+
 async def _one(run: _Run, result: EntryResult, source: sources.Source | None) -> None:
     started = time.perf_counter()
     try:
@@ -483,10 +489,6 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         fetched = await asyncio.to_thread(sources.fetch, source, run.settings.cache_dir, metas)
         run.reporter.stage(result, "extracting")
         paper = sources.finish_paper(await _extract(run, fetched.pdf), fetched)
-        if job is not None:
-            await asyncio.to_thread(job.finish, paper)
-            if job.warning():
-                log.warning("%s: %s", result.entry.label, job.warning())
         result.title = paper.title
         check_draftable(paper)
         slug = slugify(paper.title)
@@ -510,9 +512,11 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         # figures are exported next to it while the sections are drafted.
         target = existing if existing is not None else free_name(run.out_dir, slug, run.claimed)
         run.claimed.add(target)
+        finishing = asyncio.ensure_future(asyncio.to_thread(_finish_enrichment, job, paper, result.entry.label)) \
+            if job is not None else None
         draft = await draft_paper(paper, run.settings, run.drafting_backend(), run.prompts, on_done=on_done,
                                   label=result.entry.label, pdf=fetched.pdf,
-                                  figures_to=figures_dir(target) if run.figures else None)
+                                  figures_to=figures_dir(target) if run.figures else None, enriched=finishing)
         stats = draft.stats
         result.sections, result.requests, result.cache_hits = stats.sections, stats.requests, stats.cache_hits
         result.prompt_tokens, result.completion_tokens = stats.prompt_tokens, stats.completion_tokens

@@ -182,6 +182,13 @@ def _finish_enrichment(job: Any, paper: Any) -> None:
         err.print(f"[yellow]warning:[/] {escape(_scrub(warning))}")
 
 
+async def _draft_enriched(draft_paper: Any, job: Any, paper: Any, settings: Settings, prompts: PromptSet,
+                          on_done: Any, **options: Any) -> Any:
+    """Draft while the lookups finish: only the sections that use their data wait for them."""
+    finishing = asyncio.ensure_future(asyncio.to_thread(_finish_enrichment, job, paper)) if job else None
+    return await draft_paper(paper, settings, prompts=prompts, on_done=on_done, enriched=finishing, **options)
+
+
 def _announce_offline(settings: Settings) -> None:
     if settings.offline and settings.origins.get("offline") != "flag":
         err.print("[yellow]note:[/] no model configured, so this draft is extracted from the paper's own "
@@ -278,13 +285,12 @@ def new(
                              ".drafter-history/), or -o another path.")
         for warning in loaded.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}")
-        _finish_enrichment(job, loaded)
         _announce_offline(settings)
         err.print(f"drafting [bold]{escape(loaded.title)}[/] with {settings.backend_label}: "
                   f"{len(LLM_SECTIONS)} sections, {settings.jobs} at a time")
         figures_to = figures_dir(target) if target is not None and not no_figures else None
-        draft = _async(draft_paper(loaded, settings, prompts=prompt_set, on_done=_progress(len(LLM_SECTIONS)),
-                                   pdf=pdf, figures_to=figures_to))
+        draft = _async(_draft_enriched(draft_paper, job, loaded, settings, prompt_set,
+                                       _progress(len(LLM_SECTIONS)), pdf=pdf, figures_to=figures_to))
         if target is None:
             sys.stdout.write(draft.text)
             sys.stdout.flush()
@@ -475,7 +481,7 @@ def redo(
                                                show_default=False)] = None,
     model: ModelOpt = None, base_url: BaseUrlOpt = None, offline: OfflineOpt = False, timeout: TimeoutOpt = None,
     context_tokens: ContextOpt = None, no_cache: NoCacheOpt = False, prompts: PromptsOpt = None,
-    max_tokens: MaxTokensOpt = None, reasoning_effort: EffortOpt = None,
+    max_tokens: MaxTokensOpt = None, reasoning_effort: EffortOpt = None, no_enrich: NoEnrichOpt = False,
 ) -> None:
     """Re-draft one section (optionally with a hint) and replace only that section in the draft.
 
@@ -494,6 +500,8 @@ def redo(
             recorded["base_url"] = front.get("base_url")
         settings = _settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts, max_tokens,
                              reasoning_effort, recorded=recorded)
+        if no_enrich:
+            settings = settings.with_overrides(enrich=False)
         _announce_offline(settings)
         if not settings.offline:
             from_draft = [name for name in ("model", "base_url") if settings.origins.get(name) == "draft"]
@@ -504,6 +512,8 @@ def redo(
             err.print("[yellow]warning:[/] --hint is ignored offline: the offline drafter picks sentences from "
                       "the paper and takes no instructions")
         result = _async(redo_section(text, draft, section, settings, hint=hint, force=force, paper_path=paper))
+        if result.warning:
+            err.print(f"[yellow]warning:[/] {escape(_scrub(result.warning))}")
         kept = backup_file(draft)
         atomic_write(draft, result.text)
         _warn_cut_off(result.stats)

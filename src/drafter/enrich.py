@@ -54,7 +54,7 @@ REQUEST_TIMEOUT = 10.0  # seconds for one request
 DEFAULT_DEADLINE = 20.0  # seconds all lookups of one paper may take (DRAFTER_ENRICH_TIMEOUT)
 CACHE_AGE = 24 * 3600
 ATTEMPTS = 3
-RETRY_WAIT = 1.0  # first backoff in seconds when the server gives no Retry-After; doubles each time
+RETRY_WAIT = 0.5  # first backoff in seconds when the server gives no Retry-After; doubles each time
 MAX_RETRY_AFTER = 15.0  # a longer Retry-After is not waited for: the draft goes on without the data
 MAX_BODY = 20 * 1024 * 1024
 DEFAULT_DELAY = 1.0
@@ -419,7 +419,7 @@ def _eprint_lookup(arxiv_id: str, cache_dir: Path) -> tuple[list[Equation], list
 class EnrichJob:
     """The lookups for one paper: started as soon as an id is known, collected by `finish`."""
 
-    def __init__(self, settings: Settings, source: Source | None = None, *, equations: bool = False) -> None:
+    def __init__(self, settings: Settings, source: Source | None = None, *, equations: bool = True) -> None:
         self.settings = settings
         self.client = S2Client(settings.cache_dir)
         self.problems: list[str] = []
@@ -462,16 +462,21 @@ class EnrichJob:
             self.problems += [f"Semantic Scholar {p}" for p in s2.problems]
         elif not any(p.startswith("Semantic Scholar") for p in self.problems):
             self.problems.append("Semantic Scholar does not know this paper (no citation data)")
-        for reference in paper.references:
-            link = reference_link(reference)
-            if link:
-                enrichment.reference_links.setdefault(norm_title(reference), link)
+        self.add_reference_text_links(enrichment, paper)
         if self._tex is not None:
             tex = self._collect("arXiv source", self._tex)
             if tex is not None:
                 enrichment.equations, enrichment.source_sections = tex
         paper.enrichment = enrichment
         return paper
+
+    @staticmethod
+    def add_reference_text_links(enrichment: Enrichment, paper: Paper) -> None:
+        """Links printed in the references themselves (an arXiv id, a DOI), keyed by the whole reference."""
+        for reference in paper.references:
+            link = reference_link(reference)
+            if link:
+                enrichment.reference_links.setdefault(norm_title(reference), link)
 
     def _collect(self, what: str, task: _Task[T] | None) -> T | None:
         if task is None:
@@ -511,7 +516,7 @@ def _apply_s2(enrichment: Enrichment, s2: S2Result, paper: Paper) -> None:
             enrichment.reference_links[title] = link
 
 
-def start_enrichment(source: str, settings: Settings, *, equations: bool = False) -> EnrichJob:
+def start_enrichment(source: str, settings: Settings, *, equations: bool = True) -> EnrichJob:
     """Start the lookups that the source string alone allows (an arXiv id: all of them)."""
     try:
         parsed: Source | None = parse_source(source)
@@ -557,7 +562,7 @@ def _link_for(text: str, paper: Paper) -> str:
     if len(wanted) < 12:
         return ""
     for title, link in e.reference_links.items():
-        if title and (title in wanted or wanted in title):
+        if len(title) >= 12 and (title in wanted or wanted in title):
             return link
     return ""
 
@@ -581,10 +586,20 @@ def _with_links(text: str, paper: Paper) -> str:
     return re.sub(r"^\s*(?:[-*]|\d+\.)\s+(.+)$", bullet, text, flags=re.M)
 
 
-def annotate_section(section_id: str, text: str, paper: Paper) -> str:
-    """Add the looked-up data to a drafted section: the citing papers to `impact`, links to `further-reading`."""
+OFFLINE_EQUATIONS = 6  # display equations an offline math section shows
+
+
+def annotate_section(section_id: str, text: str, paper: Paper, source: str = "llm") -> str:
+    """Add the looked-up data to a drafted section: the citing papers to `impact`, links to `further-reading`,
+    and (offline, where no model read them) the source's first display equations to `math`."""
     if paper.enrichment is None:
         return text
+    equations = paper.enrichment.equations
+    if section_id == "math" and source != "llm" and equations:
+        shown = "\n\n".join(f"$$\n{e.latex}\n$$" + (f"\n*({e.label})*" if e.label else "")
+                             for e in equations[:OFFLINE_EQUATIONS])
+        return (f"{text.rstrip()}\n\n*Display equations from the paper's arXiv LaTeX source (exact; "
+                f"{min(len(equations), OFFLINE_EQUATIONS)} of {len(equations)}):*\n\n{shown}")
     if section_id == "impact":
         block = cited_by_block(paper)
         if block:

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Paper parts a prompt can ask for. Each body section is routed to one part by its heading.
+# `equations` is the display equations of the arXiv LaTeX source (empty when there is none; see drafter.enrich).
 PARTS = ("abstract", "introduction", "background", "method", "experiments", "discussion", "conclusion",
-         "references", "figures", "tables", "captions")
+         "references", "figures", "tables", "captions", "equations")
 
 _PART_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("introduction", re.compile(r"\b(introduction|overview|motivation)\b", re.I)),
@@ -167,7 +168,20 @@ class Paper:
         if part == "captions":  # every caption, figures and tables, by page
             return "\n".join(f"{f.label}: {f.caption}" for f in sorted((*self.figures, *self.tables),
                                                                         key=lambda f: f.page))
+        if part == "equations":
+            return self.equations_text()
         return "\n\n".join(f"## {s.title}\n{s.text}".strip() for s in self.part_sections(part))
+
+    def equations_text(self) -> str:
+        """The LaTeX source's display equations, grouped under the section they sit in, labels noted."""
+        lines: list[str] = []
+        section = None
+        for eq in self.enrichment.equations if self.enrichment else []:
+            if eq.section != section:
+                section = eq.section
+                lines.append(f"## {section or '(before the first section)'}")
+            lines.append(eq.latex + (f"    % label: {eq.label}" if eq.label else ""))
+        return "\n".join(lines)
 
     def full_text(self) -> str:
         """The whole body text (used by the offline drafter and the too-little-text check)."""

@@ -19,7 +19,7 @@ from drafter.assemble import SectionText, assemble_draft, parse_draft, replace_s
 from drafter.check import index_paper, summary_line, with_callout
 from drafter.cleanup import clean_model_text
 from drafter.config import Settings
-from drafter.enrich import annotate_section
+from drafter.enrich import ENRICHED_SECTIONS, annotate_section, enrich_paper
 from drafter.errors import InputError
 from drafter.figures import FigureExport, export_figures
 from drafter.llm import Backend, ContextTooLong, Events, Reply, Request, make_backend
@@ -108,11 +108,13 @@ async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, secti
 async def draft_sections(paper: Paper, section_ids: list[str], settings: Settings, backend: Backend,
                          prompts: PromptSet, *, hints: dict[str, str] | None = None,
                          earlier: dict[str, str] | None = None, stats: Stats | None = None,
-                         on_done: SectionDone | None = None, label: str = "") -> dict[str, SectionText]:
+                         on_done: SectionDone | None = None, label: str = "",
+                         enriched: asyncio.Future[Any] | None = None) -> dict[str, SectionText]:
     """Draft the given LLM sections concurrently.
 
     A section declaring `after: X` receives X's text from `earlier` (e.g. the draft, on redo), or, with
-    settings.chain, waits for X when X is drafted in the same run.
+    settings.chain, waits for X when X is drafted in the same run. The sections that use looked-up data
+    (ENRICHED_SECTIONS) wait for `enriched` (the enrichment finishing); the others start at once.
     """
     hints = hints or {}
     known = dict(earlier or {})
@@ -122,6 +124,8 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
 
     async def run(section_id: str) -> SectionText:
         inputs = dict(known)
+        if enriched is not None and section_id in ENRICHED_SECTIONS:
+            await enriched
         for dep in prompts.sections[section_id].after:
             if dep in tasks and settings.chain:
                 inputs[dep] = (await tasks[dep]).text
@@ -131,7 +135,7 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
         text, findings = with_callout(section_id, text, paper_index)  # flagged for the author, never rewritten
         stats.checks += len(findings)
         # Looked-up data (citing papers, links) after the check: it compares model text with the paper.
-        text = annotate_section(section_id, text, paper)
+        text = annotate_section(section_id, text, paper, reply.source)
         note = rendered.cut_note()
         if note:
             stats.cuts[section_id] = note
@@ -188,11 +192,14 @@ async def _timed_sections(paper: Paper, section_ids: list[str], settings: Settin
 
 async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None = None,
                       prompts: PromptSet | None = None, *, on_done: SectionDone | None = None,
-                      label: str = "", pdf: Path | None = None, figures_to: Path | None = None) -> Draft:
+                      label: str = "", pdf: Path | None = None, figures_to: Path | None = None,
+                      enriched: asyncio.Future[Any] | None = None) -> Draft:
     """Draft every LLM section of the template for `paper` and assemble the Markdown.
 
     With `pdf` and `figures_to`, the paper's figures are exported there as PNGs while the sections are drafted,
-    and the draft's header image links the overview figure.
+    and the draft's header image links the overview figure. `enriched`, when given, finishes setting
+    `paper.enrichment` (see drafter.enrich); the sections that use it wait for it, the others do not, and the
+    draft is assembled after it.
     """
     check_draftable(paper)
     prompts = prompts or PromptSet(settings.prompts_dir)
@@ -201,9 +208,11 @@ async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None 
               if pdf is not None and figures_to is not None else None)
     try:
         sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
-                                                on_done=on_done, label=label)
+                                                on_done=on_done, label=label, enriched=enriched)
     finally:
         figures = await export if export is not None else None
+    if enriched is not None:
+        await enriched  # the overview shows the citation count
     model = "offline" if settings.offline else settings.model
     text = assemble_draft(paper, sections, model, prompts.env.get_template("post.md.j2"),
                           images=figures.images if figures else None,
@@ -229,6 +238,7 @@ class RedoResult:
     section: SectionText
     stats: Stats
     was_edited: bool
+    warning: str | None = None  # what enrichment could not look up (one line), if it ran
 
 
 def paper_for_draft(front: dict[str, object], draft_path: Path, paper_path: Path | None,
@@ -274,13 +284,16 @@ async def redo_section(draft_text: str, draft_path: Path, section_id: str, setti
                          "Keep your edit, or pass --force to replace it (the old text is saved in "
                          ".drafter-history/).")
     paper = paper_for_draft(parsed.front, draft_path, paper_path, settings)
+    warning = None
+    if section_id in ENRICHED_SECTIONS and settings.enrich_on:
+        warning = await asyncio.to_thread(enrich_paper, paper, settings)  # cached for a day: usually no request
     prompts = prompts or PromptSet(settings.prompts_dir)
     earlier = {dep: parsed.blocks[dep].content for dep in prompts.sections[section_id].after
                if dep in parsed.blocks}
     result, stats = await _timed_sections(paper, [section_id], settings, backend, prompts,
                                           hints={section_id: hint} if hint else None, earlier=earlier)
     section = result[section_id]
-    return RedoResult(replace_section(parsed, section), section, stats, block.edited)
+    return RedoResult(replace_section(parsed, section), section, stats, block.edited, warning)
 
 
 __all__ = ["Draft", "RedoResult", "Stats", "check_draftable", "draft_paper", "draft_sections",
