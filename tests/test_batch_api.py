@@ -404,3 +404,33 @@ def test_an_answer_that_spent_its_budget_goes_again_with_more_room(tmp_path: Pat
     before = {line["custom_id"].split("/")[1]: line["body"]["max_tokens"] for line in first
               if line["custom_id"].startswith(("a-theory-of-small-boats/", "sparse-lanterns"))}
     assert set(limits) == {"math", "tags"} and all(limits[s] > before[s] for s in limits)
+
+
+def test_requests_that_keep_changing_stop_after_max_rounds(tmp_path: Path, papers: Path, fake: FakeBatchAPI,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    import drafter.batch_api as batch_api
+
+    monkeypatch.setattr(batch_api, "MAX_ROUNDS", 1)  # --chain needs a second round
+    with pytest.raises(ModelError, match="kept changing between passes"):
+        _api(papers, _settings(tmp_path, fake.url, chain=True), tmp_path / "out")
+    assert len(fake.batches) == 1 and (tmp_path / "out" / STATE_NAME).is_file()
+
+
+def test_lookups_made_at_submission_stay_valid_while_the_batch_runs(tmp_path: Path, papers: Path,
+                                                                    fake: FakeBatchAPI,
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    import drafter.batch_api as batch_api
+    from drafter import enrich
+
+    seen: list[float] = []
+    real = batch_api._pass
+
+    async def spy(*args, **kwargs):
+        seen.append(enrich.CACHE_AGE)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_api, "_pass", spy)
+    before = enrich.CACHE_AGE
+    _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
+    assert seen and all(age >= batch_api.LOOKUP_AGE > before for age in seen)
+    assert before == enrich.CACHE_AGE  # restored after the run

@@ -18,10 +18,11 @@ Callable without the CLI:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -68,6 +69,12 @@ IN_FLIGHT = ("uploaded", "validating", "in_progress", "finalizing", "cancelling"
 # Default polling: start after a few seconds, back off to about a minute.
 POLL_FIRST, POLL_MAX, POLL_FACTOR = 5.0, 60.0, 1.5
 ATTEMPTS = 2  # a failed or expired request is asked once more in a follow-up batch
+# Rounds one run may submit: --chain's second round and the retries fit well within it; more means the requests
+# keep changing between passes (e.g. a prompt file edited meanwhile), and submitting again would not converge.
+MAX_ROUNDS = 6
+# Outside lookups (Semantic Scholar) feed the prompts; answers cached at submission are reused this long, so
+# the passes that collect a batch, up to a day later, render the very requests that were submitted.
+LOOKUP_AGE = 7 * 24 * 3600
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -568,6 +575,19 @@ async def _pass(entries: list[Entry], settings: Settings, out_dir: Path, force: 
                            prompts=prompts)
 
 
+@contextlib.contextmanager
+def _stable_lookups() -> Iterator[None]:
+    """Keep enrichment lookups cached at submission valid while a batch may take (see LOOKUP_AGE)."""
+    from drafter import enrich
+
+    before = enrich.CACHE_AGE
+    enrich.CACHE_AGE = max(before, LOOKUP_AGE)
+    try:
+        yield
+    finally:
+        enrich.CACHE_AGE = before
+
+
 async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False, *,
                         wait_for_results: bool = True, cancel: bool = False, poll: float | None = None,
                         progress: Progress | None = None, workers: int | None = None,
@@ -592,6 +612,7 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
     results: list[EntryResult | None] = [None] * len(entries)
     outcome = BatchApiResult(BatchResult([]), state_file=state.path)
     started = time.perf_counter()
+    submitted_rounds = 0
     try:
         if cancel:
             await refresh(provider, state)
@@ -613,7 +634,9 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
         while True:
             pending = [i for i, r in enumerate(results) if r is None or r.status == PENDING]
             answers = BatchAnswers(online, load_outcomes(state), keyer.key, answered)
-            run = await _pass([entries[i] for i in pending], settings, out_dir, force, prompts, answers, workers)
+            with _stable_lookups():
+                run = await _pass([entries[i] for i in pending], settings, out_dir, force, prompts, answers,
+                                  workers)
             outcome.passes += 1
             for i, row in zip(pending, run.results, strict=True):
                 results[i] = row
@@ -627,6 +650,11 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
             in_flight = state.in_flight_keys()
             new = {k: r for k, r in misses.items() if k not in in_flight}
             if new and may_submit:
+                submitted_rounds += 1
+                if submitted_rounds > MAX_ROUNDS:
+                    raise ModelError(f"the section requests kept changing between passes ({MAX_ROUNDS} rounds "
+                                     "submitted in this run)", "Check that the prompts and the papers stay the "
+                                     "same while a batch runs, then re-run; the state is kept.")
                 round_number += 1
                 say(f"round {round_number}: {len(new)} requests for {len(waiting_labels)} papers")
                 outcome.created += await submit(provider, state, new, round_number, say)
