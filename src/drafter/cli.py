@@ -216,11 +216,12 @@ def _report_checks(count: int, draft: str) -> None:
                   f"⚠️ callouts in the draft; `drafter check {escape(draft)}` lists them)")
 
 
-def _warn_cut_off(stats: Any) -> None:
+def _warn_cut_off(stats: Any, draft: str) -> None:
+    """One warning line per section whose answer stopped at its token limit, naming the fix."""
     for section_id, limit in stats.cut_off.items():
         err.print(f"[yellow]warning:[/] {section_id}: the answer was cut off at its limit of {limit} tokens (the "
-                  f"section says so); `drafter redo DRAFT {section_id} --max-tokens {2 * limit}` gets the whole "
-                  "answer")
+                  f"section says so); `drafter redo {escape(draft)} {section_id} --max-tokens {2 * limit}` gets "
+                  "the whole answer")
 
 
 def _output_path(output: str | None, title: str) -> Path | None:
@@ -302,7 +303,7 @@ def new(
         for section_id, note in draft.stats.cuts.items():
             err.print(f"[yellow]note:[/] {section_id}: {note}")
         _report_figures(draft.figures)
-        _warn_cut_off(draft.stats)
+        _warn_cut_off(draft.stats, "DRAFT" if target is None else str(target))
         s = draft.stats
         where = "stdout" if target is None else str(target)
         cost = settings.cost(s.prompt_tokens, s.completion_tokens)
@@ -516,7 +517,7 @@ def redo(
             err.print(f"[yellow]warning:[/] {escape(_scrub(result.warning))}")
         kept = backup_file(draft)
         atomic_write(draft, result.text)
-        _warn_cut_off(result.stats)
+        _warn_cut_off(result.stats, str(draft))
         note = f"; your edited text is kept in {kept}" if result.was_edited else f"; previous draft in {kept}"
         s = result.stats
         err.print(f"[green]redid[/] {section} in {draft}: {s.prompt_tokens + s.completion_tokens} tokens"
