@@ -154,3 +154,26 @@ def test_line_numbers_of_a_review_copy_are_not_text(tmp_path):
     text = extract_paper(read_pdf(tmp_path / "p.pdf")).sections[0].text
     assert text.startswith(PARA_1[:40])
     assert "100" not in text and "105" not in text and " 1 " not in text
+
+
+def test_caption_with_hanging_indent_ends_where_a_same_size_table_begins(tmp_path):
+    items = [Text("Hanging Captions Paper", 72, 720, 17, True), Text("Ada Lovelace", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We do things.", 72, 648),
+             Text("1 Results", 72, 620, 12, True)]
+    items += [Text(line, 72, 600 - 12 * i) for i, line in enumerate(wrap(PARA_1, WIDTH))]
+    items += [Text("Table 2: Parsing results on section 23 of the treebank, for models trained on the", 72, 520),
+              Text("treebank only and with extra unlabelled data.", 116, 508),  # under the text, not the label
+              Text("Parser", 160, 496), Text("Training", 300, 496), Text("F1", 430, 496),
+              Text("Small parser (2014)", 160, 484), Text("treebank only", 300, 484), Text("88.3", 430, 484),
+              Text("Our model", 160, 472), Text("semi-supervised", 300, 472), Text("92.7", 430, 472)]
+    items += [Text(line, 72, 440 - 12 * i) for i, line in enumerate(wrap(PARA_2, WIDTH))]
+    refs = [Text(r, 72, 700 - 14 * i, 9) for i, r in enumerate(["References", *REFS])]
+    make_pdf(tmp_path / "p.pdf", [items, refs])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert [t.caption for t in paper.tables] == [
+        "Parsing results on section 23 of the treebank, for models trained on the treebank only and with extra "
+        "unlabelled data."]
+    assert paper.tables[0].content.splitlines()[-1] == "Our model  semi-supervised  92.7"
+    text = paper.sections[0].text
+    assert "unlabelled" not in text and "92.7" not in text and "Small parser" not in text
+    assert text.split("\n\n")[-1].startswith(PARA_2[:30])

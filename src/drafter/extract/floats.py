@@ -35,11 +35,44 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
     found = Floats()
     vocab = collect_vocabulary("\n".join(ln.text for lns in layout.pages for ln in lns))
     skip_ids = {id(ln) for ln in skip}
+    captions = _find_captions(layout, skip_ids)
+    above = _tables_sit_above(captions, layout.body)
     seen: set[str] = set()
+    for cap in captions:
+        is_table = cap.label.startswith("Table")
+        region = _float_region(cap, layout.body, is_table, above)
+        for ln in region:
+            ln.kind = "table" if is_table else "figure"
+        if cap.label in seen:  # the same label again (a continued table, a repeated figure): one entry
+            continue
+        seen.add(cap.label)
+        entry = Figure(cap.label, _caption_text(cap.block, vocab), cap.block[0].page, _bbox(cap.block),
+                       _cell_text(region) if is_table else "")
+        (found.tables if is_table else found.figures).append(entry)
     notes = _Notes()  # footnotes, line by line; one may run on into the next column or page
     for lines in layout.pages[layout.first:]:
+        _find_footnotes(lines, layout.body, skip_ids, notes)
+    for note in notes.lines:
+        text = unwrap_lines(normalize_text("\n".join(note), vocab))
+        text = re.sub(f"^[\\s\\d{re.escape(FOOTNOTE_MARKS)}]{{1,3}}(?=\\S)", "", text, count=1).strip()
+        if text:
+            found.footnotes.append(text)
+    return found
+
+
+@dataclass
+class _Caption:
+    label: str
+    block: list[Line]  # the caption's lines
+    lines: list[Line]  # every line of its page
+    width: float  # the page's column width
+
+
+def _find_captions(layout: Layout, skip_ids: set[int]) -> list[_Caption]:
+    """Every caption of the content pages in document order; their lines are marked."""
+    out: list[_Caption] = []
+    for lines in layout.pages[layout.first:]:
         width = _column_width(lines, layout.body)
-        captions = []
         for ln in lines:
             if id(ln) in skip_ids or ln.boiler or ln.figure or ln.kind != "body":
                 continue
@@ -48,25 +81,23 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
                 block = _caption_block(ln, lines)
                 for part in block:
                     part.kind = "caption"
-                captions.append((label, block))
-        for label, block in captions:
-            is_table = label.startswith("Table")
-            region = _float_region(block, lines, layout.body, width, is_table)
-            for ln in region:
-                ln.kind = "table" if is_table else "figure"
-            if label in seen:  # the same label again (a continued table, a repeated figure): one entry
-                continue
-            seen.add(label)
-            entry = Figure(label, _caption_text(block, vocab), block[0].page, _bbox(block),
-                           _cell_text(region) if is_table else "")
-            (found.tables if is_table else found.figures).append(entry)
-        _find_footnotes(lines, layout.body, skip_ids, notes)
-    for note in notes.lines:
-        text = unwrap_lines(normalize_text("\n".join(note), vocab))
-        text = re.sub(f"^[\\s\\d{re.escape(FOOTNOTE_MARKS)}]{{1,3}}(?=\\S)", "", text, count=1).strip()
-        if text:
-            found.footnotes.append(text)
-    return found
+                out.append(_Caption(label, block, lines, width))
+    return out
+
+
+def _tables_sit_above(captions: list[_Caption], body: float) -> bool | None:
+    """The paper's habit: tables above their captions (True), below (False), or no telling (None). Decided by
+    the captions with a table on one side only; a caption with text on both sides then follows the habit."""
+    votes: Counter[bool] = Counter()
+    for cap in captions:
+        if cap.label.startswith("Table"):
+            up = _walk(cap, body, upward=True, limit=3.2 * body)
+            down = _walk(cap, body, upward=False, limit=3.2 * body)
+            if bool(up) != bool(down):
+                votes[bool(up)] += 1
+    if votes[True] == votes[False]:
+        return None
+    return votes[True] > votes[False]
 
 
 def _caption_label(line: Line, lines: list[Line], body: float) -> str | None:
@@ -100,6 +131,9 @@ def _caption_block(first: Line, lines: list[Line]) -> list[Line]:
     """The caption's lines: its first line and those closely below it, inside its width and of its size."""
     block = [first]
     x0, x1 = first.x - 3, max(first.x1, first.x + 40) + 3
+    label = _LABEL.match(first.text)
+    head = len(first.text) - len(label.group("rest").lstrip(" .:|\u2014\u2013")) if label else 0
+    hang = first.x + (first.x1 - first.x) * head / max(len(first.text), 1)  # where the text after the label starts
     while True:
         last = block[-1]
         below = [ln for ln in lines if ln.y < last.y - 0.5 and last.y - ln.y <= 1.4 * last.size
@@ -108,7 +142,14 @@ def _caption_block(first: Line, lines: list[Line]) -> list[Line]:
         if not below:
             return block
         nxt = max(below, key=lambda ln: ln.y)
-        if _LABEL.match(nxt.text) and _STRONG_SEPARATOR.match(_LABEL.match(nxt.text).group("rest")):  # type: ignore[union-attr]
+        label = _LABEL.match(nxt.text)
+        if label and _STRONG_SEPARATOR.match(label.group("rest")):
+            return block
+        # caption lines start where the caption starts, under its text after the label (a hanging indent),
+        # or are centred like it; a table's rows do not
+        aligned = (abs(nxt.x - first.x) <= 1.5 * first.size or abs(nxt.x - hang) <= 1.2 * first.size
+                   or abs((nxt.x + nxt.x1) - (first.x + first.x1)) < 6)
+        if not aligned or nxt.text.count("  ") >= 2:
             return block
         block.append(nxt)
 
@@ -130,24 +171,25 @@ def _is_prose(line: Line, body: float, width: float) -> bool:
         bool(re.search(r"[a-z]{2}[.!?]['\u2019\u201d)]?$", line.text.rstrip())) and len(line.text.split()) >= 4)
 
 
-def _float_region(block: list[Line], lines: list[Line], body: float, width: float, is_table: bool) -> list[Line]:
+def _float_region(cap: _Caption, body: float, is_table: bool, above: bool | None) -> list[Line]:
     """The lines of the float next to its caption: above (figures; tables whose caption is below them) or
     below (tables captioned on top), up to the body prose or a heading."""
-    up = _walk(block, lines, body, width, upward=True, limit=3.2 * body if is_table else 400.0)
+    up = _walk(cap, body, upward=True, limit=3.2 * body if is_table else 400.0)
     if not is_table:
         return up
-    down = _walk(block, lines, body, width, upward=False, limit=3.2 * body)
-    if not down:
-        return up
-    if not up:
-        return down
-    gap_up = min(ln.y for ln in up) - max(ln.y for ln in block) if up else float("inf")
-    gap_down = min(ln.y for ln in block) - max(ln.y for ln in down)
-    return up if abs(gap_up) <= gap_down else down
+    down = _walk(cap, body, upward=False, limit=3.2 * body)
+    if not down or not up:
+        return up or down
+    if above is not None:  # text on both sides: the paper's habit decides
+        return up if above else down
+    gap_up = min(ln.y for ln in up) - max(ln.y for ln in cap.block)
+    gap_down = min(ln.y for ln in cap.block) - max(ln.y for ln in down)
+    return up if gap_up <= gap_down else down
 
 
-def _walk(block: list[Line], lines: list[Line], body: float, width: float, upward: bool,
-          limit: float) -> list[Line]:
+def _walk(cap: _Caption, body: float, upward: bool, limit: float) -> list[Line]:
+    """The lines from the caption up (or down) to the first prose line, heading, caption or wide gap."""
+    block, lines, width = cap.block, cap.lines, cap.width
     x0, x1 = _column_of(block, lines, body, width)
     edge = max(ln.y for ln in block) if upward else min(ln.y for ln in block)
     sign = 1 if upward else -1
