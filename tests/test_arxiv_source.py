@@ -160,6 +160,8 @@ def test_new_sends_the_exact_equations_to_the_math_prompt(arxiv: FakeArxiv, fake
     run = cli("new", f"arXiv:{ARXIV_ID}", "-o", tmp_path / "post.md", *model_flags(fake_server.url))
     assert run.code == 0, run.stderr
     assert arxiv.paths("/e-print") == [f"/e-print/{ARXIV_ID}"]
+    order = [p.split("/")[1] for p in arxiv.paths()]
+    assert order == ["api", "pdf", "e-print"]  # the e-print queues behind what the draft needs first
     math = next(r for r in fake_server.requests if "Section id: math" in r.messages[-1]["content"])
     context = math.messages[1]["content"]
     assert "=== EQUATIONS ===" in context and "=== METHOD ===" in context

@@ -379,3 +379,14 @@ def test_sections_without_looked_up_data_do_not_wait_for_it(s2: FakeS2, arxiv: F
     assert started["summary"] < done and started["problem"] < done  # drafted meanwhile
     for section_id in enrich.ENRICHED_SECTIONS:
         assert started[section_id] > done  # waited for the data
+
+
+def test_config_shows_whether_drafts_look_things_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = cli("config", "--json", "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    data = json.loads(run.stdout)
+    assert data["enrich"] is True and data["origins"]["enrich"] == "DRAFTER_ENRICH"  # the _fast fixture's "1"
+    monkeypatch.setenv("DRAFTER_ENRICH", "0")
+    assert json.loads(cli("config", "--json", "--base-url", "http://127.0.0.1:9/v1", "--model", "m").stdout)[
+        "enrich"] is False
+    monkeypatch.delenv("DRAFTER_ENRICH")
+    assert json.loads(cli("config", "--json", "--offline").stdout)["enrich"] is False  # offline: off unless asked

@@ -606,6 +606,7 @@ def show_config(
             "timeout": settings.timeout, "retries": settings.retries, "context_tokens": settings.context_tokens,
             "max_tokens": settings.max_tokens, "reasoning_effort": settings.reasoning_effort,
             "prompts_dir": str(settings.prompts_dir) if settings.prompts_dir else None,
+            "enrich": settings.enrich_on,  # Semantic Scholar and arXiv-source lookups while drafting
             "origins": settings.origins,
         }
         if as_json:

@@ -428,10 +428,13 @@ class EnrichJob:
         self._s2_by_id = False
         self._tex: _Task[tuple[list[Equation], list[str]]] | None = None
         self.off = not LOOKUPS
+        # The e-print waits for finish(): it shares arXiv's request spacing with the metadata and the PDF, and
+        # the draft needs the PDF first.
+        self._tex_id: str | None = None
         if source is not None and source.kind == "arxiv" and not self.off:
             self._start_s2(source.value, None, None)
             self._s2_by_id = True
-            self._start_tex(source.arxiv_key)
+            self._tex_id = source.arxiv_key
 
     def _start_s2(self, arxiv_id: str | None, doi: str | None, title: str | None) -> None:
         client = self.client
@@ -449,8 +452,8 @@ class EnrichJob:
             return paper
         if self._s2 is None:
             self._start_s2(paper.arxiv_id, find_doi(paper), paper.title)
-        if self._tex is None and paper.arxiv_id:
-            self._start_tex(paper.arxiv_id)
+        if self._tex is None and (self._tex_id or paper.arxiv_id):
+            self._start_tex(self._tex_id or str(paper.arxiv_id))
         enrichment = Enrichment()
         s2 = self._collect("Semantic Scholar", self._s2)
         if s2 is None and self._s2_by_id and not self.problems:
