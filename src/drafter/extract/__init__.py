@@ -1,8 +1,10 @@
-"""RawDocument -> Paper: title, authors, year, venue, arXiv id, abstract, sections, references, URLs.
+"""RawDocument -> Paper: title, authors, year, venue, arXiv id, abstract, sections, figures, tables,
+footnotes, references, URLs.
 
 One module per part of a page: `layout` (lines and page furniture), `header` (title, authors, venue),
-`headings` (headings and section text), `references` (reference list and URLs). Extracted Papers are
-cached as JSON keyed by the PDF's sha256 (see `load_paper`).
+`floats` (captions, tables, figure text, footnotes), `headings` (headings and the body paragraphs under
+them), `references` (reference list and URLs). Extracted Papers are cached as JSON keyed by the PDF's
+sha256 (see `load_paper`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from drafter.paper import Paper
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "4.0"
+EXTRACTOR_VERSION = "4.1"
 
 
 def extract_paper(doc: RawDocument) -> Paper:
