@@ -434,3 +434,28 @@ def test_lookups_made_at_submission_stay_valid_while_the_batch_runs(tmp_path: Pa
     _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
     assert seen and all(age >= batch_api.LOOKUP_AGE > before for age in seen)
     assert before == enrich.CACHE_AGE  # restored after the run
+
+
+def test_figures_are_exported_once_in_the_pass_that_writes_the_draft(tmp_path: Path, papers: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    import drafter.pipeline as pipeline
+
+    exported: list[Path] = []
+    real = pipeline.export_figures
+
+    def spy(pdf, figures, out_dir, *args, **kwargs):
+        exported.append(out_dir)
+        return real(pdf, figures, out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "export_figures", spy)
+    with FakeBatchAPI(hold=True) as fake:
+        settings = _settings(tmp_path, fake.url)
+        _api(papers, settings, tmp_path / "out", wait_for_results=False)
+        assert exported == []  # every paper waits for its answers: nothing to export yet
+        fake.release()
+        result, _ = _api(papers, settings, tmp_path / "out")
+    assert [r.status for r in result.batch.results] == ["done"] * 3, [r.error for r in result.batch.results]
+    assert sorted(p.name for p in exported) == sorted(f"{p.stem}-figures" for p in (tmp_path / "out").glob("*.md"))
+    exported.clear()
+    _api(papers, settings, tmp_path / "none", figures=False)
+    assert exported == []

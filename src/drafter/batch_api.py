@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -567,12 +568,27 @@ def _account(rows: list[EntryResult], answered: dict[str, tuple[str, Reply]]) ->
 
 
 async def _pass(entries: list[Entry], settings: Settings, out_dir: Path, force: bool, prompts: PromptSet,
-                answers: BatchAnswers, workers: int | None) -> BatchResult:
+                answers: BatchAnswers, workers: int | None,
+                figures: bool | Callable[[Entry], bool] = False) -> BatchResult:
     backend: Any = answers
     if settings.cache:
         backend = CachedBackend(answers, ResponseCache(settings.cache_dir), settings.endpoint)
     return await run_batch(entries, settings, out_dir, force, Reporter(), workers=workers, backend=backend,
-                           prompts=prompts)
+                           prompts=prompts, figures=figures)
+
+
+def _among(labels: set[str]) -> Callable[[Entry], bool]:
+    return lambda entry: entry.label in labels
+
+
+async def _ready(entries: list[Entry], settings: Settings, prompts: PromptSet, answers: BatchAnswers,
+                 workers: int | None) -> set[str]:
+    """Labels of the entries a pass would finish now, found by drafting them into a scratch folder without
+    figures: the real pass then exports figures only for those, not for papers still waiting for answers."""
+    probe = BatchAnswers(answers.online, answers.outcomes, answers.key, answers.answered)
+    with tempfile.TemporaryDirectory(prefix="drafter-batch-probe-") as scratch:
+        run = await _pass(entries, settings, Path(scratch), False, prompts, probe, workers)
+    return {row.entry.label for row in run.results if row.status == DONE}
 
 
 @contextlib.contextmanager
@@ -591,8 +607,10 @@ def _stable_lookups() -> Iterator[None]:
 async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False, *,
                         wait_for_results: bool = True, cancel: bool = False, poll: float | None = None,
                         progress: Progress | None = None, workers: int | None = None,
-                        prompts: PromptSet | None = None) -> BatchApiResult:
-    """Draft every entry into `out_dir` through the Batch API; resumable from the state file in `out_dir`."""
+                        prompts: PromptSet | None = None, figures: bool = True) -> BatchApiResult:
+    """Draft every entry into `out_dir` through the Batch API; resumable from the state file in `out_dir`.
+
+    `figures`: export each paper's figures next to its draft, in the pass that writes the draft."""
     if settings.offline:
         raise InputError("--batch-api needs a model endpoint (drafting offline makes no model calls)",
                          "Set OPENAI_API_KEY (or --base-url and --model), or drop --batch-api.")
@@ -634,9 +652,12 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
         while True:
             pending = [i for i, r in enumerate(results) if r is None or r.status == PENDING]
             answers = BatchAnswers(online, load_outcomes(state), keyer.key, answered)
+            todo = [entries[i] for i in pending]
             with _stable_lookups():
-                run = await _pass([entries[i] for i in pending], settings, out_dir, force, prompts, answers,
-                                  workers)
+                wanted: bool | Callable[[Entry], bool] = figures
+                if figures:  # not for a paper that stays pending: it would be exported again when it is done
+                    wanted = _among(await _ready(todo, settings, prompts, answers, workers))
+                run = await _pass(todo, settings, out_dir, force, prompts, answers, workers, wanted)
             outcome.passes += 1
             for i, row in zip(pending, run.results, strict=True):
                 results[i] = row

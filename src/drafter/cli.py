@@ -695,7 +695,7 @@ def batch(
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         entries = read_list(reading_list, sys.stdin)
         if batch_api:
-            _batch_api(entries, settings, out_dir, force, not no_wait, cancel, poll, reading_list)
+            _batch_api(entries, settings, out_dir, force, not no_wait, cancel, poll, reading_list, not no_figures)
             return
         _announce_offline(settings)
         err.print(f"batch: {len(entries)} entries -> {escape(str(out_dir))} with {settings.backend_label}, "
@@ -714,7 +714,7 @@ def batch(
 
 
 def _batch_api(entries: list[Any], settings: Settings, out_dir: Path, force: bool, wait: bool, cancel: bool,
-               poll: float | None, reading_list: str) -> None:
+               poll: float | None, reading_list: str, figures: bool) -> None:
     """`batch --batch-api`: submit, wait, collect and write; or cancel; the work is in drafter.batch_api."""
     from drafter.batch_api import run_batch_api
 
@@ -722,6 +722,7 @@ def _batch_api(entries: list[Any], settings: Settings, out_dir: Path, force: boo
               f"at {escape(settings.endpoint)}")
     try:
         result = _async(run_batch_api(entries, settings, out_dir, force, wait_for_results=wait, cancel=cancel,
+                                      figures=figures,
                                       poll=poll, progress=lambda line: err.print(escape(line))))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: the batches keep running at the provider and their ids are in "
