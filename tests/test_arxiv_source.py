@@ -198,3 +198,13 @@ def test_offline_draft_with_enrichment_on_shows_the_source_equations(arxiv: Fake
     math = out.read_text(encoding="utf-8").split("drafter:begin id=math")[1].split("drafter:end id=math")[0]
     assert "from the paper's arXiv LaTeX source (exact; 6 of 6)" in math
     assert f"$$\n{EXPECTED[0]}\n$$\n*(eq:attention)*" in math
+
+
+def test_a_section_that_cannot_be_parsed_costs_only_its_own_equations() -> None:
+    document = ("\\documentclass{x}\\begin{document}\\section{Good}\\[ kept = 1 \\]"
+                "\\section{Broken}" + "{" * 3000 + "\\[ lost \\]\\section{Also good}\\[ kept = 2 \\]\\end{document}")
+    equations, sections = extract_equations(document)
+    assert [e.latex for e in equations] == ["kept = 1", "kept = 2"]
+    assert sections == ["Good", "Also good"]
+    with pytest.raises(EnrichError, match="could not be parsed"):
+        extract_equations("{" * 3000)

@@ -208,15 +208,14 @@ def _equation(latex: str, env: str, section: str) -> Equation | None:
     return Equation(body, env, ", ".join(labels), section)
 
 
+_SECTION_START = re.compile(r"(?=\\(?:chapter|section|subsection|subsubsection)\*?\s*[\[{])")
+
+
 def extract_equations(document: str) -> tuple[list[Equation], list[str]]:
     """Display equations in order (with the section each sits in) and the section titles of a LaTeX document."""
     start = document.find("\\begin{document}")
     body = document[start + len("\\begin{document}"):] if start >= 0 else document
     body = body.split("\\end{document}")[0]
-    try:
-        nodes, _, _ = LatexWalker(body, tolerant_parsing=True).get_latex_nodes()
-    except (LatexWalkerError, RecursionError, IndexError, ValueError) as exc:
-        raise EnrichError(f"the LaTeX source could not be parsed ({type(exc).__name__})") from exc
     equations: list[Equation] = []
     sections: list[str] = []
     current = [""]
@@ -247,7 +246,18 @@ def extract_equations(document: str) -> tuple[list[Equation], list[str]]:
             elif isinstance(node, LatexGroupNode):
                 walk(node.nodelist)
 
-    walk(nodes)
+    # Parsed a section at a time: a stray brace or an odd macro costs that section's equations, not all of them.
+    chunks = [c for c in _SECTION_START.split(body) if c.strip()]
+    failed = 0
+    for chunk in chunks:
+        try:
+            nodes, _, _ = LatexWalker(chunk, tolerant_parsing=True).get_latex_nodes()
+        except (LatexWalkerError, RecursionError, IndexError, ValueError):
+            failed += 1
+            continue
+        walk(nodes)
+    if chunks and failed == len(chunks):
+        raise EnrichError("the LaTeX source could not be parsed")
     return equations, sections
 
 
