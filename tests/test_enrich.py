@@ -20,7 +20,7 @@ from drafter.enrich import (
     reference_link,
     same_title,
 )
-from drafter.paper import Enrichment, Paper, Section
+from drafter.paper import CitingPaper, Enrichment, Paper, Section
 from fakearxiv import FakeArxiv, make_eprint_tex, make_pdf
 from fakes2 import FakeS2
 from fakeserver import FakeOpenAI
@@ -390,3 +390,20 @@ def test_config_shows_whether_drafts_look_things_up(monkeypatch: pytest.MonkeyPa
         "enrich"] is False
     monkeypatch.delenv("DRAFTER_ENRICH")
     assert json.loads(cli("config", "--json", "--offline").stdout)["enrich"] is False  # offline: off unless asked
+
+
+def test_inspect_text_output_shows_the_data(s2: FakeS2, arxiv: FakeArxiv) -> None:
+    run = cli("inspect", ARXIV_ID)
+    assert run.code == 0, run.stderr
+    assert re.search(r"^citations: 123,456 \(Semantic Scholar, \d{4}-\d\d-\d\d\)$", run.stdout, re.M)
+    cited = [line for line in run.stdout.splitlines() if line.startswith("cited by:")]
+    assert len(cited) == 5 and RANKED[0] in cited[0] and "90,000 citations" in cited[0]
+    assert "equations: 1 (arXiv LaTeX source)" in run.stdout
+
+
+def test_links_with_parentheses_stay_inside_the_markdown_link() -> None:
+    paper = _paper()
+    paper.enrichment = Enrichment(as_of="2026-11-29", citation_count=10, cited_by=[
+        CitingPaper("A [bracketed] title", 1999, 10, "https://doi.org/10.1002/(SICI)1097-0258")])
+    block = enrich.cited_by_block(paper)
+    assert "- [A (bracketed) title](https://doi.org/10.1002/%28SICI%291097-0258) (1999) - 10 citations" in block

@@ -552,9 +552,14 @@ def cited_by_block(paper: Paper) -> str:
              "listed by drafter, not written by the model:*", ""]
     for c in e.cited_by:
         title = c.title.replace("[", "(").replace("]", ")")
-        name = f"[{title}]({c.url})" if c.url else title
+        name = f"[{title}]({_md_url(c.url)})" if c.url else title
         lines.append(f"- {name} ({c.year or 'n.d.'}) - {c.citations:,} citations")
     return "\n".join(lines)
+
+
+def _md_url(url: str) -> str:
+    """A URL that cannot end a Markdown link early (DOIs may hold parentheses and spaces)."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
 def _link_for(text: str, paper: Paper) -> str:
@@ -583,8 +588,8 @@ def _with_links(text: str, paper: Paper) -> str:
         label = link.removeprefix("https://").replace("arxiv.org/abs/", "arXiv:").replace("doi.org/", "doi:")
         if title:
             end = title.end()
-            return f"{line[:end]} ([{label}]({link})){line[end:]}"
-        return f"{line} ([{label}]({link}))"
+            return f"{line[:end]} ([{label}]({_md_url(link)})){line[end:]}"
+        return f"{line} ([{label}]({_md_url(link)}))"
 
     return re.sub(r"^\s*(?:[-*]|\d+\.)\s+(.+)$", bullet, text, flags=re.M)
 
