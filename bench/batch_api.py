@@ -51,8 +51,9 @@ def main() -> None:
     try:
         make_papers(tmp / "papers", args.papers)
         with FakeBatchAPI(steps=1) as fake:
-            settings = load_settings({"base_url": fake.url, "model": "fake-model", "cache_dir": tmp / "cache"},
-                                     env={}, file=tmp / "none.toml")
+            # Hermetic: no Semantic Scholar lookups (they would go to the internet).
+            settings = load_settings({"base_url": fake.url, "model": "fake-model", "cache_dir": tmp / "cache",
+                                      "enrich": False}, env={}, file=tmp / "none.toml")
             entries = read_list(str(tmp / "papers"))
             started = time.perf_counter()
             result = asyncio.run(batch_api.run_batch_api(entries, settings, tmp / "out", poll=0.05))
