@@ -414,14 +414,18 @@ def status(
             return
         table = Table(box=None, pad_edge=False)
         for column in ("id", "heading", "state", "words", "model", "tokens", "checks", "cut"):
-            table.add_column(column, justify="right" if column in ("words", "tokens", "checks") else "left")
+            # One line per section: a narrow terminal shortens the heading rather than wrapping every row.
+            table.add_column(column, justify="right" if column in ("words", "tokens", "checks") else "left",
+                             no_wrap=True, overflow="ellipsis", min_width=9 if column == "state" else None,
+                             max_width=24 if column == "heading" else None)
         colours = {"generated": "green", "edited": "cyan", "todo": "yellow", "written": "blue", "missing": "red"}
         for row in rows:
             table.add_row(row["id"], row["heading"], f"[{colours[row['state']]}]{row['state']}[/]",
                           str(row["words"]), row["model"], str(row["tokens"] or ""),
                           f"[yellow]{row['checks']}[/]" if row["checks"] else "",
                           f"[yellow]at {row['cut']}[/]" if row["cut"] else "")
-        Console(highlight=False).print(table)
+        # Piped output is read by scripts and pagers: give it room instead of the 80 columns rich assumes.
+        Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
         counts = {s: sum(r["state"] == s for r in rows) for s in colours}
         err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
 
