@@ -191,7 +191,10 @@ def _demote_headings(text: str, section_id: str) -> str:
         line = match.group(0)
         if section_id == "innovations" and line.startswith("### Core Innovation #"):
             return line
-        return line if line in allowed else f"**{match.group(1).strip(' *:')}**"
+        if line in allowed:
+            return line
+        name = match.group(1).strip(" *:")
+        return f"**{name}**" if name else ""  # a heading with no words ("### :") is dropped, not made "****"
 
     return re.sub(r"^#{1,6}[ \t]+(.+?)[ \t]*$", demote, text, flags=re.M)
 
