@@ -174,6 +174,14 @@ def test_dry_run_prints_messages_and_makes_no_call(fake_server: FakeOpenAI, samp
         assert re.search(rf"===== section {section_id}: ~\d+ prompt tokens", run.stdout)
     assert "Section id: math" in run.stdout
     assert "nothing was sent" in run.stderr
+    # The prompts that carry looked-up data say so, since a dry run fetches none of it.
+    assert "looks nothing up" in run.stderr and "math (" in run.stderr and "impact (" in run.stderr
+
+
+def test_prompt_of_a_section_without_looked_up_data_has_no_lookup_note(sample_pdf: Path) -> None:
+    run = cli("prompt", sample_pdf, "problem")
+    assert run.code == 0, run.stderr
+    assert "nothing was sent" in run.stderr and "looks nothing up" not in run.stderr
 
 
 def test_prompt_command_matches_what_new_sends(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:

@@ -338,6 +338,15 @@ def _print_dry_run(rendered: list[Any]) -> None:
         for message in item.messages:
             print(f"--- {message['role']} ---\n{message['content']}\n")
     err.print(f"dry run: {len(rendered)} requests, ~{total:,} prompt tokens in all; nothing was sent")
+    looked_up = [f"{sid} ({what})" for sid, what in _LOOKED_UP.items() if sid in {r.section_id for r in rendered}]
+    if looked_up:
+        err.print("note: a dry run looks nothing up; when drafting with enrichment on (the default with a model), "
+                  f"these prompts also carry looked-up data: {', '.join(looked_up)}")
+
+
+# Sections whose prompts carry data looked up while drafting (see enrich.py), which a dry run does not fetch.
+_LOOKED_UP = {"math": "the exact equations of the paper's arXiv source",
+              "impact": "the most-cited citing papers from Semantic Scholar"}
 
 
 @app.command()
