@@ -300,6 +300,31 @@ def test_offline_drafts_look_nothing_up_unless_asked(s2: FakeS2, sample_pdf: Pat
     assert s2.requests  # asked for: looked up by title
 
 
+def test_prompt_and_dry_run_show_cached_looked_up_data_as_sent_and_look_nothing_up(
+        s2: FakeS2, arxiv: FakeArxiv, fake_server: FakeOpenAI, tmp_path: Path) -> None:
+    run = cli("new", ARXIV_ID, "-o", tmp_path / "post.md", *model_flags(fake_server.url))
+    assert run.code == 0, run.stderr
+    sent = {section: next(r.messages for r in fake_server.requests
+                          if f"Section id: {section}" in r.messages[-1]["content"]) for section in ("math", "impact")}
+    lookups = (len(s2.requests), len(arxiv.paths("/e-print")))
+    for section in ("math", "impact"):
+        run = cli("prompt", ARXIV_ID, section, "--json")
+        assert run.code == 0, run.stderr
+        assert json.loads(run.stdout)["messages"] == sent[section]
+    assert "E = mc^2" in sent["math"][-2]["content"] + sent["math"][-1]["content"]
+    run = cli("new", ARXIV_ID, "--dry-run", *model_flags(fake_server.url))
+    assert run.code == 0, run.stderr
+    assert RANKED[0] in run.stdout and "from the cache" in run.stderr
+    assert (len(s2.requests), len(arxiv.paths("/e-print"))) == lookups  # answered from the cache only
+
+
+def test_a_dry_run_with_nothing_cached_looks_nothing_up(s2: FakeS2, arxiv: FakeArxiv, fake_server: FakeOpenAI) -> None:
+    run = cli("new", ARXIV_ID, "--dry-run", *model_flags(fake_server.url))
+    assert run.code == 0, run.stderr
+    assert s2.requests == [] and arxiv.paths("/e-print") == []
+    assert "looks nothing up" in run.stderr and RANKED[0] not in run.stdout
+
+
 def test_inspect_json_carries_the_looked_up_data(s2: FakeS2, arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DRAFTER_ENRICH")  # inspect looks things up by default
     run = cli("inspect", ARXIV_ID, "--json")

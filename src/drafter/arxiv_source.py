@@ -279,13 +279,16 @@ def _cached(path: Path, versioned: bool) -> tuple[list[Equation], list[str]] | N
     return None
 
 
-def source_equations(arxiv_id: str, cache_dir: Path) -> tuple[list[Equation], list[str]]:
-    """The display equations and section titles of an arXiv paper's LaTeX source (EnrichError when unavailable)."""
+def source_equations(arxiv_id: str, cache_dir: Path, *, cached_only: bool = False) -> tuple[list[Equation], list[str]]:
+    """The display equations and section titles of an arXiv paper's LaTeX source (EnrichError when unavailable;
+    with `cached_only`, also when they are not in the cache: nothing is downloaded)."""
     url = eprint_url(arxiv_id)
     cache = _cache_path(cache_dir, url)
     cached = _cached(cache, versioned=bool(re.search(r"v\d+$", arxiv_id)))
     if cached is not None:
         return cached
+    if cached_only:
+        raise EnrichError("the source's equations are not in the cache")
     try:
         data, _ = arxiv_get(url, "application/gzip, application/x-eprint-tar, */*", timeout=TIMEOUT,
                             limit=MAX_DOWNLOAD)

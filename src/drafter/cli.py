@@ -22,7 +22,7 @@ from rich.table import Table
 from drafter import __version__
 from drafter.assemble import parse_draft, section_states
 from drafter.config import Settings, config_file, load_settings
-from drafter.enrich import start_enrichment
+from drafter.enrich import cached_enrichment, start_enrichment
 from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
 from drafter.figures import FigureExport, figures_dir
 from drafter.files import atomic_write, backup_file, slugify
@@ -278,7 +278,8 @@ def new(
         job = start_enrichment(paper, settings) if settings.enrich_on and not dry_run else None
         loaded, pdf = load_source_pdf(paper, settings)
         if dry_run:
-            _print_dry_run(render_all(loaded, settings, prompt_set))
+            cached = settings.enrich_on and cached_enrichment(paper, loaded, settings)
+            _print_dry_run(render_all(loaded, settings, prompt_set), from_cache=cached)
             return
         target = _output_path(output, loaded.title)
         if target is not None and target.exists() and not force:
@@ -329,7 +330,7 @@ def _report_figures(export: FigureExport | None) -> None:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
 
 
-def _print_dry_run(rendered: list[Any]) -> None:
+def _print_dry_run(rendered: list[Any], from_cache: bool = False) -> None:
     total = 0
     for item in rendered:
         total += item.prompt_tokens
@@ -339,7 +340,10 @@ def _print_dry_run(rendered: list[Any]) -> None:
             print(f"--- {message['role']} ---\n{message['content']}\n")
     err.print(f"dry run: {len(rendered)} requests, ~{total:,} prompt tokens in all; nothing was sent")
     looked_up = [f"{sid} ({what})" for sid, what in _LOOKED_UP.items() if sid in {r.section_id for r in rendered}]
-    if looked_up:
+    if looked_up and from_cache:
+        err.print("note: looked-up data in these prompts comes from the cache of earlier lookups, as a draft "
+                  f"would send it: {', '.join(looked_up)}")
+    elif looked_up:
         err.print("note: a dry run looks nothing up; when drafting with enrichment on (the default with a model), "
                   f"these prompts also carry looked-up data: {', '.join(looked_up)}")
 
@@ -558,6 +562,8 @@ def prompt(
         settings = _settings(context_tokens=context_tokens, prompts=prompts, offline=True)
         prompt_set = PromptSet(settings.prompts_dir)
         loaded = load_source(paper, settings)
+        # What earlier lookups cached goes into the prompt as a draft would send it; nothing is looked up here.
+        cached = settings.enrich is not False and cached_enrichment(paper, loaded, settings)
         earlier = {dep: f"[the drafted {dep} section goes here]" for dep in prompt_set.sections[section].after}
         rendered = render_section(prompt_set, loaded, section, settings, hint=hint, earlier=earlier)
         if as_json:
@@ -565,7 +571,7 @@ def prompt(
                               "estimated_prompt_tokens": rendered.prompt_tokens, "messages": rendered.messages},
                              ensure_ascii=False, indent=2))
         else:
-            _print_dry_run([rendered])
+            _print_dry_run([rendered], from_cache=cached)
 
 
 @app.command()

@@ -127,8 +127,10 @@ _GATE = _Gate()
 class S2Client:
     """The few Semantic Scholar Graph API calls drafter makes, cached on disk for a day."""
 
-    def __init__(self, cache_dir: Path, base: str | None = None, key: str | None = None) -> None:
+    def __init__(self, cache_dir: Path, base: str | None = None, key: str | None = None, *,
+                 cached_only: bool = False) -> None:
         self.base = (base or s2_api()).rstrip("/")
+        self.cached_only = cached_only  # answer from the cache or not at all (dry runs promise no network)
         self._key = key if key is not None else s2_key()
         self.cache_root = Path(cache_dir) / "enrich"
         self.requests = 0  # requests that went out (cache hits excluded)
@@ -198,6 +200,8 @@ class S2Client:
         hit = self._cached(url)
         if hit is not None:
             return hit
+        if self.cached_only:
+            raise EnrichError("not in the cache")
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -410,18 +414,20 @@ def lookup_s2(client: S2Client, arxiv_id: str | None, doi: str | None, title: st
     return result
 
 
-def _eprint_lookup(arxiv_id: str, cache_dir: Path) -> tuple[list[Equation], list[str]]:
+def _eprint_lookup(arxiv_id: str, cache_dir: Path, cached_only: bool = False) -> tuple[list[Equation], list[str]]:
     from drafter.arxiv_source import source_equations
 
-    return source_equations(arxiv_id, cache_dir)
+    return source_equations(arxiv_id, cache_dir, cached_only=cached_only)
 
 
 class EnrichJob:
     """The lookups for one paper: started as soon as an id is known, collected by `finish`."""
 
-    def __init__(self, settings: Settings, source: Source | None = None, *, equations: bool = True) -> None:
+    def __init__(self, settings: Settings, source: Source | None = None, *, equations: bool = True,
+                 cached_only: bool = False) -> None:
         self.settings = settings
-        self.client = S2Client(settings.cache_dir)
+        self.cached_only = cached_only
+        self.client = S2Client(settings.cache_dir, cached_only=cached_only)
         self.problems: list[str] = []
         self.want_equations = equations
         self._s2: _Task[S2Result | None] | None = None
@@ -442,8 +448,8 @@ class EnrichJob:
 
     def _start_tex(self, arxiv_id: str) -> None:
         if self.want_equations:
-            cache_dir = self.settings.cache_dir
-            self._tex = _Task("eprint", lambda: _eprint_lookup(arxiv_id, cache_dir))
+            cache_dir, cached_only = self.settings.cache_dir, self.cached_only
+            self._tex = _Task("eprint", lambda: _eprint_lookup(arxiv_id, cache_dir, cached_only))
 
     def finish(self, paper: Paper) -> Paper:
         """Wait (up to the deadline) for what was started, start what only the extracted paper made possible,
@@ -519,13 +525,24 @@ def _apply_s2(enrichment: Enrichment, s2: S2Result, paper: Paper) -> None:
             enrichment.reference_links[title] = link
 
 
-def start_enrichment(source: str, settings: Settings, *, equations: bool = True) -> EnrichJob:
+def start_enrichment(source: str, settings: Settings, *, equations: bool = True,
+                     cached_only: bool = False) -> EnrichJob:
     """Start the lookups that the source string alone allows (an arXiv id: all of them)."""
     try:
         parsed: Source | None = parse_source(source)
     except InputError:  # a bad source fails in load_source, with the proper message
         parsed = None
-    return EnrichJob(settings, parsed, equations=equations)
+    return EnrichJob(settings, parsed, equations=equations, cached_only=cached_only)
+
+
+def cached_enrichment(source: str, paper: Paper, settings: Settings) -> bool:
+    """Set `paper.enrichment` from what earlier lookups left in the cache, making no request (a dry run shows the
+    prompts a draft would send); True when the cache held any of it."""
+    job = start_enrichment(source, settings, cached_only=True)
+    job.finish(paper)
+    found = paper.enrichment
+    return found is not None and (found.citation_count is not None or bool(found.cited_by)
+                                  or bool(found.equations))
 
 
 def enrich_paper(paper: Paper, settings: Settings) -> str | None:
@@ -618,6 +635,7 @@ def annotate_section(section_id: str, text: str, paper: Paper, source: str = "ll
     return text
 
 
-__all__ = ["ENRICHED_SECTIONS", "EnrichError", "EnrichJob", "S2Client", "annotate_section", "cited_by_block",
+__all__ = ["ENRICHED_SECTIONS", "EnrichError", "EnrichJob", "S2Client", "annotate_section", "cached_enrichment",
+           "cited_by_block",
            "enrich_paper", "find_doi", "lookup_s2", "rank_citing", "reference_link", "same_title",
            "start_enrichment"]
