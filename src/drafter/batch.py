@@ -446,7 +446,8 @@ class _Run:
     events: Events = field(default_factory=Events)
     claimed: set[Path] = field(default_factory=set)
     seen: dict[str, EntryResult] = field(default_factory=dict)
-    figures: bool | Callable[[Entry], bool] = True  # export each draft's figures next to it (or: which)
+    figures: bool = True  # export each draft's figures next to it
+    export_after: bool = False  # ...only once its sections are drafted (see pipeline.draft_paper)
 
     def drafting_backend(self) -> Backend:
         """The one shared backend (and so the one --jobs limit), made when the first paper is ready to draft:
@@ -476,10 +477,6 @@ def _finish_enrichment(job: EnrichJob, paper: Paper, label: str) -> None:
     job.finish(paper)
     if job.warning():
         log.warning("%s: %s", label, job.warning())
-
-
-def _wants_figures(run: _Run, entry: Entry) -> bool:
-    return run.figures(entry) if callable(run.figures) else run.figures
 
 
 async def _one(run: _Run, result: EntryResult, source: sources.Source | None) -> None:
@@ -520,8 +517,8 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
             if job is not None else None
         draft = await draft_paper(paper, run.settings, run.drafting_backend(), run.prompts, on_done=on_done,
                                   label=result.entry.label, pdf=fetched.pdf,
-                                  figures_to=figures_dir(target) if _wants_figures(run, result.entry) else None,
-                                  enriched=finishing)
+                                  figures_to=figures_dir(target) if run.figures else None,
+                                  enriched=finishing, export_after=run.export_after)
         stats = draft.stats
         result.sections, result.requests, result.cache_hits = stats.sections, stats.requests, stats.cache_hits
         result.prompt_tokens, result.completion_tokens = stats.prompt_tokens, stats.completion_tokens
@@ -562,11 +559,12 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
 async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False,
                     reporter: Reporter | None = None, *, workers: int | None = None,
                     backend: Backend | None = None, prompts: PromptSet | None = None,
-                    figures: bool | Callable[[Entry], bool] = True) -> BatchResult:
+                    figures: bool = True, export_after: bool = False) -> BatchResult:
     """Draft every entry into `out_dir`; never raises for one entry's failure (see `EntryResult.error`).
 
     `workers`: extraction processes (default: the machine's cores); 0 extracts in a thread instead.
-    `figures`: export each paper's figures next to its draft (`<draft-stem>-figures/`); or which entries to.
+    `figures`: export each paper's figures next to its draft (`<draft-stem>-figures/`); with `export_after`, only
+    once its sections are drafted, so an entry that stays pending exports nothing.
     """
     reporter = reporter or Reporter()
     out_dir = Path(out_dir)
@@ -596,7 +594,8 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     tasks: list[asyncio.Task[None]] = []
     metas = asyncio.create_task(asyncio.to_thread(sources.arxiv_metadata, arxiv, settings.cache_dir)) \
         if arxiv else None
-    run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events, figures=figures)
+    run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events, figures=figures,
+               export_after=export_after)
     reporter.begin(results, events)
     try:
         tasks = [asyncio.create_task(_one(run, r, s), name=f"batch:{r.entry.label}")

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -569,26 +568,14 @@ def _account(rows: list[EntryResult], answered: dict[str, tuple[str, Reply]]) ->
 
 async def _pass(entries: list[Entry], settings: Settings, out_dir: Path, force: bool, prompts: PromptSet,
                 answers: BatchAnswers, workers: int | None,
-                figures: bool | Callable[[Entry], bool] = False) -> BatchResult:
+                figures: bool = False) -> BatchResult:
     backend: Any = answers
     if settings.cache:
         backend = CachedBackend(answers, ResponseCache(settings.cache_dir), settings.endpoint)
+    # Figures only once a paper's sections are all answered: one still waiting for the provider exports nothing
+    # now and everything in the pass that writes its draft.
     return await run_batch(entries, settings, out_dir, force, Reporter(), workers=workers, backend=backend,
-                           prompts=prompts, figures=figures)
-
-
-def _among(labels: set[str]) -> Callable[[Entry], bool]:
-    return lambda entry: entry.label in labels
-
-
-async def _ready(entries: list[Entry], settings: Settings, prompts: PromptSet, answers: BatchAnswers,
-                 workers: int | None) -> set[str]:
-    """Labels of the entries a pass would finish now, found by drafting them into a scratch folder without
-    figures: the real pass then exports figures only for those, not for papers still waiting for answers."""
-    probe = BatchAnswers(answers.online, answers.outcomes, answers.key, answers.answered)
-    with tempfile.TemporaryDirectory(prefix="drafter-batch-probe-") as scratch:
-        run = await _pass(entries, settings, Path(scratch), False, prompts, probe, workers)
-    return {row.entry.label for row in run.results if row.status == DONE}
+                           prompts=prompts, figures=figures, export_after=True)
 
 
 @contextlib.contextmanager
@@ -654,10 +641,7 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
             answers = BatchAnswers(online, load_outcomes(state), keyer.key, answered)
             todo = [entries[i] for i in pending]
             with _stable_lookups():
-                wanted: bool | Callable[[Entry], bool] = figures
-                if figures:  # not for a paper that stays pending: it would be exported again when it is done
-                    wanted = _among(await _ready(todo, settings, prompts, answers, workers))
-                run = await _pass(todo, settings, out_dir, force, prompts, answers, workers, wanted)
+                run = await _pass(todo, settings, out_dir, force, prompts, answers, workers, figures)
             outcome.passes += 1
             for i, row in zip(pending, run.results, strict=True):
                 results[i] = row

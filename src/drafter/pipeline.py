@@ -193,22 +193,31 @@ async def _timed_sections(paper: Paper, section_ids: list[str], settings: Settin
 async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None = None,
                       prompts: PromptSet | None = None, *, on_done: SectionDone | None = None,
                       label: str = "", pdf: Path | None = None, figures_to: Path | None = None,
-                      enriched: asyncio.Future[Any] | None = None) -> Draft:
+                      enriched: asyncio.Future[Any] | None = None, export_after: bool = False) -> Draft:
     """Draft every LLM section of the template for `paper` and assemble the Markdown.
 
     With `pdf` and `figures_to`, the paper's figures are exported there as PNGs while the sections are drafted,
-    and the draft's header image links the overview figure. `enriched`, when given, finishes setting
+    and the draft's header image links the overview figure. With `export_after`, the export waits until every
+    section is drafted, so a draft that does not finish exports nothing (for backends that answer from local
+    data, such as the Batch API's collected answers, waiting costs no time). `enriched`, when given, finishes setting
     `paper.enrichment` (see drafter.enrich); the sections that use it wait for it, the others do not, and the
     draft is assembled after it.
     """
     check_draftable(paper)
     prompts = prompts or PromptSet(settings.prompts_dir)
     headings = [section.title for section in paper.sections]
-    export = (asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to, headings))
-              if pdf is not None and figures_to is not None else None)
+
+    def start_export() -> asyncio.Task[FigureExport] | None:
+        if pdf is None or figures_to is None:
+            return None
+        return asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to, headings))
+
+    export = None if export_after else start_export()
     try:
         sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
                                                 on_done=on_done, label=label, enriched=enriched)
+        if export_after:
+            export = start_export()
     finally:
         figures = await export if export is not None else None
     if enriched is not None:
