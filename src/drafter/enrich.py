@@ -14,7 +14,6 @@ and dropped connections, and their answers cached under `<cache_dir>/enrich` for
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import logging
@@ -38,6 +37,7 @@ from drafter import __version__
 from drafter.config import Settings
 from drafter.errors import InputError
 from drafter.files import atomic_write
+from drafter.llm import parse_retry_after
 from drafter.paper import CitingPaper, Enrichment, Equation, Paper
 from drafter.sources import Source, parse_source
 
@@ -100,21 +100,6 @@ def deadline() -> float:
         return DEFAULT_DEADLINE
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number of seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 @dataclass
 class _Gate:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -165,7 +150,7 @@ class S2Client:
                 body = response.read(MAX_BODY + 1)
         except urllib.error.HTTPError as exc:
             detail = _error_text(exc)
-            retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+            retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             exc.close()
             if exc.code == 404:
                 return None

@@ -322,14 +322,22 @@ def retry_after(exc: BaseException | None) -> float | None:
             return float(millis) / 1000
         except ValueError:
             pass
-    value = headers.get("retry-after")
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header value (a number of seconds or an HTTP date); None if unusable."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def scrub(text: str, secret: str | None) -> str:
