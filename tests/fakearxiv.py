@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from localhttp import start_server, stop_server
+
 __all__ = ["FakeArxiv", "make_eprint_tar", "make_eprint_tex", "make_pdf"]
 
 _ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
@@ -212,16 +214,10 @@ class FakeArxiv:
                         return
                 self._send(404, "text/html", b"<html><body>Not found</body></html>")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True, name="fakearxiv")
-        self._thread.start()
+        self._server, self._thread = start_server(Handler, "fakearxiv")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
+        stop_server(self._server, self._thread)

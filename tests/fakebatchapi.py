@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any
 
 from fakeserver import _message_text, _unsupported_parameter_message, _unsupported_value_message, default_reply
+from localhttp import start_server, stop_server
 
 __all__ = ["FakeBatchAPI"]
 
@@ -146,18 +147,12 @@ class FakeBatchAPI:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True, name="fakebatchapi")
-        self._thread.start()
+        self._server, self._thread = start_server(Handler, "fakebatchapi")
         return self
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._server.server_close()
+            stop_server(self._server, self._thread)
             self._server = self._thread = None
 
     def __enter__(self) -> FakeBatchAPI:

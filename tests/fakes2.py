@@ -30,6 +30,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from localhttp import start_server, stop_server
+
 __all__ = ["FakeS2"]
 
 PAPER_FIELDS = {"paperId", "title", "year", "venue", "citationCount", "influentialCitationCount", "externalIds", "url",
@@ -200,17 +202,11 @@ class FakeS2:
                     fake.errors.append(repr(exc))
                     raise
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True, name="fakes2")
-        self._thread.start()
+        self._server, self._thread = start_server(Handler, "fakes2")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
+        stop_server(self._server, self._thread)
         assert not self.errors, f"fake Semantic Scholar raised internally: {self.errors!r}"
