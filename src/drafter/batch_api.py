@@ -437,11 +437,17 @@ async def refresh(provider: Provider, state: State, wanted: set[str] | None = No
     for batch in state.batches:
         if batch.status == "uploaded":
             await _create(provider, state, batch, recover=True)
-        if batch.in_flight and (wanted is None or batch.request_keys() & wanted):
-            _update(batch, await provider.retrieve(batch.id))
-            state.save()
-        if not batch.in_flight and not batch.collected:
-            await _collect(provider, state, batch)
+        if not batch.in_flight or wanted is None or batch.request_keys() & wanted:
+            await _poll(provider, state, batch)
+
+
+async def _poll(provider: Provider, state: State, batch: Submitted) -> None:
+    """Ask the provider about one batch while it is in flight; collect its answers once it has ended."""
+    if batch.in_flight:
+        _update(batch, await provider.retrieve(batch.id))
+        state.save()
+    if not batch.in_flight and not batch.collected:
+        await _collect(provider, state, batch)
 
 
 def _failure_report(state: State, batch: Submitted) -> str:
@@ -521,11 +527,7 @@ async def wait(provider: Provider, state: State, batches: list[Submitted], poll:
     last: dict[str, tuple[str, int, int]] = {}
     while True:
         for batch in batches:
-            if batch.in_flight:
-                _update(batch, await provider.retrieve(batch.id))
-                state.save()
-            if not batch.in_flight and not batch.collected:
-                await _collect(provider, state, batch)
+            await _poll(provider, state, batch)
             seen = (batch.status, batch.counts.get("completed", 0), batch.counts.get("failed", 0))
             if last.get(batch.id) != seen:
                 last[batch.id] = seen
