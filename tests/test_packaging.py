@@ -30,6 +30,10 @@ def test_wheel_holds_every_prompt_file(wheel: Path) -> None:
     for rel in prompt_files:
         assert f"drafter/{rel}" in names, rel
     assert "drafter/cli.py" in names
+    assert "drafter/py.typed" in names  # PEP 561: type checkers read drafter's annotations
+    licenses = [n for n in names if n.startswith(f"drafter-{__version__}.dist-info/") and "LICENSE" in n]
+    assert licenses, "the MIT licence text is not in the wheel"
+    assert b"MIT License" in zipfile.ZipFile(wheel).read(licenses[0])
     assert f"drafter-{__version__}.dist-info/entry_points.txt" in names
     entry_points = zipfile.ZipFile(wheel).read(f"drafter-{__version__}.dist-info/entry_points.txt").decode()
     assert "drafter = drafter.cli:main" in entry_points
