@@ -7,9 +7,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
 from drafter.extract import extract_paper
 from drafter.ingest import read_pdf
-from pdfgen import Text, make_pdf, wrap
+from pdfgen import Doc, Text, make_pdf, wrap
 
 WIDTH = 468.0  # one column from x=72 to x=540
 PARA_1 = ("Residual mixing keeps a running memory of the past and mixes it into every token through a gate. "
@@ -177,3 +179,78 @@ def test_caption_with_hanging_indent_ends_where_a_same_size_table_begins(tmp_pat
     text = paper.sections[0].text
     assert "unlabelled" not in text and "92.7" not in text and "Small parser" not in text
     assert text.split("\n\n")[-1].startswith(PARA_2[:30])
+
+
+def _caption_page(tmp_path: Path, floats: list[Text], header: str | None = None) -> Path:
+    """A one-column paper: a paragraph, the given float lines at y 560..380, another paragraph."""
+    pages = []
+    for n in (1, 2, 3):
+        items = [Text("Caption Forms Paper", 72, 720, 17, True), Text("Ada Lovelace", 72, 695, 11),
+                 Text("Abstract", 72, 665, 12, True), Text("We do things.", 72, 648),
+                 Text("1 Results", 72, 620, 12, True)] if n == 1 else []
+        items += [Text(line, 72, 600 - 12 * i) for i, line in enumerate(wrap(PARA_1, WIDTH)[:3])]
+        items += [Text(f.text, f.x, f.y, f.size, f.bold) for f in floats if f.leading == n]
+        items += [Text(line, 72, 340 - 12 * i) for i, line in enumerate(wrap(PARA_2, WIDTH))]
+        pages.append(items)
+    pages.append([Text(r, 72, 700 - 14 * i, 9) for i, r in enumerate(["References", *REFS])])
+    return make_pdf(tmp_path / "p.pdf", pages, Doc(header=header))
+
+
+def test_ieee_table_label_alone_takes_the_caption_from_the_next_line(tmp_path):
+    # IEEE: "TABLE III" (roman) or "TABLE 2" centred on its own line, the caption centred under it; the same
+    # "TABLE N" at the top of several pages must not pass for a running header
+    def centred(text: str, y: float, page: int, size: float = 9) -> Text:
+        return Text(text, 306 - stringWidth(text, "Times-Roman", size) / 2, y, size, leading=page)
+
+    floats = [centred("TABLE III", 560, 1),
+              centred("Validation Degree and Its Corresponding Parameters Across the Runs", 549, 1),
+              Text("Degree", 160, 530, 8, leading=1), Text("Time", 300, 530, 8, leading=1),
+              Text("0.8", 160, 520, 8, leading=1), Text("38700.8", 300, 520, 8, leading=1),
+              centred("TABLE 2", 560, 2), centred("Different Settings of Transfer Learning", 549, 2),
+              Text("Setting", 160, 530, 8, leading=2), Text("Source", 300, 530, 8, leading=2),
+              centred("TABLE 3", 560, 3),
+              centred("Different Approaches to Transfer Learning, continued on a second", 549, 3),
+              centred("line that is centred too", 538, 3),
+              Text("Approach", 160, 520, 8, leading=3), Text("Kind", 300, 520, 8, leading=3)]
+    paper = extract_paper(read_pdf(_caption_page(tmp_path, floats)))
+    assert [(t.label, t.caption) for t in paper.tables] == [
+        ("Table III", "Validation Degree and Its Corresponding Parameters Across the Runs"),
+        ("Table 2", "Different Settings of Transfer Learning"),
+        ("Table 3", "Different Approaches to Transfer Learning, continued on a second line that is centred too")]
+    assert "Different Settings" not in paper.sections[0].text
+
+
+def test_chapter_appendix_and_extended_data_labels(tmp_path):
+    floats = [Text("Figure 1.1: A chapter-numbered figure whose caption runs on over", 72, 420, 9, leading=1),
+              Text("two lines of the page.", 72, 409, 9, leading=1),
+              Text("Appendix Figure A1 | The appendix figure with a bar after its label.", 72, 420, 9, leading=2),
+              Text("Extended Data Fig. 2 | Empirical relationship between slope and signature.", 72, 420, 9,
+                   leading=3),
+              Text("Figure A.3. Ablation of the shuffled batch norm.", 72, 400, 9, leading=3)]
+    paper = extract_paper(read_pdf(_caption_page(tmp_path, floats)))
+    assert [(f.label, f.caption) for f in paper.figures] == [
+        ("Figure 1.1", "A chapter-numbered figure whose caption runs on over two lines of the page."),
+        ("Figure A1", "The appendix figure with a bar after its label."),
+        ("Extended Data Figure 2", "Empirical relationship between slope and signature."),
+        ("Figure A.3", "Ablation of the shuffled batch norm.")]
+    assert paper.tables == []
+
+
+def test_a_sentence_opening_with_the_label_yields_to_the_set_apart_caption(tmp_path):
+    # "Fig. 9. compares ..." in the body text and the real, smaller "Fig. 9." caption on another page
+    floats = [Text("Fig. 9. compares the average success rate for different numbers of virtual CPUs and", 72,
+                   430, 10, leading=1),
+              Text("shows that the rate grows with them.", 72, 418, 10, leading=1),
+              Text("Fig. 9. Number of allocated vCPUs and the average success rate.", 72, 420, 8, leading=2)]
+    paper = extract_paper(read_pdf(_caption_page(tmp_path, floats)))
+    assert [(f.label, f.caption, f.page) for f in paper.figures] == [
+        ("Figure 9", "Number of allocated vCPUs and the average success rate.", 2)]
+    assert "compares the average success rate" in paper.sections[0].text
+
+
+def test_a_table_cell_naming_a_figure_is_not_a_caption(tmp_path):
+    floats = [Text("Table 4: Where each result is shown.", 72, 560, 9, leading=1),
+              Text("Result", 120, 540, 9, leading=1), Text("Figure A9", 300, 540, 9, leading=1),
+              Text("Ablation", 120, 528, 9, leading=1), Text("Figure A10", 300, 528, 9, leading=1)]
+    paper = extract_paper(read_pdf(_caption_page(tmp_path, floats)))
+    assert paper.figures == [] and [t.label for t in paper.tables] == ["Table 4"]

@@ -201,9 +201,10 @@ def drop_furniture(layout: PageLayout, others: list[PageLayout]) -> PageLayout:
 
 
 def _label_pattern(label: str) -> re.Pattern[str]:
-    kind, _, number = label.partition(" ")
+    *prefix, kind, number = label.split() if len(label.split()) >= 2 else ("", label)
     kinds = {"figure": r"(?:figure|fig\.?)", "table": r"(?:table|tab\.?)"}.get(kind.lower(), re.escape(kind))
-    return re.compile(rf"^\s*{kinds}\s*{re.escape(number)}(?![\w.]\d)\s*[:.|\-—–]?", re.I)
+    lead = r"\s+".join(map(re.escape, prefix)) + r"\s+" if prefix else r"(?:appendix\s+)?"
+    return re.compile(rf"^\s*{lead}{kinds}\s*{re.escape(number)}(?![\w.]\d)\s*[:.|\-—–]?", re.I)
 
 
 def locate_caption(layout: PageLayout, figure: Figure) -> Box | None:
@@ -476,7 +477,7 @@ _OVERVIEW = re.compile(r"\b(overview|architecture|framework|pipeline|schematic|i
 def overview_figure(images: list[ExportedFigure]) -> ExportedFigure | None:
     """The figure to suggest as the post's header: among the first three figures, the first whose caption
     names an overview or the architecture or method; otherwise the first figure."""
-    figures = [im for im in images if im.figure.label.lower().startswith(("figure", "fig"))]
+    figures = [im for im in images if "figure" in im.figure.label.lower()]
     for image in figures[:3]:
         if _OVERVIEW.search(image.figure.caption):
             return image

@@ -26,7 +26,7 @@ from drafter.paper import Paper
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "4.1"
+EXTRACTOR_VERSION = "4.2"
 
 
 def extract_paper(doc: RawDocument) -> Paper:

@@ -17,7 +17,11 @@ from drafter.extract.layout import Layout, Line
 from drafter.paper import Figure
 from drafter.text import FOOTNOTE_MARKS, collect_vocabulary, normalize_text, strip_footnote_marks, unwrap_lines
 
-_LABEL = re.compile(r"^\s*(?P<kind>fig(?:ure)?\.?|table)\s*(?P<num>\d{1,2}|[A-H]\.?\d{1,2})(?![\d.]\d)(?P<rest>.*)$",
+# "Figure 3", "Fig. 3.", "Table 2:", "TABLE III", "Figure 1.1:" (chapter-numbered), "Figure A.1", "Appendix
+# Figure A1 |", "Extended Data Fig. 1 |" (a series of its own, so the prefix stays in the label)
+_LABEL = re.compile(r"^\s*(?P<prefix>(?:extended\s+data|supplementary|appendix)\s+)?"
+                    r"(?P<kind>fig(?:ure)?\.?|table)\s*"
+                    r"(?P<num>(?:[A-H]\.?)?\d{1,2}(?:\.\d{1,2})?(?![\d.]\d)|[IVX]{1,6}(?![A-Za-z]))(?P<rest>.*)$",
                     re.I | re.S)
 _STRONG_SEPARATOR = re.compile(r"^\s*[.:|\u2014\u2013]\s*(?=\S)|^\s*[.:]?\s*$")
 _SENTENCE_END = re.compile(r"[.!?:)\]]\s*$")
@@ -39,7 +43,7 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
     above = _tables_sit_above(captions, layout.body)
     seen: set[str] = set()
     for cap in captions:
-        is_table = cap.label.startswith("Table")
+        is_table = cap.label.split()[-2] == "Table"
         region = _float_region(cap, layout.body, is_table, above)
         for ln in region:
             ln.kind = "table" if is_table else "figure"
@@ -69,20 +73,27 @@ class _Caption:
 
 
 def _find_captions(layout: Layout, skip_ids: set[int]) -> list[_Caption]:
-    """Every caption of the content pages in document order; their lines are marked."""
-    out: list[_Caption] = []
+    """Every caption of the content pages in document order; their lines are marked. When a label opens
+    both a line set apart (smaller or bold) and a body-size line, the body line is a sentence ("Fig. 9.
+    compares ..."), not the caption."""
+    found: list[tuple[_Caption, bool]] = []
     for lines in layout.pages[layout.first:]:
         width = _column_width(lines, layout.body)
         for ln in lines:
-            if id(ln) in skip_ids or ln.boiler or ln.figure or ln.kind != "body":
-                continue
+            if id(ln) in skip_ids or ln.figure or ln.kind != "body" or (ln.boiler and not _label_alone(ln.text)):
+                continue  # ("TABLE 1" alone at the top of pages looks like a running header)
             label = _caption_label(ln, lines, layout.body)
             if label is not None:
                 block = _caption_block(ln, lines)
                 for part in block:
                     part.kind = "caption"
-                out.append(_Caption(label, block, lines, width))
-    return out
+                found.append((_Caption(label, block, lines, width), _set_apart(ln, layout.body)))
+    apart = {cap.label for cap, set_apart in found if set_apart}
+    for cap, set_apart in found:
+        if not set_apart and cap.label in apart:
+            for part in cap.block:
+                part.kind = "body"
+    return [cap for cap, set_apart in found if set_apart or cap.label not in apart]
 
 
 def _tables_sit_above(captions: list[_Caption], body: float) -> bool | None:
@@ -90,7 +101,7 @@ def _tables_sit_above(captions: list[_Caption], body: float) -> bool | None:
     the captions with a table on one side only; a caption with text on both sides then follows the habit."""
     votes: Counter[bool] = Counter()
     for cap in captions:
-        if cap.label.startswith("Table"):
+        if cap.label.split()[-2] == "Table":
             up = _walk(cap, body, upward=True, limit=3.2 * body)
             down = _walk(cap, body, upward=False, limit=3.2 * body)
             if bool(up) != bool(down):
@@ -101,19 +112,49 @@ def _tables_sit_above(captions: list[_Caption], body: float) -> bool | None:
 
 
 def _caption_label(line: Line, lines: list[Line], body: float) -> str | None:
-    """'Figure 3' / 'Table 2' when the line opens a caption, else None."""
+    """'Figure 3' / 'Table 2' / 'Table III' when the line opens a caption, else None."""
     m = _LABEL.match(line.text)
     if m is None:
         return None
-    rest = m.group("rest")
-    label_bold = bool(line.spans) and line.spans[0].bold and line.bold < 0.95
-    set_apart = label_bold or line.size <= body - 0.5
-    if not _STRONG_SEPARATOR.match(rest) and not (set_apart and re.match(r"\s+[A-Z(]", rest)):
+    rest, num = m.group("rest"), m.group("num")
+    is_table = m.group("kind").lower().startswith("t")
+    if num[0] in "IVXivx" and not (is_table and num.isupper()):
+        return None  # roman numbers: IEEE's "TABLE III" only
+    set_apart = _set_apart(line, body)
+    if _label_alone(line.text):  # the label alone on its line: the caption must follow below it
+        if not _caption_below(line, lines):
+            return None
+    elif not _STRONG_SEPARATOR.match(rest) and not (set_apart and re.match(r"\s+[A-Z(]", rest)):
         return None
     if not set_apart and _continues_sentence(line, lines):
         return None  # "... as shown in" / "Figure 3. The results ...": a sentence wrapped onto this line
-    kind = "Table" if m.group("kind").lower().startswith("t") else "Figure"
-    return f"{kind} {m.group('num').replace('.', '')}"
+    prefix = " ".join(m.group("prefix").split()).title() + " " if m.group("prefix") else ""
+    prefix = "" if prefix.startswith("Appendix") else prefix  # "Appendix Figure A1" is Figure A1
+    return f"{prefix}{'Table' if is_table else 'Figure'} {num}"
+
+
+def _set_apart(line: Line, body: float) -> bool:
+    """Set apart from the body text: a bold label, or a smaller font."""
+    return (bool(line.spans) and line.spans[0].bold and line.bold < 0.95) or line.size <= body - 0.5
+
+
+def _label_alone(text: str) -> bool:
+    m = _LABEL.match(text)
+    return m is not None and not m.group("rest").strip(" .:|\u2014\u2013")
+
+
+def _caption_below(label: Line, lines: list[Line]) -> bool:
+    """A label alone on its line ("TABLE 2", "Figure 4") opens a caption only when nothing else sits on its
+    row (a table cell saying "Figure A9" has neighbours) and a line of text follows closely below it, starting
+    where it starts or centred under it."""
+    if any(ln is not label and abs(ln.y - label.y) < 0.5 * label.size and ln.x1 > label.x - 4 * label.size
+           and ln.x < label.x1 + 4 * label.size for ln in lines):
+        return False
+    below = [ln for ln in lines if 0.5 < label.y - ln.y <= 1.8 * max(label.size, ln.size)
+             and abs(ln.size - label.size) <= 1.5 and not ln.figure]
+    return any((abs(ln.x - label.x) <= 1.5 * label.size or abs((ln.x + ln.x1) - (label.x + label.x1)) < 8)
+               and ln.text.count("  ") < 2 and len(ln.text.split()) >= 2 and not _LABEL.match(ln.text)
+               for ln in below)
 
 
 def _continues_sentence(line: Line, lines: list[Line]) -> bool:
@@ -128,17 +169,21 @@ def _continues_sentence(line: Line, lines: list[Line]) -> bool:
 
 
 def _caption_block(first: Line, lines: list[Line]) -> list[Line]:
-    """The caption's lines: its first line and those closely below it, inside its width and of its size."""
+    """The caption's lines: its first line and those closely below it, inside its width and of its size. A
+    label alone on its line ("TABLE 2") is followed by the caption text, which sets the width."""
     block = [first]
-    x0, x1 = first.x - 3, max(first.x1, first.x + 40) + 3
     label = _LABEL.match(first.text)
+    alone = _label_alone(first.text)
     head = len(first.text) - len(label.group("rest").lstrip(" .:|\u2014\u2013")) if label else 0
     hang = first.x + (first.x1 - first.x) * head / max(len(first.text), 1)  # where the text after the label starts
+    top = first
     while True:
         last = block[-1]
-        below = [ln for ln in lines if ln.y < last.y - 0.5 and last.y - ln.y <= 1.4 * last.size
-                 and ln.x >= x0 and ln.x1 <= x1 and abs(ln.size - first.size) <= 0.6 and ln.kind == "body"
-                 and not ln.boiler and not ln.figure and ln not in block]
+        x0, x1 = top.x - 3, max(top.x1, top.x + 40) + 3
+        wide = alone and len(block) == 1
+        below = [ln for ln in lines if ln.y < last.y - 0.5 and last.y - ln.y <= (1.8 if wide else 1.4) * last.size
+                 and (wide or (ln.x >= x0 and ln.x1 <= x1)) and abs(ln.size - first.size) <= (1.5 if wide else 0.6)
+                 and ln.kind == "body" and not ln.figure and ln not in block]
         if not below:
             return block
         nxt = max(below, key=lambda ln: ln.y)
@@ -147,11 +192,15 @@ def _caption_block(first: Line, lines: list[Line]) -> list[Line]:
             return block
         # caption lines start where the caption starts, under its text after the label (a hanging indent),
         # or are centred like it; a table's rows do not
-        aligned = (abs(nxt.x - first.x) <= 1.5 * first.size or abs(nxt.x - hang) <= 1.2 * first.size
-                   or abs((nxt.x + nxt.x1) - (first.x + first.x1)) < 6)
-        if not aligned or nxt.text.count("  ") >= 2:
+        aligned = (abs(nxt.x - top.x) <= 1.5 * first.size or abs(nxt.x - hang) <= 1.2 * first.size
+                   or abs((nxt.x + nxt.x1) - (top.x + top.x1)) < 6 or (wide and abs(
+                       (nxt.x + nxt.x1) - (first.x + first.x1)) < 8))
+        if not aligned or nxt.text.count("  ") >= 2 or (nxt.boiler and not wide):
             return block
         block.append(nxt)
+        if wide or nxt.x1 - nxt.x > top.x1 - top.x:
+            top = nxt  # the widest line so far bounds the next ones
+        hang = hang if not wide else nxt.x
 
 
 def _column_width(lines: list[Line], body: float) -> float:
