@@ -283,4 +283,4 @@ def test_an_unexpected_error_in_one_entry_does_not_end_the_batch(tmp_path: Path,
     assert by_name["good.pdf"].status == "done"
     assert by_name["other.pdf"].status == "failed"
     assert "internal error: RuntimeError: boom" in by_name["other.pdf"].error
-    assert result.exit_code == 1
+    assert result.exit_code == 70  # a bug, not a model failure

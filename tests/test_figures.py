@@ -329,3 +329,20 @@ def test_a_heading_of_the_paper_right_above_a_figure_stays_out(tmp_path: Path) -
     with_heading = export_figures(pdf, figure, tmp_path / "a").images[0].size[1]
     without = export_figures(pdf, figure, tmp_path / "b", ["Results", "5 Visual Examples"]).images[0].size[1]
     assert without <= (128 + 12) * DPI / 72 < with_heading
+
+
+@pytest.mark.usefixtures("with_figures")
+def test_debug_shows_the_traceback_a_failed_export_turned_into_one_line(figure_pdf: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdfium2
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
+    quiet = cli("new", figure_pdf, "--offline", "-o", tmp_path / "a.md")
+    assert quiet.code == 0 and "Traceback" not in quiet.stderr
+    loud = cli("--debug", "new", figure_pdf, "--offline", "-o", tmp_path / "b.md")
+    assert loud.code == 0
+    assert "Traceback (most recent call last)" in loud.stderr
+    assert 'in refuse\n    raise pypdfium2.PdfiumError("Failed to load document' in loud.stderr

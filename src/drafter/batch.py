@@ -33,7 +33,7 @@ from drafter import sources
 from drafter.assemble import read_front_matter
 from drafter.config import Settings
 from drafter.enrich import EnrichJob
-from drafter.errors import EXIT_INPUT, EXIT_MODEL, DrafterError, InputError
+from drafter.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_MODEL, DrafterError, InputError
 from drafter.figures import figures_dir
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Backend, Events, Reply, make_backend
@@ -258,10 +258,12 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 if every entry was drafted or skipped, 1 if any failed in the model, else 2."""
+        """0 if every entry was drafted or skipped, 70 if a bug in drafter failed one, 1 if any failed in the
+        model, else 2."""
         if all(r.status in (DONE, SKIPPED) for r in self.results):
             return 0
-        return EXIT_MODEL if any(r.exit_code == EXIT_MODEL for r in self.results) else EXIT_INPUT
+        codes = {r.exit_code for r in self.results}
+        return next((code for code in (EXIT_INTERNAL, EXIT_MODEL) if code in codes), EXIT_INPUT)
 
 
 # -- progress ----------------------------------------------------------------------------------------
@@ -547,7 +549,7 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         result.error = f"{exc}. Check the path and its permissions."
     except Exception as exc:  # a bug hit by one entry must not end the rest of the batch
         log.debug("entry %s failed", result.entry.label, exc_info=True)
-        result.status, result.exit_code = FAILED, EXIT_MODEL
+        result.status, result.exit_code = FAILED, EXIT_INTERNAL
         result.error = (f"internal error: {type(exc).__name__}: {exc}. Run `drafter --debug new` on this entry "
                         "and report it")
     finally:

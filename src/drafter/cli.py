@@ -23,7 +23,7 @@ from drafter import __version__
 from drafter.assemble import parse_draft, section_states
 from drafter.config import Settings, config_file, load_settings
 from drafter.enrich import cached_enrichment, start_enrichment
-from drafter.errors import EXIT_INTERRUPTED, EXIT_MODEL, DrafterError, InputError
+from drafter.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrafterError, InputError
 from drafter.figures import FigureExport, figures_dir
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Reply, describe, scrub
@@ -36,7 +36,9 @@ app = typer.Typer(
     help="Turn a research paper PDF into a Markdown deep-dive blog-post draft, one section at a time.\n\n"
     "Start with `drafter new paper.pdf`. With no API key configured it drafts offline from the paper's own "
     "sentences; set OPENAI_API_KEY, or --base-url and --model for a local server (Ollama, vLLM, llama.cpp), "
-    "to draft with a model.",
+    "to draft with a model.\n\n"
+    "Exit status: 0 done, 1 the model or network failed, 2 bad input or usage, 70 a bug in drafter (--debug shows "
+    "the traceback), 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -62,12 +64,43 @@ def _main(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     _state["debug"] = debug
-    logging.basicConfig(level=logging.INFO if debug else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if not debug:
-        # The HTTP libraries log every request at INFO; users need none of that.
-        for name in ("httpx", "httpx2", "openai"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    _setup_logging(debug)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines to whatever sys.stderr is now (a test runner swaps it), every secret scrubbed."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return None
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Tracebacks of swallowed errors quote server answers, which may echo the key.
+        return _scrub(super().format(record))
+
+
+_handler: list[logging.Handler] = []
+
+
+def _setup_logging(debug: bool) -> None:
+    """Warnings only; with --debug, drafter's own DEBUG lines too: the tracebacks of the errors that enrichment,
+    figure export and batch entries turn into one warning line, and every retry."""
+    root = logging.getLogger()
+    for old in _handler:
+        root.removeHandler(old)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    _handler[:] = [handler]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if debug else logging.WARNING)
+    logging.getLogger("drafter").setLevel(logging.DEBUG if debug else logging.NOTSET)
+    # The HTTP libraries log every request at INFO; only --debug shows them.
+    for name in ("httpx", "httpx2", "openai"):
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
 
 
 _secrets: set[str] = set()  # API keys seen in settings: never printed, not even in --debug tracebacks
@@ -111,8 +144,8 @@ def _errors() -> Iterator[None]:
         # A bug, not a user error: still one line (the traceback with --debug), never a bare traceback.
         _print_traceback()
         err.print(f"[bold red]error:[/] internal error ({type(exc).__name__}: {escape(_scrub(str(exc))[:300])}). "
-                  "This is a bug in drafter: re-run with --debug and report the traceback.")
-        raise typer.Exit(EXIT_MODEL) from exc
+                  f"This is a bug in drafter (exit {EXIT_INTERNAL}): re-run with --debug and report the traceback.")
+        raise typer.Exit(EXIT_INTERNAL) from exc
 
 
 def _async(coro: Any) -> Any:
@@ -695,7 +728,8 @@ def batch(
 
     --jobs limits LLM requests in flight across all papers; PDFs are extracted in parallel meanwhile.
     A bad entry is reported and the rest go on; finished drafts (same PDF) are skipped on the next run.
-    Exit status: 0 all drafted or skipped, 1 a model call or download failed, 2 bad entries only, 130 interrupted.
+    Exit status: 0 all drafted or skipped, 1 a model call or download failed, 2 bad entries only, 70 a bug in
+    drafter hit an entry, 130 interrupted.
 
     Examples:\n
       drafter batch reading-list.txt --out drafts/\n

@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_MODEL = 1
 EXIT_INPUT = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in drafter, not the model's, the network's or the input's
 EXIT_INTERRUPTED = 130
 
 
