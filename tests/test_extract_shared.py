@@ -1,11 +1,20 @@
-"""Shared real papers (PDF + hand-checked JSON) -> extraction checks per field, table-driven."""
+"""Shared real papers (PDF + hand-checked JSON) -> extraction checks per field, table-driven.
+
+The 8 papers of ../shared/papers are checked field by field below. All 32 (../shared/papers-wide too) are
+scored by bench/extraction.py's own scorer (one definition of "found"), one test per paper and field; the
+fields the bench reports as failing today are xfail (KNOWN_GAPS), so a fix shows as XPASS and a regression
+on any field met today fails. Without ../shared the tests skip; with CI set they fail instead.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -15,8 +24,24 @@ from drafter.extract import load_paper
 from drafter.paper import Paper
 from drafter.text import fold_name
 
-PAPERS = Path(__file__).resolve().parents[2] / "shared" / "papers"
-SLUGS = sorted(p.stem for p in PAPERS.glob("*.pdf") if p.with_suffix(".json").exists()) if PAPERS.is_dir() else []
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PAPERS = SHARED / "papers"
+WIDE = SHARED / "papers-wide"
+
+
+def _slugs(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.pdf") if p.with_suffix(".json").exists()) if folder.is_dir() else []
+
+
+SLUGS = _slugs(PAPERS)
+ALL = {slug: PAPERS for slug in SLUGS} | {slug: WIDE for slug in _slugs(WIDE)}
+
+
+def _missing(what: str) -> None:
+    """Skip without the shared papers; under CI their absence is a failure, not a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} not found at {SHARED} (CI is set: the shared papers must be there)")
+    pytest.skip(f"{what} not found at {SHARED}")
 
 
 def _norm(text: str) -> str:
@@ -33,13 +58,13 @@ def _url(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def extracted(tmp_path_factory) -> dict[str, tuple[Paper, dict]]:
-    if not SLUGS:
-        pytest.skip(f"shared papers not found at {PAPERS}")
+    if not ALL:
+        _missing("shared papers (papers/, papers-wide/)")
     cache = tmp_path_factory.mktemp("paper-cache")
     out = {}
-    for slug in SLUGS:
-        truth = json.loads((PAPERS / f"{slug}.json").read_text(encoding="utf-8"))
-        out[slug] = (load_paper(PAPERS / f"{slug}.pdf", cache), truth)
+    for slug, folder in ALL.items():
+        truth = json.loads((folder / f"{slug}.json").read_text(encoding="utf-8"))
+        out[slug] = (load_paper(folder / f"{slug}.pdf", cache), truth)
     return out
 
 
@@ -135,7 +160,8 @@ def _label(kind: str, number: str) -> str:
 def test_captions_found_against_pdftotext(extracted):
     """Recall >= 0.9 of the labels pdftotext shows at line starts, over all papers; none invented."""
     want = found = 0
-    for slug, (paper, _) in extracted.items():
+    for slug in SLUGS:
+        paper, _ = extracted[slug]
         text = _pdftotext(slug)
         labels = {_label(k, n) for k, n in _LINE_LABEL.findall(text)}
         printed = {_label(k, n) for k, n in re.findall(r"(Figure|Fig\.|Table)\s*(\d{1,2})\b", text)}
@@ -186,3 +212,93 @@ def test_footnote_cut_at_a_page_foot_goes_on_at_the_next(extracted):
     note = next(n for n in paper.footnotes if n.startswith("We note that in the literature"))
     assert note.endswith("since it can be used for text generation.")
     assert "left-context-only version" not in " ".join(s.text for s in paper.sections)
+
+
+# -- all 32 papers, scored as bench/extraction.py scores them ---------------------------------------------
+
+def _bench():
+    path = Path(__file__).resolve().parents[1] / "bench" / "extraction.py"
+    spec = importlib.util.spec_from_file_location("bench_extraction", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (dataclasses look their module up there)
+    spec.loader.exec_module(module)
+    return module
+
+
+BENCH = _bench()
+# field -> the bench's failure names that count against it
+FIELDS = {
+    "title": ("title",), "authors": ("authors",), "year": ("year",), "abstract": ("abstract.first", "abstract.last"),
+    "sections": ("sections",), "subsections": ("subsec",), "captions": ("captions", "invented"),
+    "furniture": ("furniture",), "body-words": ("body.words",), "body-exact": ("body.words", "body.exact"),
+}
+SCHEMA2_ONLY = {"subsections", "captions", "furniture", "body-words", "body-exact"}
+# What bench/extraction.py --fields text reports as failing today; remove a paper from here once it passes.
+KNOWN_GAPS = {
+    "title": {"adaptive-batchnorm"},
+    "authors": {"adaptive-batchnorm", "codex", "icarl", "multimodal-survey", "relation-network"},
+    "year": {"icarl", "piggyback", "relation-network"},
+    "abstract": {"adaptive-batchnorm", "math-intuition"},
+    "sections": {"a-gem", "adaptive-batchnorm", "blockchain-access", "blockchain-conf", "efficient-arch-search",
+                 "math-intuition", "transfer-survey"},
+    "subsections": {"a-gem", "adaptive-batchnorm", "blockchain-access", "blockchain-conf", "deep-compression",
+                    "efficient-arch-search", "fast-pruning-1994", "icarl", "math-intuition", "network-slimming",
+                    "relation-network", "transfer-survey"},
+    "captions": {"adaptive-batchnorm", "blockchain-access", "blockchain-conf", "math-intuition", "transfer-survey"},
+    "furniture": {"adaptive-batchnorm", "blockchain-access", "blockchain-conf", "dropout-bayesian",
+                  "efficient-arch-search", "math-intuition", "multimodal-survey", "piggyback"},
+    "body-words": {"math-intuition", "transfer-survey"},
+    "body-exact": {"math-intuition", "transfer-survey"},
+}
+
+
+def _cases() -> list:
+    cases = []
+    for slug, folder in ALL.items():
+        schema = json.loads((folder / f"{slug}.json").read_text(encoding="utf-8")).get("schema") or 1
+        for name in FIELDS:
+            if name in SCHEMA2_ONLY and schema < 2:
+                continue
+            marks = [pytest.mark.xfail(reason="bench failure today", strict=False)] if slug in KNOWN_GAPS.get(
+                name, ()) else []
+            cases.append(pytest.param(slug, name, id=f"{slug}:{name}", marks=marks))
+    return cases or [pytest.param("(none)", "title", id="(none)")]
+
+
+@pytest.fixture(scope="session")
+def scored(extracted) -> dict:
+    out = {}
+    for slug, (paper, truth) in extracted.items():
+        res = BENCH.Result(slug, int(truth.get("schema") or 1))
+        BENCH.score_header(paper, truth, res)
+        BENCH.score_sections(paper, truth, res)
+        BENCH.score_captions(paper, truth, res)
+        BENCH.score_text(paper, truth, res)
+        out[slug] = res
+    return out
+
+
+@pytest.mark.parametrize(("slug", "name"), _cases())
+def test_ground_truth_field(scored, slug, name):
+    if slug not in scored:
+        _missing(slug)
+    res = scored[slug]
+    if name == "year" and not res.fields["year_printed"]:
+        pytest.skip("the paper prints neither a venue nor an arXiv stamp")
+    failures = [f"{kind}: {detail}" for kind, detail in res.failures if kind in FIELDS[name]]
+    assert not failures, "\n".join(failures)
+
+
+def test_bench_scorer_can_fail(extracted):
+    """The scorer the field tests rely on reports a wrong title, a lost author and furniture in a section."""
+    slug = next(s for s, (_, truth) in extracted.items() if truth.get("furniture"))
+    paper, truth = extracted[slug]
+    broken = Paper.from_dict(paper.to_dict())
+    broken.title, broken.authors = "Something Else", broken.authors[1:]
+    broken.sections[0].text += " " + truth["furniture"][0]
+    res = BENCH.Result(slug, 2)
+    BENCH.score_header(broken, truth, res)
+    BENCH.score_text(broken, truth, res)
+    kinds = {kind for kind, _ in res.failures}
+    assert {"title", "authors", "furniture"} <= kinds
