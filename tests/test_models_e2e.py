@@ -232,3 +232,39 @@ def test_batch_warns_about_cut_off_sections(fake_server_factory, sample_pdf: Pat
     assert run.code == 0, run.stderr
     assert "math was cut off at its limit of 4 tokens" in caplog.text  # a warning line on stderr
     assert {r.body["max_tokens"] for r in server.requests} == {4}
+
+
+def _files_holding(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def test_credentials_in_the_base_url_reach_no_file_and_no_message(fake_server_factory, sample_pdf: Path,
+                                                                  tmp_path: Path, _isolate_machine: Path) -> None:
+    # A reasoning-style endpoint that rejects max_tokens, so the learned profile is saved to endpoints.json.
+    server = fake_server_factory(rejects=("max_tokens",))
+    url = server.url.replace("http://", "http://user:hunter2SECRETPW@")
+    run = cli("new", sample_pdf, "-o", tmp_path / "d.md", "--base-url", url, "--model", "m", "--no-figures")
+    assert run.code == 0, run.stderr
+    assert list(_isolate_machine.rglob("endpoints.json")), "the profile switch was not saved"
+    assert _files_holding(_isolate_machine, "hunter2SECRETPW") == []
+    assert _files_holding(tmp_path, "hunter2SECRETPW") == []
+    shown = cli("config", "--base-url", url, "--model", "m")
+    assert shown.code == 0 and "hunter2SECRETPW" not in shown.stdout + shown.stderr
+    missing_model = cli("new", sample_pdf, "-o", tmp_path / "e.md", "--base-url", url)
+    assert missing_model.code == 2 and "hunter2SECRETPW" not in missing_model.stderr
+
+
+def test_batch_api_state_never_holds_the_base_urls_credentials(tmp_path: Path, sample_pdf: Path) -> None:
+    from fakebatchapi import FakeBatchAPI
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{sample_pdf}\n", encoding="utf-8")
+    with FakeBatchAPI() as server:
+        url = server.url.replace("http://", "http://user:hunter2SECRETPW@")
+        run = cli("batch", listing, "-o", tmp_path / "out", "--batch-api", "--base-url", url, "--model", "fake-model",
+                  "--no-figures", "--poll", "0.01")
+        public = server.url
+    assert run.code == 0, run.stderr
+    state = json.loads((tmp_path / "out" / ".drafter-batch.json").read_text(encoding="utf-8"))
+    assert state["endpoint"] == public
+    assert _files_holding(tmp_path, "hunter2SECRETPW") == []

@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from markupsafe import Markup
 
 from drafter import __version__
+from drafter.config import public_url
 from drafter.errors import DraftFormatError
 from drafter.figures import ExportedFigure, overview_figure
 from drafter.paper import Paper
@@ -125,16 +125,6 @@ def extracted_sections(paper: Paper) -> dict[str, SectionText]:
 
 def tags_from(text: str) -> list[str]:
     return list(dict.fromkeys(t.lstrip("#") for t in re.findall(r"#[A-Za-z][\w\-]*", text)))
-
-
-def public_url(url: str | None) -> str | None:
-    """An endpoint URL fit to record in a draft: no user:password@ and no query string (keys hide there)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
 
 
 def front_matter(paper: Paper, model: str, tags: list[str], today: date | None = None,

@@ -31,7 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from drafter.batch import DONE, FAILED, PENDING, BatchResult, Deferred, Entry, EntryResult, Reporter, run_batch
 from drafter.cache import ResponseCache
-from drafter.config import Settings
+from drafter.config import Settings, public_url
 from drafter.errors import InputError, ModelError
 from drafter.files import atomic_write, slugify
 from drafter.llm import (
@@ -348,19 +348,19 @@ class Provider:
         except openai.NotFoundError as exc:
             if what.startswith(("upload", "create")):
                 route = "/files" if what.startswith("upload") else "/batches"
-                raise ModelError(f"{self.settings.endpoint} has no Batch API (404 on {route})",
+                raise ModelError(f"{self.settings.public_endpoint} has no Batch API (404 on {route})",
                                  "Draft online: run the same command without --batch-api.") from exc
-            raise ModelError(f"{self.settings.endpoint}: {what} not found (404)",
+            raise ModelError(f"{self.settings.public_endpoint}: {what} not found (404)",
                              f"The provider no longer knows it; move {STATE_NAME} away to start afresh.") from exc
         except openai.AuthenticationError as exc:
-            raise ModelError(f"{self.settings.endpoint} rejected the API key (401)",
+            raise ModelError(f"{self.settings.public_endpoint} rejected the API key (401)",
                              "Check OPENAI_API_KEY or DRAFTER_API_KEY.") from exc
         except openai.APIConnectionError as exc:
-            raise ModelError(f"cannot connect to {self.settings.endpoint} ({what})",
+            raise ModelError(f"cannot connect to {self.settings.public_endpoint} ({what})",
                              "Check --base-url and the network; re-running resumes.") from exc
         except openai.APIStatusError as exc:
             message = scrub(str(exc.message), self.settings.api_key)
-            raise ModelError(f"{self.settings.endpoint}: {what} failed ({exc.status_code}): {message}",
+            raise ModelError(f"{self.settings.public_endpoint}: {what} failed ({exc.status_code}): {message}",
                              "Try again later; re-running resumes from the state file.") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -608,11 +608,12 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts = prompts or PromptSet(settings.prompts_dir)
     state = load_state(out_dir)
-    if state.endpoint and state.endpoint != settings.endpoint and any(b.in_flight for b in state.batches):
-        raise InputError(f"the batches in flight in {state.path} were submitted to {state.endpoint}, not "
-                         f"{settings.endpoint}", f"Use --base-url {state.endpoint} to collect them, or another "
+    recorded = public_url(state.endpoint)
+    if recorded and recorded != settings.public_endpoint and any(b.in_flight for b in state.batches):
+        raise InputError(f"the batches in flight in {state.path} were submitted to {recorded}, not "
+                         f"{settings.public_endpoint}", f"Use --base-url {recorded} to collect them, or another "
                          "--out folder.")
-    state.endpoint, state.model = settings.endpoint, settings.model
+    state.endpoint, state.model = settings.public_endpoint, settings.model  # the state never holds credentials
     online = OpenAIBackend(settings)
     provider = Provider(online)
     keyer = CachedBackend(online, ResponseCache(settings.cache_dir), settings.endpoint)

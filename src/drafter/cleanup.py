@@ -13,6 +13,17 @@ from collections.abc import Callable
 
 from drafter.plan import BY_ID
 
+# Lone surrogates (a `\udXXX` escape for half an emoji) cannot be written as UTF-8; NUL and the other C0 controls
+# but tab, newline and carriage return are never text (ESC would reach a terminal that shows the draft).
+_UNWRITABLE = re.compile(r"[\ud800-\udfff]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def valid_text(text: str) -> str:
+    """Text fit to cache and write: lone surrogates become U+FFFD, control characters go."""
+    return _CONTROLS.sub("", _UNWRITABLE.sub("\ufffd", text))
+
+
 # -- the whole clean-up, in order -------------------------------------------------------------------
 
 

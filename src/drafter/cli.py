@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -200,6 +201,9 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
     settings = load_settings(flags, recorded=recorded)
     if settings.api_key:
         _secrets.add(settings.api_key)
+    password = urlsplit(settings.endpoint).password
+    if password:
+        _secrets.add(password)  # a key in the base URL's userinfo: scrubbed like the API key
     if _state["debug"]:
         err.print(f"settings: {describe(settings)} (config file: {config_file()})")
     return settings
@@ -556,7 +560,7 @@ def redo(
         _announce_offline(settings)
         if not settings.offline:
             from_draft = [name for name in ("model", "base_url") if settings.origins.get(name) == "draft"]
-            err.print(f"redoing {section} with {escape(settings.model)} at {escape(settings.endpoint)}"
+            err.print(f"redoing {section} with {escape(settings.model)} at {escape(settings.public_endpoint)}"
                       + (f" ({' and '.join(n.replace('_', ' ') for n in from_draft)} from the draft)"
                          if from_draft else ""))
         if settings.offline and hint:
@@ -653,7 +657,7 @@ def show_config(
         data = {
             "config_file": str(config_file()), "config_file_exists": config_file().is_file(),
             "cache_dir": str(settings.cache_dir), "backend": "offline" if settings.offline else "openai-compatible",
-            "endpoint": None if settings.offline else settings.endpoint, "model": settings.model,
+            "endpoint": None if settings.offline else settings.public_endpoint, "model": settings.model,
             "api_key": "set" if settings.api_key else "not set", "jobs": settings.jobs,
             "timeout": settings.timeout, "retries": settings.retries, "context_tokens": settings.context_tokens,
             "max_tokens": settings.max_tokens, "reasoning_effort": settings.reasoning_effort,
@@ -772,7 +776,7 @@ def _batch_api(entries: list[Any], settings: Settings, out_dir: Path, force: boo
     from drafter.batch_api import run_batch_api
 
     err.print(f"batch: {len(entries)} entries -> {escape(str(out_dir))} with {settings.model} through the Batch API "
-              f"at {escape(settings.endpoint)}")
+              f"at {escape(settings.public_endpoint)}")
     try:
         result = _async(run_batch_api(entries, settings, out_dir, force, wait_for_results=wait, cancel=cancel,
                                       figures=figures,

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -32,6 +33,21 @@ def default_cache_dir() -> Path:
 
 def config_file() -> Path:
     return config_dir() / "config.toml"
+
+
+def public_url(url: str | None) -> str | None:
+    """An endpoint URL fit to record in a file or show in a message: no user:password@ and no query string (keys
+    hide there)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: keep none rather than fail on a message
+        port = None
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,11 @@ class Settings:
     @property
     def endpoint(self) -> str:
         return self.base_url or "https://api.openai.com/v1"
+
+    @property
+    def public_endpoint(self) -> str:
+        """The endpoint as files and messages show it: without credentials or query."""
+        return public_url(self.endpoint) or self.endpoint
 
     @property
     def backend_label(self) -> str:
@@ -249,7 +270,7 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
         values["offline"] = True
         origins["offline"] = "no API key or base URL configured"
     if base_url and "model" not in values and not values.get("offline"):
-        raise ConfigError(f"a custom base URL ({base_url}) needs a model name",
+        raise ConfigError(f"a custom base URL ({public_url(str(base_url))}) needs a model name",
                           "Pass --model NAME (the name your server serves, e.g. llama3.1 for Ollama) "
                           "or set DRAFTER_MODEL.")
     return Settings(**values, origins=origins)

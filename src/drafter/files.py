@@ -26,7 +26,8 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     atomic rename: readers see the old file or the new one, never half of one. Missing folders are made."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # A character UTF-8 cannot hold (a lone surrogate) becomes "?" rather than losing the whole write.
+    payload = data.encode("utf-8", errors="replace") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); a draft gets the mode of the file it replaces, or the

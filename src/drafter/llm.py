@@ -35,7 +35,7 @@ from tenacity import (
 )
 
 from drafter.cache import ResponseCache, request_key
-from drafter.cleanup import strip_thinking
+from drafter.cleanup import strip_thinking, valid_text
 from drafter.errors import ModelError
 from drafter.files import atomic_write
 
@@ -101,6 +101,10 @@ class ContextTooLong(ModelError):
 
 class EmptyCompletion(Exception):
     """The model answered with nothing (retried like a transient failure)."""
+
+
+class MalformedCompletion(EmptyCompletion):
+    """The answer was not a chat-completion JSON object (retried like an empty answer)."""
 
 
 class ParameterRejected(Exception):
@@ -375,6 +379,20 @@ def chat_body(request: Request, profile: Profile | None = None) -> dict[str, Any
     return body
 
 
+def parse_completion(content: bytes) -> Any:
+    """A chat-completion response body -> the openai client's `ChatCompletion`. Bytes that are not UTF-8 (a local
+    server whose token split a multi-byte character) become U+FFFD instead of failing the whole draft."""
+    from openai.types.chat import ChatCompletion
+
+    try:
+        data = json.loads(content.decode("utf-8", errors="replace"))
+    except ValueError as exc:
+        raise MalformedCompletion(f"the answer is not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise MalformedCompletion("the answer is not a JSON object")
+    return ChatCompletion.construct(**data)
+
+
 def reply_from_completion(response: Any, request: Request, limit: int | None = None) -> Reply:
     """A chat completion (the openai client's object, online or parsed from a Batch API output line) -> Reply.
 
@@ -382,7 +400,8 @@ def reply_from_completion(response: Any, request: Request, limit: int | None = N
     chain of thought in it is dropped. An empty answer raises EmptyCompletion; BudgetSpent when it stopped at
     the token limit (`limit`, what the request carried) before any visible text."""
     choice = response.choices[0] if response.choices else None
-    text = strip_thinking((choice.message.content or "") if choice and choice.message else "")
+    content = choice.message.content if choice and choice.message else None
+    text = strip_thinking(valid_text(content if isinstance(content, str) else ""))
     usage = response.usage
     details = getattr(usage, "completion_tokens_details", None) if usage else None
     reasoning_tokens = int(getattr(details, "reasoning_tokens", 0) or 0)
@@ -436,7 +455,7 @@ class OpenAIBackend:
         return min(max(backoff, asked or 0.0), self.settings.max_backoff)
 
     def _profile_key(self, request: Request) -> str:
-        return Profiles.key(self.settings.endpoint, request.model)
+        return Profiles.key(self.settings.public_endpoint, request.model)  # the file never holds credentials
 
     def profile(self, request: Request) -> Profile:
         """The profile this endpoint and model get: learned (this run or an earlier one), else by name."""
@@ -486,11 +505,11 @@ class OpenAIBackend:
                     continue  # another section already learned it
                 adapted = adapt_profile(profile, exc.param)
                 if adapted is None:
-                    raise ModelError(f"{self.settings.endpoint} rejected parameter {exc.param!r} for section "
+                    raise ModelError(f"{self.settings.public_endpoint} rejected parameter {exc.param!r} for section "
                                      f"{request.section_id}: {scrub(str(exc), self.settings.api_key)}",
                                      "Check --model and --base-url; report the message if the model is "
                                      "right.") from exc
-                log.info("%s rejected %s for %s: switching to %s", self.settings.endpoint, exc.param,
+                log.info("%s rejected %s for %s: switching to %s", self.settings.public_endpoint, exc.param,
                          request.model, adapted)
                 self.profiles.remember(key, adapted)
                 self._settle(key)
@@ -507,7 +526,8 @@ class OpenAIBackend:
                 continue
             self.profiles.remember(key, profile)
             return reply
-        raise ModelError(f"{self.settings.endpoint} kept rejecting the parameters of section {request.section_id}",
+        raise ModelError(f"{self.settings.public_endpoint} kept rejecting the parameters of section "
+                         f"{request.section_id}",
                          "Check --model and --base-url.")
 
     def _budget_error(self, request: Request, exc: BudgetSpent) -> ModelError:
@@ -551,7 +571,8 @@ class OpenAIBackend:
         body = chat_body(request, profile)
         key = self._profile_key(request)
         try:
-            response = await self.client.chat.completions.create(**body)
+            # The raw body, parsed here: the client's own parse dies on a byte that is not UTF-8.
+            raw = await self.client.chat.completions.with_raw_response.create(**body)
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             param = rejected_parameter(exc)
             if param is not None and param in body:
@@ -562,7 +583,7 @@ class OpenAIBackend:
             self._settle(key)  # an error that says nothing about the parameters: no reason to hold the rest
             raise
         try:
-            reply = reply_from_completion(response, request, token_limit(request, profile))
+            reply = reply_from_completion(parse_completion(raw.content), request, token_limit(request, profile))
         except BudgetSpent:
             raise  # settled once the headroom is learned
         except EmptyCompletion:
@@ -574,12 +595,15 @@ class OpenAIBackend:
     def _to_error(self, exc: BaseException, request: Request) -> ModelError:
         import openai
 
-        where = self.settings.endpoint
+        where = self.settings.public_endpoint
         model = request.model
         key = self.settings.api_key
         section = request.section_id
         tries = self.settings.retries + 1
         message = scrub(_server_message(exc), key)
+        if isinstance(exc, MalformedCompletion):
+            return ModelError(f"{where} sent a malformed answer for section {section} ({tries} tries): {exc}",
+                              "Check that --base-url points at an OpenAI-compatible /v1 endpoint.")
         if isinstance(exc, EmptyCompletion):
             return ModelError(f"model {model} returned an empty answer for section {section} ({tries} tries)",
                               "Try again, raise --context-tokens or use a stronger model.")
@@ -703,6 +727,6 @@ def make_backend(settings: Settings, events: Events | None = None) -> Backend:
 
 def describe(settings: Settings) -> dict[str, Any]:
     """Settings worth showing with --debug (never the key)."""
-    return {"model": settings.model, "endpoint": settings.endpoint, "offline": settings.offline,
+    return {"model": settings.model, "endpoint": settings.public_endpoint, "offline": settings.offline,
             "jobs": settings.jobs, "api_key": "set" if settings.api_key else "unset",
             "reasoning_effort": settings.reasoning_effort, "max_tokens": settings.max_tokens}
