@@ -506,6 +506,8 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
             result.status, result.output = SKIPPED, existing
             run.claimed.add(existing)
             return
+        for warning in paper.warnings:  # what extraction could not find, once per paper
+            log.warning("%s: %s", result.entry.label, warning)
         run.reporter.stage(result, "drafting")
 
         def on_done(label: str, section_id: str, reply: Reply) -> None:

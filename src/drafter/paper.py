@@ -131,6 +131,7 @@ class Paper:
     # What the PDF alone yielded for fields that another source (e.g. the arXiv API) overrode.
     pdf_fields: dict[str, Any] = field(default_factory=dict)
     categories: list[str] = field(default_factory=list)
+    # One line each: what reading the file or extraction could not find (no abstract, odd sections, ...).
     warnings: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)  # in document order, appendix included
     tables: list[Figure] = field(default_factory=list)
@@ -217,6 +218,7 @@ class Paper:
             "citation_count": self.enrichment.citation_count if self.enrichment else None,
             "cited_by": [c.to_json() for c in self.enrichment.cited_by] if self.enrichment else [],
             "equations": [e.latex for e in self.enrichment.equations] if self.enrichment else [],
+            "warnings": list(self.warnings),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from drafter import __version__
 from drafter.config import Settings
 from drafter.errors import InputError, NetworkError
 from drafter.extract import load_paper
+from drafter.extract.diagnose import NO_ABSTRACT
 from drafter.files import atomic_write
 from drafter.ingest import check_pdf_path
 from drafter.paper import Paper
@@ -381,6 +382,8 @@ def finish_paper(paper: Paper, fetched: Fetched) -> Paper:
             paper.pdf_fields[name] = own
         setattr(paper, name, value)
         paper.provenance[name] = "arxiv-api"
+    if meta.abstract:  # the feed's abstract stands in for one the PDF did not yield
+        paper.warnings = [w for w in paper.warnings if not w.startswith(NO_ABSTRACT)]
     if meta.published:
         paper.provenance["published"] = "arxiv-api"
     return paper

@@ -3,8 +3,8 @@ footnotes, references, URLs.
 
 One module per part of a page: `layout` (lines and page furniture), `header` (title, authors, venue),
 `floats` (captions, tables, figure text, footnotes), `headings` (headings and the body paragraphs under
-them), `references` (reference list and URLs). Extracted Papers are cached as JSON keyed by the PDF's
-sha256 (see `load_paper`).
+them), `references` (reference list and URLs), `diagnose` (what could not be found, as warning lines).
+Extracted Papers are cached as JSON keyed by the PDF's sha256 (see `load_paper`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+from drafter.extract.diagnose import diagnose
 from drafter.extract.floats import find_floats
 from drafter.extract.header import pick_year, read_arxiv_stamp, read_front, read_venue
 from drafter.extract.headings import read_body
@@ -26,7 +27,7 @@ from drafter.paper import Paper
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "4.2"
+EXTRACTOR_VERSION = "4.3"
 
 
 def extract_paper(doc: RawDocument) -> Paper:
@@ -44,6 +45,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     cover_text = [ln.text for lns in layout.pages[:layout.first] for ln in lns]
     paper.urls = collect_urls(doc, cover_text + body.url_text, body.reference_lines)
     pick_year(doc, paper, venue_texts, venue_year, stamp_year)
+    paper.warnings.extend(diagnose(paper))  # what was not found: printed once by new, batch and inspect
     return paper
 
 
