@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -12,25 +11,25 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from drafter import __version__
-from drafter.assemble import parse_draft, section_states
-from drafter.config import Settings, config_file, load_settings
-from drafter.enrich import cached_enrichment, start_enrichment
 from drafter.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrafterError, InputError
-from drafter.figures import FigureExport, figures_dir
 from drafter.files import atomic_write, backup_file, slugify
-from drafter.llm import Reply, describe, scrub
 from drafter.plan import LLM_SECTIONS, SECTIONS
-from drafter.prompts import PromptSet, estimate_tokens
-from drafter.sources import load_source, load_source_pdf
+
+# Each command imports what it uses (below, in its body): `drafter --help` and `drafter status` must not pay for
+# the PDF reader, the model client, the template engine or the lookups (bench/startup.py measures it).
+if TYPE_CHECKING:
+    from drafter.config import Settings
+    from drafter.figures import FigureExport
+    from drafter.llm import Reply
+    from drafter.prompts import PromptSet
 
 app = typer.Typer(
     name="drafter",
@@ -108,6 +107,8 @@ _secrets: set[str] = set()  # API keys seen in settings: never printed, not even
 
 
 def _scrub(text: str) -> str:
+    from drafter.llm import scrub
+
     for name in ("DRAFTER_API_KEY", "OPENAI_API_KEY"):
         if os.environ.get(name):
             _secrets.add(os.environ[name])
@@ -150,6 +151,8 @@ def _errors() -> Iterator[None]:
 
 
 def _async(coro: Any) -> Any:
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -191,6 +194,8 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
               jobs: int | None = None, timeout: float | None = None, context_tokens: int | None = None,
               no_cache: bool = False, prompts: Path | None = None, max_tokens: int | None = None,
               reasoning_effort: str | None = None, recorded: dict[str, Any] | None = None) -> Settings:
+    from drafter.config import config_file, load_settings
+
     flags: dict[str, Any] = {"model": model, "base_url": base_url, "jobs": jobs, "timeout": timeout,
                              "context_tokens": context_tokens, "prompts_dir": prompts, "max_tokens": max_tokens,
                              "reasoning_effort": reasoning_effort}
@@ -205,6 +210,8 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
     if password:
         _secrets.add(password)  # a key in the base URL's userinfo: scrubbed like the API key
     if _state["debug"]:
+        from drafter.llm import describe
+
         err.print(f"settings: {describe(settings)} (config file: {config_file()})")
     return settings
 
@@ -222,6 +229,8 @@ def _finish_enrichment(job: Any, paper: Any) -> None:
 async def _draft_enriched(draft_paper: Any, job: Any, paper: Any, settings: Settings, prompts: PromptSet,
                           on_done: Any, **options: Any) -> Any:
     """Draft while the lookups finish: only the sections that use their data wait for them."""
+    import asyncio
+
     finishing = asyncio.ensure_future(asyncio.to_thread(_finish_enrichment, job, paper)) if job else None
     return await draft_paper(paper, settings, prompts=prompts, on_done=on_done, enriched=finishing, **options)
 
@@ -304,8 +313,12 @@ def new(
       drafter new paper.pdf -o - > post.md         # draft on stdout\n
       drafter new paper.pdf --base-url http://localhost:11434/v1 --model llama3.1
     """
+    from drafter.enrich import cached_enrichment, start_enrichment
+    from drafter.figures import figures_dir
     from drafter.pipeline import draft_paper
     from drafter.pipeline import dry_run as render_all
+    from drafter.prompts import PromptSet
+    from drafter.sources import load_source_pdf
 
     with _errors():
         settings = _settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts, max_tokens,
@@ -404,10 +417,16 @@ def inspect(
 ) -> None:
     """Show what drafter extracts from a paper: metadata, sections, figures, tables, references, links, and
     (unless --no-enrich) its citation count, most-cited citing papers and the equations of its arXiv source."""
+    from drafter.sources import load_source
+
     with _errors():
         settings = _settings(offline=True)
         enrich = not no_enrich and settings.enrich is not False
-        job = start_enrichment(paper, settings) if enrich else None
+        job = None
+        if enrich:
+            from drafter.enrich import start_enrichment  # the lookups' clients load only when they run
+
+            job = start_enrichment(paper, settings)
         loaded = load_source(paper, settings)
         _finish_enrichment(job, loaded)
         if as_json:
@@ -452,6 +471,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of sections.")] = False,
 ) -> None:
     """Show each section's state: generated, edited, todo (author part still empty), written or missing."""
+    from rich.table import Table
+
+    from drafter.assemble import parse_draft, section_states
+
     with _errors():
         parsed = parse_draft(draft.read_text(encoding="utf-8"), str(draft))
         rows = section_states(parsed)
@@ -503,6 +526,7 @@ def check(
       drafter check post.md\n
       drafter check post.md --json | jq '.[] | select(.kind == "number")'
     """
+    from drafter.assemble import parse_draft
     from drafter.check import check_draft
     from drafter.pipeline import paper_for_draft
 
@@ -545,6 +569,7 @@ def redo(
     with are used unless flags or environment variables name others.
     """
     from drafter.assemble import read_front_matter
+    from drafter.config import Settings
     from drafter.pipeline import redo_section
 
     with _errors():
@@ -591,7 +616,10 @@ def prompt(
     context_tokens: ContextOpt = None, prompts: PromptsOpt = None,
 ) -> None:
     """Print the exact messages one section would send to the model, and a token estimate; no network."""
+    from drafter.enrich import cached_enrichment
     from drafter.pipeline import render_section
+    from drafter.prompts import PromptSet
+    from drafter.sources import load_source
 
     with _errors():
         if section not in LLM_SECTIONS:
@@ -617,6 +645,10 @@ def sections(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List the template's sections: who writes each, what it drafts, which paper parts it reads."""
+    from rich.table import Table
+
+    from drafter.prompts import PromptSet, estimate_tokens
+
     with _errors():
         prompt_set = PromptSet(prompts)
         rows: list[dict[str, Any]] = []
@@ -652,6 +684,8 @@ def show_config(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show the settings in effect, where each came from, and the config and cache paths (never the key)."""
+    from drafter.config import config_file
+
     with _errors():
         settings = _settings(model=model, base_url=base_url, offline=offline)
         data = {
@@ -677,6 +711,8 @@ def show_config(
 
 def _batch_summary(result: Any, settings: Settings, batch_api: bool = False) -> None:
     """The summary table of a batch, on stderr: one row per entry, then the totals."""
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False)
     for column in ("entry", "status", "output", "sections", "tokens", "error"):
         table.add_column(column, justify="right" if column in ("sections", "tokens") else "left",
