@@ -346,3 +346,56 @@ def test_debug_shows_the_traceback_a_failed_export_turned_into_one_line(figure_p
     assert loud.code == 0
     assert "Traceback (most recent call last)" in loud.stderr
     assert 'in refuse\n    raise pypdfium2.PdfiumError("Failed to load document' in loud.stderr
+
+
+def _one_page(tmp_path: Path, draw) -> Path:  # type: ignore[no-untyped-def]
+    pdf = tmp_path / "layout.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=letter, invariant=1)
+    _header(c, 1)
+    _body(c, MARGIN, HEIGHT - 80, 600, WIDTH - 2 * MARGIN)
+    draw(c)
+    _body(c, MARGIN, 330, MARGIN, WIDTH - 2 * MARGIN)
+    c.showPage()
+    c.save()
+    return pdf
+
+
+def test_side_by_side_figures_with_their_own_captions_get_their_own_crops(tmp_path: Path) -> None:
+    half = (WIDTH - 2 * MARGIN - 20) / 2
+
+    def draw(c: canvas.Canvas) -> None:
+        _boxes(c, (MARGIN, 420.0, MARGIN + half, 580.0), ["a", "b"])
+        _boxes(c, (MARGIN + half + 20, 440.0, WIDTH - MARGIN, 580.0), ["c", "d", "e"])
+        c.setFont("Times-Roman", 9)
+        c.drawString(MARGIN, 400, "Figure 1: The left drawing.")
+        c.drawString(MARGIN + half + 20, 400, "Figure 2: The right drawing.")
+
+    pdf = _one_page(tmp_path, draw)
+    result = export_figures(pdf, [Figure("Figure 1", "The left drawing.", 1),
+                                  Figure("Figure 2", "The right drawing.", 1)], tmp_path / "out")
+    assert result.warnings == []
+    left, right = (png_size(im.path) for im in result.images)
+    assert left[0] <= (half + 12) * DPI / 72 and right[0] <= (half + 12) * DPI / 72  # one drawing each
+    assert result.images[0].path.read_bytes() != result.images[1].path.read_bytes()
+
+
+def test_a_figure_set_as_text_is_found_by_its_ink_and_a_strip_is_made_tall_enough(tmp_path: Path) -> None:
+    def draw(c: canvas.Canvas) -> None:
+        c.setFont("Courier", 9)  # a code listing: no graphics objects at all, only text
+        for i, line in enumerate(["def pass_at_k(n, c, k):", "    if n - c < k:", "        return 1.0",
+                                  "    return 1.0 - prod(1.0 - k / arange(n - c + 1, n + 1))"]):
+            c.drawString(MARGIN + 20, 560 - 11 * i, line)
+        c.setFont("Times-Roman", 9)
+        c.drawString(MARGIN, 505, "Figure 3: A numerically stable estimator.")
+        c.setFillColorRGB(0.2, 0.2, 0.2)
+        c.rect(MARGIN + 40, 420, 300, 14, fill=1)  # a thin strip: 14 points tall
+        c.setFillColorRGB(0, 0, 0)
+        c.drawString(MARGIN, 400, "Figure 4: A strip of thumbnails.")
+
+    pdf = _one_page(tmp_path, draw)
+    result = export_figures(pdf, [Figure("Figure 3", "A numerically stable estimator.", 1),
+                                  Figure("Figure 4", "A strip of thumbnails.", 1)], tmp_path / "out")
+    assert result.warnings == []
+    listing, strip = (png_size(im.path) for im in result.images)
+    assert 40 * DPI / 72 <= listing[1] <= 75 * DPI / 72  # the four lines, not the paragraph 40 points above
+    assert min(strip) >= 150

@@ -33,6 +33,8 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin 
 DPI = 170  # fit for a blog: sharp on a retina screen at column width, a few hundred KB per figure
 PAD = 4.0  # points of white around the figure
 MAX_SIDE = 4000  # pixels: a pathological region still renders in bounded memory
+MIN_SIDE = 150  # pixels: a short, wide figure (a strip of thumbnails) is rendered larger to be seen at all
+MAX_ZOOM = 4.0  # ... up to this many times DPI
 _GRAPHIC_TYPES = (2, 3, 4, 5)  # FPDF_PAGEOBJ_PATH, _IMAGE, _SHADING, _FORM
 _HEADING = re.compile(r"^(\d+(\.\d+)*|[A-Z](\.\d+)+)\.?\s+[A-Z][^.]{2,60}$")
 _CAPTION_START = re.compile(r"^\s*(fig\.?|figure|table|tab\.)\s*[A-Z]?\d+", re.I)
@@ -103,6 +105,7 @@ class PageLayout:
     lines: list[Line]
     graphics: list[Box]
     columns: list[tuple[float, float]]  # body text columns, left to right (x0, x1)
+    furniture: list[Box] = field(default_factory=list)  # where running headers and footers were dropped
 
 
 def _merge_lines(rects: Iterable[Line]) -> list[Line]:
@@ -194,7 +197,8 @@ def drop_furniture(layout: PageLayout, others: list[PageLayout]) -> PageLayout:
     rules = [o for other in others for o in other.graphics if marginal(o) and min(o[2] - o[0], o[3] - o[1]) < 2]
     graphics = [g for g in layout.graphics if not (
         marginal(g) and min(g[2] - g[0], g[3] - g[1]) < 2 and any(same(g, o) for o in rules))]
-    return PageLayout(layout.box, lines, graphics, layout.columns)
+    dropped = [ln.box for ln in layout.lines if ln not in lines]
+    return PageLayout(layout.box, lines, graphics, layout.columns, dropped)
 
 
 # -- finding the caption and the figure ------------------------------------------------------------------
@@ -271,25 +275,68 @@ def _heading_key(text: str) -> str:
     return re.sub(r"^[\da-z]?[\d.]*\s+|\W+", "", text.lower()) if len(text) < 80 else ""
 
 
-def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset()) -> Box | None:
-    """The figure above a caption: its graphics and labels, bounded by the nearest body text or caption.
+def _beside(layout: PageLayout, caption: Box, span: tuple[float, float]) -> tuple[float, float]:
+    """The span narrowed to the caption's side when text sits beside the caption on its rows: the body text a
+    wrap figure is set in, or the caption of a figure placed next to this one."""
+    x0, x1 = span
+    for line in layout.lines:
+        box = line.box
+        if len(line.text) < 4 or box[1] >= caption[3] - 1 or box[3] <= caption[1] + 1 or not _crosses(box, span, 0):
+            continue
+        if box[2] < caption[0] - 3:
+            x0 = max(x0, caption[0] - 3, box[2] + 1)
+        elif box[0] > caption[2] + 3:
+            x1 = min(x1, caption[2] + 3, box[0] - 1)
+    return (x0, x1)
 
-    `headings`: the paper's section headings (as `_heading_key` makes them), which end a figure too.
-    """
-    span = _span(layout, caption)
+
+def _across_gutter(layout: PageLayout, span: tuple[float, float], box: Box) -> bool:
+    """In one column of two, the box reaches into the gutter's other side (not just into the page margin)."""
+    if span == layout.columns[0]:
+        return box[2] > span[1] + 10
+    return box[0] < span[0] - 10
+
+
+def _widened(layout: PageLayout, caption: Box, span: tuple[float, float], body_height: float) -> tuple[float, float]:
+    """In one column of two, a drawing right above the caption that reaches across the gutter, with no body
+    text in the other column beside it, is a full-width figure over a column-wide caption."""
+    if len(layout.columns) != 2 or span not in layout.columns:
+        return span
+    near = [g for g in layout.graphics if caption[1] - 3 <= g[1] <= caption[3] + 3 * max(body_height, 8)
+            and (g[1] + g[3]) / 2 > caption[3] and _crosses(g, span, 10)]
+    across = [g for g in near if _across_gutter(layout, span, g)]
+    if not across:
+        return span
+    other = layout.columns[1] if span == layout.columns[0] else layout.columns[0]
+    top = max(g[1] for g in across)
+    prose = [ln for ln in layout.lines if _crosses(ln.box, other, 30) and ln.width > 0.6 * (other[1] - other[0])
+             and caption[1] - 1 <= ln.box[1] <= top]
+    return span if prose else (layout.columns[0][0], layout.columns[1][1])
+
+
+def figure_span(layout: PageLayout, caption: Box) -> tuple[float, float]:
+    """The horizontal span the figure over this caption may take."""
+    span = _beside(layout, caption, _span(layout, caption))
+    return _widened(layout, caption, span, _body_height(layout))
+
+
+def _ceiling(layout: PageLayout, caption: Box, span: tuple[float, float], graphics: list[Box],
+             header: bool = False) -> float:
+    """How high the figure may reach: the nearest body text line, section heading or other caption above the
+    caption within the span (with `header`, also the page's running header)."""
     column = min(c[1] - c[0] for c in layout.columns)
     body_height = _body_height(layout)
-    graphics = [g for g in layout.graphics if (g[1] + g[3]) / 2 > caption[3] and _overlaps(g, span)
-                and (g[2] - g[0]) * (g[3] - g[1]) > 1.0]
     # Body text (a long line of body size; inside a graphic only when very long, as figures' own boxes may
     # be drawn over text), a section heading or another caption ends the figure.
-    ceiling = layout.box[3]
+    top_band = layout.box[3] - 0.075 * (layout.box[3] - layout.box[1])  # a running header, not a plot's ticks
+    ceiling = min([layout.box[3], *(f[1] for f in layout.furniture if header
+                                    and f[1] > max(caption[3], top_band) and _crosses(f, span, 0))])
     for line in layout.lines:
-        if line.box[1] < caption[3] - 1 or not _crosses(line.box, span, 30):
+        if line.box[1] < caption[3] - 1 or not _crosses(line.box, span, min(30, 0.3 * (span[1] - span[0]))):
             continue
         drawn_over = any(_inside(line.box, g, 2) for g in graphics)
         body_size = 0.85 * body_height <= line.height <= 1.6 * body_height
-        long = line.width > 0.6 * column and len(line.text) > 30 and body_size
+        long = line.width > 0.6 * min(column, span[1] - span[0]) and len(line.text) > 30 and body_size
         if (long and (not drawn_over or len(line.text) > 60)) or (not drawn_over and (
                 _CAPTION_START.match(line.text) or (body_size and _HEADING.match(line.text)))):
             ceiling = min(ceiling, line.box[1])
@@ -297,8 +344,32 @@ def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = f
         # In one column of two, a graphic reaching across the gutter is another float's (a wide table's rule).
         for g in layout.graphics:
             reach = _crosses(g, span, 0.3 * (span[1] - span[0]))
-            if (g[1] + g[3]) / 2 > caption[3] and reach and (g[0] < span[0] - 10 or g[2] > span[1] + 10):
+            if (g[1] + g[3]) / 2 > caption[3] and reach and _across_gutter(layout, span, g):
                 ceiling = min(ceiling, g[1])
+    return ceiling
+
+
+def figure_band(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset()) -> Box:
+    """The box between the caption and what ends the figure above it: where a figure drawn without graphics
+    objects (a scan, a text listing) must be."""
+    span = figure_span(layout, caption)
+    ceiling = _ceiling(layout, caption, span, [], header=True)  # the rendered band must leave the header out
+    for line in layout.lines:  # an unnumbered heading of the paper
+        if caption[3] <= line.box[1] < ceiling and _crosses(line.box, span, 0) and _heading_key(line.text) in headings:
+            ceiling = line.box[1]
+    return (span[0], caption[3] + 0.5, span[1], ceiling - 1)
+
+
+def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset()) -> Box | None:
+    """The figure above a caption: its graphics and labels, bounded by the nearest body text or caption.
+
+    `headings`: the paper's section headings (as `_heading_key` makes them), which end a figure too.
+    """
+    span = figure_span(layout, caption)
+    body_height = _body_height(layout)
+    graphics = [g for g in layout.graphics if (g[1] + g[3]) / 2 > caption[3] and _overlaps(g, span)
+                and (g[2] - g[0]) * (g[3] - g[1]) > 1.0]
+    ceiling = _ceiling(layout, caption, span, graphics)
     graphics = [g for g in graphics if g[3] <= ceiling + 1]
     if not graphics:
         return None
@@ -310,8 +381,13 @@ def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = f
                 (abs(line.box[0] - span[0]) < 3 and line.height >= 0.85 * body_height)
                 or _heading_key(line.text) in headings):
             ceiling = line.box[1]
-    # The figure's own text: lines within the band that touch the graphics (iterated: labels under labels),
-    # except body-size lines beside the graphics (the text a narrow figure is wrapped in).
+    return _with_labels(layout, caption, span, region, ceiling, body_height)
+
+
+def _with_labels(layout: PageLayout, caption: Box, span: tuple[float, float], region: Box, ceiling: float,
+                 body_height: float) -> Box:
+    """The drawing grown by the figure's own text: lines within the band that touch it (iterated: labels
+    under labels), except body text beside the drawing (the text a narrow figure is wrapped in)."""
     texts = [ln for ln in layout.lines if ln.box[1] >= caption[3] - 1 and ln.box[3] <= ceiling + 1
              and _overlaps(ln.box, span)]
     drawn = region
@@ -325,7 +401,8 @@ def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = f
             if not touches or _inside(box, region):
                 continue
             beside = box[2] < drawn[0] + 5 or box[0] > drawn[2] - 5
-            if beside and len(line.text) > 20 and line.width > line.height >= 0.7 * body_height:
+            wordy = len(line.text) > 20 or len(re.findall(r"[A-Za-z]{2,}", line.text)) >= 2
+            if beside and wordy and line.width > line.height >= 0.85 * body_height:
                 continue
             region = _union([region, box])
             grown = True
@@ -335,20 +412,53 @@ def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = f
             min(page[3], y1 + PAD))
 
 
+def ink_region(page: Any, band: Box) -> Box | None:
+    """Where something is printed inside `band` (a figure with no graphics objects of its own: a scanned page,
+    a code listing set as text, an image drawn through a form whose bounds say nothing), or None."""
+    if band[3] - band[1] < 20 or band[2] - band[0] < 20:
+        return None
+    scale = 1.5
+    left, bottom, right, top = page.get_cropbox()
+    crop = (band[0] - left, band[1] - bottom, right - band[2], top - band[3])
+    bitmap = page.render(scale=scale, crop=crop, draw_annots=False)
+    try:
+        image = bitmap.to_pil().convert("L")
+    finally:
+        bitmap.close()
+    ink = image.point(lambda v: 255 if v < 200 else 0).getbbox()
+    if not ink:
+        return None
+    x0, y0, x1, y1 = ink
+    box = (band[0] + x0 / scale - PAD, band[3] - y1 / scale - PAD,
+           band[0] + x1 / scale + PAD, band[3] - y0 / scale + PAD)
+    if box[3] - box[1] < 20 + 2 * PAD:
+        return None  # a stray line or mark, not a figure
+    return (max(box[0], band[0]), max(box[1], band[1]), min(box[2], band[2]), min(box[3], band[3]))
+
+
 # -- rendering -------------------------------------------------------------------------------------------
 
 
 def render_png(page: Any, region: Box, dpi: int = DPI) -> tuple[bytes, tuple[int, int]]:
-    """PNG bytes of one region of a page, and its size in pixels."""
+    """PNG bytes of one region of a page, and its size in pixels. A figure whose printed part is thinner than
+    MIN_SIDE pixels at `dpi` is rendered larger (up to MAX_ZOOM times)."""
+    longest = max(region[2] - region[0], region[3] - region[1], 1.0)
+    scale = min(dpi / 72, MAX_SIDE / longest)
+    image = _render(page, region, scale)
+    if min(image.size) < MIN_SIDE:
+        zoom = min(MAX_ZOOM, (MIN_SIDE + 2) / max(min(image.size), 1))
+        image = _render(page, region, min(scale * zoom, MAX_SIDE / longest))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=3)  # 2-3x faster than the default 6, files no larger
+    return buffer.getvalue(), image.size
+
+
+def _render(page: Any, region: Box, scale: float) -> Any:
     left, bottom, right, top = page.get_cropbox()
-    scale = min(dpi / 72, MAX_SIDE / max(region[2] - region[0], region[3] - region[1], 1.0))
     crop = (region[0] - left, region[1] - bottom, right - region[2], top - region[3])
     bitmap = page.render(scale=scale, crop=crop, draw_annots=False)
     try:
-        image = _trim(bitmap.to_pil(), round(PAD * scale))
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=3)  # 2-3x faster than the default 6, files no larger
-        return buffer.getvalue(), image.size
+        return _trim(bitmap.to_pil(), round(PAD * scale))
     finally:
         bitmap.close()
 
@@ -419,9 +529,9 @@ def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str,
         caption = figure.bbox or locate_caption(layout, figure)
         if caption is None:
             return f"{figure.label}: caption not found on page {figure.page}"
-        region = figure_region(layout, caption, headings)
+        region = figure_region(layout, caption, headings) or ink_region(page, figure_band(layout, caption, headings))
         if region is None:
-            return f"{figure.label}: no graphics above its caption on page {figure.page}"
+            return f"{figure.label}: nothing printed above its caption on page {figure.page}"
         data, size = render_png(page, region)
     finally:
         page.close()
