@@ -246,8 +246,7 @@ KNOWN_GAPS = {
                     "efficient-arch-search", "fast-pruning-1994", "icarl", "math-intuition", "network-slimming",
                     "relation-network", "transfer-survey"},
     "captions": {"adaptive-batchnorm", "blockchain-access", "blockchain-conf", "math-intuition", "transfer-survey"},
-    "furniture": {"adaptive-batchnorm", "blockchain-access", "blockchain-conf", "dropout-bayesian",
-                  "efficient-arch-search", "math-intuition", "multimodal-survey", "piggyback"},
+    "furniture": {"adaptive-batchnorm", "math-intuition", "piggyback"},
     "body-words": {"math-intuition", "transfer-survey"},
     "body-exact": {"math-intuition", "transfer-survey"},
 }

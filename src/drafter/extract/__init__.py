@@ -16,7 +16,7 @@ from pathlib import Path
 
 from drafter.extract.diagnose import diagnose
 from drafter.extract.floats import find_floats
-from drafter.extract.header import pick_year, read_arxiv_stamp, read_front, read_venue
+from drafter.extract.header import mark_front_furniture, pick_year, read_arxiv_stamp, read_front, read_venue
 from drafter.extract.headings import read_body
 from drafter.extract.layout import Line, build_lines, read_layout
 from drafter.extract.references import collect_urls, split_references
@@ -39,6 +39,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     venue_texts, venue_year = read_venue(layout, front, paper)
     floats = find_floats(layout, front.title_lines)
     paper.figures, paper.tables, paper.footnotes = floats.figures, floats.tables, floats.footnotes
+    mark_front_furniture(layout, front)
     body = read_body(doc, layout, front.title_lines, front.abstract_line)
     paper.abstract, paper.sections = body.abstract, body.sections
     paper.references = split_references(body.reference_lines)

@@ -8,6 +8,7 @@ notices, the arXiv id from the rotated margin stamp.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,6 +268,36 @@ def read_front(doc: RawDocument, layout: Layout, paper: Paper) -> Front:
     elif paper.authors:
         paper.provenance["authors"] = "pdf-layout"
     return Front(title_lines, abstract_line)
+
+
+def mark_front_furniture(layout: Layout, front: Front) -> None:
+    """Flag the first content page's furniture so no section reads it: the small print below a column's text
+    (footnotes, affiliations and e-mails, copyright, venue and DOI lines, marked or not) and blocks out of the
+    reading flow (a sidebar of dates read after the body text although printed above it in that column)."""
+    if not layout.pages:
+        return
+    lines = layout.pages[layout.first]
+    start = lines.index(front.title_lines[-1]) + 1 if front.title_lines and front.title_lines[-1] in lines else 0
+    prose = [ln for ln in lines[start:] if ln.kind == "body" and not ln.boiler and not ln.figure
+             and abs(ln.size - layout.body) <= 0.6 and len(ln.text) > 30]
+    if len(prose) < 3:
+        return
+    sizes = sorted(ln.size for ln in prose)
+    size = sizes[len(sizes) // 2]
+    font = Counter(ln.font for ln in prose).most_common(1)[0][0]
+    order = {id(ln): i for i, ln in enumerate(lines)}
+    for ln in lines[start:]:
+        if ln.kind != "body" or ln.boiler or ln.figure or ln in front.title_lines or ln is front.abstract_line:
+            continue
+        column = [p for p in prose if p.x < ln.x1 and p.x1 > ln.x and p is not ln]
+        if not column:
+            continue
+        below = ln.size <= size - 0.5 and all(p.y > ln.y for p in column)
+        unlike = ln.size < size - 0.1 or (ln.font != font and abs(ln.size - size) > 0.05)
+        above = unlike and any(order[id(p)] < order[id(ln)] and p.y < ln.y for p in column) and all(
+            p.y < ln.y for p in column if order[id(p)] > order[id(ln)])
+        if below or above:
+            ln.kind = "furniture"
 
 
 def read_arxiv_stamp(layout: Layout, paper: Paper) -> int | None:
