@@ -6,7 +6,11 @@ pins never drift from the declarations), the project is installed against those 
    release that runs but extracts differently fails too;
 2. it is drafted through the openai client against the fake server (tests/fakeserver.py), with a 429 and a 500
    that tenacity retries;
-3. a figure is exported from a hand-written PDF (pypdfium2 and Pillow).
+3. a figure is exported from a hand-written PDF (pypdfium2 and Pillow);
+4. every case of the bad-input corpus (bench/faults.py: truncated, encrypted with AES and an empty or a real user
+   password, a scan, a directory, ...) drafts or is refused with one line and exit 2, as in the test suite, but
+   with only the runtime dependencies installed. The corpus is built by the calling python (it needs the test
+   extra: reportlab, and cryptography to write AES), the drafting is the pinned virtualenv's.
 
     python .ci/min_versions.py            # a temporary virtualenv, removed afterwards
     python .ci/min_versions.py --pins     # only print the pins
@@ -22,6 +26,7 @@ import tempfile
 import tomllib
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "gated-residual-mixing.pdf"
@@ -85,6 +90,27 @@ print(f"figure export: {width}x{height} PNG in {result.seconds:.2f}s")
 """
 
 
+def _corpus_failures(drafter: str, run: Any, tmp: str) -> list[str]:
+    """Draft every case of the bad-input corpus offline with the pinned install; what went wrong, per case."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import faults
+
+    problems = []
+    for case in faults.build_corpus(Path(tmp) / "corpus"):
+        if case.root_skip and os.geteuid() == 0:
+            continue
+        out = Path(tmp) / "corpus-out" / case.name
+        out.mkdir(parents=True)
+        done = run(drafter, "new", str(case.path), "--offline", "-o", f"{out}/")
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        want = 0 if case.ok else 2
+        if done.returncode != want or "Traceback" in done.stderr or (not case.ok and len(errors) != 1):
+            problems.append(f"{case.name}: exit {done.returncode} (want {want}): {done.stderr.strip()[-300:]}")
+        elif not case.ok and any(out.iterdir()):
+            problems.append(f"{case.name}: refused but wrote {sorted(p.name for p in out.iterdir())}")
+    return problems
+
+
 def _fail(what: str, done: subprocess.CompletedProcess[str]) -> int:
     print(done.stdout + done.stderr, file=sys.stderr)
     print(f"min-versions: FAILED: {what} with the minimum versions; raise the floor of the dependency that "
@@ -138,8 +164,16 @@ def main() -> int:
         if done.returncode != 0:
             return _fail("figure export fails", done)
         print(f"min-versions: {done.stdout.strip()}", file=sys.stderr)
+        # 4. The bad-input corpus, with the runtime dependencies only (no test extra in this virtualenv).
+        problems = _corpus_failures(drafter, run, tmp)
+        if problems:
+            print("\n".join(problems), file=sys.stderr)
+            print(f"min-versions: FAILED: {len(problems)} bad-input case(s) misbehave with only the runtime "
+                  "dependencies at their floors", file=sys.stderr)
+            return 1
     print(f"min-versions: ok with {len(pins)} dependencies at their floors: the offline example drafts "
-          "identically, a model draft survives a 429 and a 500, a figure exports", file=sys.stderr)
+          "identically, a model draft survives a 429 and a 500, a figure exports, the bad-input corpus drafts "
+          "or is refused with one line", file=sys.stderr)
     return 0
 
 

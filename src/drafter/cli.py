@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from drafter import __version__
-from drafter.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrafterError, InputError
-from drafter.files import atomic_write, backup_file, slugify
+from drafter.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrafterError, InputError, os_error
+from drafter.files import atomic_write, backup_file, read_draft, slugify
 from drafter.plan import LLM_SECTIONS, SECTIONS
 
 # Each command imports what it uses (below, in its body): `drafter --help` and `drafter status` must not pay for
@@ -138,7 +138,7 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:
         _print_traceback()
-        err.print(f"[bold red]error:[/] {escape(_scrub(str(exc)))}. Check the path and its permissions.")
+        err.print(f"[bold red]error:[/] {escape(_scrub(os_error(exc).one_line()))}")
         raise typer.Exit(2) from None
     except (typer.Exit, typer.Abort, typer.TyperException):
         raise  # typer's own exits and usage errors
@@ -476,7 +476,7 @@ def status(
     from drafter.assemble import parse_draft, section_states
 
     with _errors():
-        parsed = parse_draft(draft.read_text(encoding="utf-8"), str(draft))
+        parsed = parse_draft(read_draft(draft), str(draft))
         rows = section_states(parsed)
         made_with = parsed.front.get("model")
         if isinstance(made_with, str) and made_with:
@@ -532,7 +532,7 @@ def check(
 
     with _errors():
         settings = _settings(offline=True)
-        parsed = parse_draft(draft.read_text(encoding="utf-8"), str(draft))
+        parsed = parse_draft(read_draft(draft), str(draft))
         findings = check_draft(parsed, paper_for_draft(parsed.front, draft, paper, settings))
         if as_json:
             print(json.dumps([f.to_json() for f in findings], ensure_ascii=False, indent=2))
@@ -573,7 +573,7 @@ def redo(
     from drafter.pipeline import redo_section
 
     with _errors():
-        text = draft.read_text(encoding="utf-8")
+        text = read_draft(draft)
         front = read_front_matter(text)
         recorded = {} if front.get("model") == "offline" else {"model": front.get("model")}
         if recorded and front.get("base_url") != Settings().endpoint:  # OpenAI's own: the default already

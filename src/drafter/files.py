@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import tempfile
+import secrets
 import unicodedata
 from datetime import datetime
 from pathlib import Path
 
+from drafter.errors import InputError
+
 MAX_SLUG = 80
+log = logging.getLogger(__name__)
 
 
 def slugify(text: str, fallback: str = "paper") -> str:
@@ -23,33 +27,77 @@ def slugify(text: str, fallback: str = "paper") -> str:
 
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Write `data` (text as UTF-8, or bytes) to `path` through a temporary file in the same folder and an
-    atomic rename: readers see the old file or the new one, never half of one. Missing folders are made."""
+    atomic rename: readers see the old file or the new one, never half of one, and after a crash the rename is
+    on disk (the folder is synced too). Missing folders are made."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A character UTF-8 cannot hold (a lone surrogate) becomes "?" rather than losing the whole write.
-    payload = data.encode("utf-8", errors="replace") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    payload = _utf8(data) if isinstance(data, str) else data
+    fd, tmp = _create_temp(path)
     try:
-        # mkstemp makes the file private (0600); a draft gets the mode of the file it replaces, or the
-        # usual 0666 less the umask, like any file the user creates.
-        Path(tmp).chmod(_mode_for(path))
         with os.fdopen(fd, "wb") as fh:
+            _keep_mode(fh.fileno(), path)
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
 
 
-def _mode_for(path: Path) -> int:
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new file beside `path`, created with mode 0666 so the kernel applies the umask: the usual mode of a file
+    the user creates, without reading the umask (os.umask sets it process-wide, racing other threads' writes)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _keep_mode(fd: int, path: Path) -> None:
+    """A file that replaces another keeps that one's mode (a draft the author made private stays private)."""
     try:
-        return path.stat().st_mode & 0o777
+        mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return
+    if hasattr(os, "fchmod"):  # POSIX; Windows has no such modes
+        os.fchmod(fd, mode)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync the folder, so the rename itself survives a power cut (it records paid batches, drafts)."""
+    if os.name != "posix":
+        return  # Windows cannot open a folder for fsync; NTFS journals the rename
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems (network shares) refuse fsync on a folder: the data is synced
+        log.debug("cannot fsync %s: %s", folder, exc)
+    finally:
+        os.close(fd)
+
+
+def _utf8(text: str) -> bytes:
+    """Text as UTF-8. What UTF-8 cannot hold (a lone surrogate: half an emoji from a model, or a byte of a file
+    name that is not UTF-8, kept by Python as \\udcXX) becomes U+FFFD rather than losing the whole write."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return re.sub("[\ud800-\udfff]", "\ufffd", text).encode("utf-8")
+
+
+def read_draft(path: Path) -> str:
+    """A draft's text; a file that is not UTF-8 (a PDF passed by mistake) is bad input, not a crash."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not a Markdown draft (not UTF-8 text: byte {exc.start} is "
+                         f"0x{exc.object[exc.start]:02x})",
+                         "Pass the .md draft `drafter new` wrote, not the paper's PDF.") from exc
 
 
 def backup_file(path: Path) -> Path:
@@ -59,5 +107,5 @@ def backup_file(path: Path) -> Path:
     history.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
     target = history / f"{path.stem}.{stamp}{path.suffix}"
-    atomic_write(target, path.read_text(encoding="utf-8"))
+    atomic_write(target, path.read_bytes())  # byte for byte: whatever it holds, the author wrote it
     return target

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import re
+import stat
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
 from pypdf.generic import ArrayObject, Destination, IndirectObject
 
 try:  # pypdf has no public font decoder; its private one appeared in 6.20 (pyproject.toml bounds the range)
@@ -114,6 +115,9 @@ def check_pdf_path(path: Path) -> None:
     if path.is_dir():
         raise PdfError(f"{path} is a directory, not a PDF file",
                        "Pass one PDF file; to draft a whole folder use `drafter batch DIR`.")
+    if not stat.S_ISREG(path.stat().st_mode):  # opening a FIFO blocks; /dev/zero never ends
+        raise PdfError(f"{path} is not a regular file (a pipe, socket or device)",
+                       "Pass a PDF file saved on disk.")
     if not os.access(path, os.R_OK):
         raise PdfError(f"{path}: permission denied",
                        "Make the file readable (chmod +r) or copy it somewhere readable.")
@@ -150,6 +154,9 @@ def _open(path: Path) -> pypdf.PdfReader:
         except (FileNotDecryptedError, PdfReadError, PyPdfError, NotImplementedError, ValueError) as exc:
             raise PdfError(f"{path} is encrypted and cannot be decrypted here ({exc})",
                            "Save an unencrypted copy (e.g. print to PDF) and pass that.") from exc
+        except DependencyError as exc:  # AES without the `cryptography` package (a runtime dependency)
+            raise PdfError(f"{path} is AES-encrypted and this install cannot decrypt it ({exc})",
+                           "Install the cryptography package (pip install cryptography) and run again.") from exc
         if not ok:
             raise PdfError(f"{path} is password-protected",
                            "Save an unencrypted copy (e.g. with `qpdf --decrypt`) and pass that.")

@@ -12,6 +12,7 @@ Downloads are cached by URL under `<cache_dir>/downloads`.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -38,6 +39,7 @@ DEFAULT_ARXIV_DELAY = 3.0
 # Seconds between two requests to arXiv; None means "read DRAFTER_ARXIV_DELAY" (tests lower it).
 DELAY: float | None = None
 TIMEOUT = 60.0  # seconds to wait for a server to answer
+DEADLINE = 600.0  # seconds one whole download may take: a server trickling a byte a second never finishes
 MAX_DOWNLOAD = 200 * 1024 * 1024
 UNVERSIONED_MAX_AGE = 24 * 3600  # cached metadata of an id without version is refreshed after a day
 ARXIV_BATCH = 20  # ids per API request
@@ -148,22 +150,35 @@ def parse_source(text: str, base: Path | None = None) -> Source:
 
 
 def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
-         limit: int = MAX_DOWNLOAD) -> tuple[bytes, str]:
-    """GET a URL: (body, content type). Failures are bad input for this entry (InputError)."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"drafter/{__version__}", "Accept": accept})
+         limit: int = MAX_DOWNLOAD, deadline: float | None = None) -> tuple[bytes, str]:
+    """GET a URL: (body, content type). Failures are bad input for this entry (InputError), or a failed network
+    (NetworkError). The whole transfer ends after `deadline` seconds and at once on CANCEL: reads return what
+    has arrived (read1), so a trickling server is noticed between bytes."""
+    try:
+        _ = urllib.parse.urlsplit(url).port  # "Port out of range", "Invalid IPv6 URL"
+        request = urllib.request.Request(url, headers={"User-Agent": f"drafter/{__version__}", "Accept": accept})
+    except ValueError as exc:
+        raise _invalid_url(url, exc) from exc
+    ends = time.monotonic() + (deadline or DEADLINE)
     try:
         with urllib.request.urlopen(request, timeout=timeout or TIMEOUT) as response:
             ctype = response.headers.get("Content-Type", "") or ""
             chunks: list[bytes] = []
             size = 0
-            while chunk := response.read(1 << 16):
+            while chunk := response.read1(1 << 16):
                 if CANCEL.is_set():
                     raise InputError(f"download of {url} was cancelled")
+                if time.monotonic() > ends:
+                    raise NetworkError(f"{url} did not finish sending within {deadline or DEADLINE:g}s",
+                                       "Try again later, or download the PDF yourself and pass its path.")
                 size += len(chunk)
                 if size > limit:
                     raise InputError(f"{url} is larger than {limit >> 20} MB",
                                      "Download the PDF yourself and pass its path.")
                 chunks.append(chunk)
+            promised = response.headers.get("Content-Length", "")
+            if promised.isdigit() and size < int(promised):  # read1 returns b"" at a hang-up mid-body
+                raise http.client.IncompleteRead(b"".join(chunks), int(promised) - size)
     except urllib.error.HTTPError as exc:
         exc.close()
         hint = ("Check the arXiv id (https://arxiv.org/abs/ID should open)." if what == "arXiv"
@@ -176,18 +191,32 @@ def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
         reason = getattr(exc, "reason", None) or exc
         raise NetworkError(f"cannot download {url} ({reason})",
                            "Check the URL and your connection, or download the PDF and pass its path.") from exc
+    except http.client.IncompleteRead as exc:
+        raise NetworkError(f"the download of {url} broke off ({len(exc.partial)} bytes arrived)",
+                           "Try again; if it keeps failing, download the PDF yourself and pass its path.") from exc
+    except http.client.InvalidURL as exc:  # a port that is not a number
+        raise _invalid_url(url, exc) from exc
+    except http.client.HTTPException as exc:  # a reply that is not HTTP (BadStatusLine, LineTooLong, ...)
+        raise NetworkError(f"{url} did not answer as an HTTP server ({type(exc).__name__})",
+                           "Check the URL, or download the PDF and pass its path.") from exc
     return b"".join(chunks), ctype
 
 
+def _invalid_url(url: str, exc: Exception) -> InputError:
+    return InputError(f"{url} is not a valid URL ({exc})",
+                      "Check the URL: http(s)://host[:port]/path, with a port from 1 to 65535.")
+
+
 def arxiv_get(url: str, accept: str, *, timeout: float | None = None,
-              limit: int = MAX_DOWNLOAD) -> tuple[bytes, str]:
-    """GET from arXiv: one request at a time, each at least `arxiv_delay()` seconds after the previous."""
+              limit: int = MAX_DOWNLOAD, deadline: float | None = None) -> tuple[bytes, str]:
+    """GET from arXiv: each request starts at least `arxiv_delay()` seconds after the previous one started. The
+    gate is held for the spacing only, not the transfer: one stalled e-print does not block every later request."""
     with _GATE.lock:
         wait = _GATE.last + arxiv_delay() - time.monotonic()
         if wait > 0 and CANCEL.wait(wait):
             raise InputError("arXiv request cancelled")
         _GATE.last = time.monotonic()
-        return _get(url, accept, "arXiv", timeout=timeout, limit=limit)
+    return _get(url, accept, "arXiv", timeout=timeout, limit=limit, deadline=deadline)
 
 
 def downloads_dir(cache_dir: Path) -> Path:
