@@ -109,3 +109,45 @@ def test_config_command_shows_origins_and_never_the_key(monkeypatch: pytest.Monk
     assert data["api_key"] == "set"
     assert "NEVERSHOWN" not in run.stdout + run.stderr
     assert "NEVERSHOWN" not in cli("config").stdout
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"DRAFTER_TIMEOUT": "0"}, "DRAFTER_TIMEOUT: timeout = 0 is out of range"),
+    ({"DRAFTER_TIMEOUT": "-1"}, "DRAFTER_TIMEOUT: timeout = -1 is out of range"),
+    ({"DRAFTER_TIMEOUT": "nan"}, "DRAFTER_TIMEOUT: timeout = nan is not a finite number"),
+    ({"DRAFTER_RETRIES": "-3"}, "DRAFTER_RETRIES: retries = -3 is out of range"),
+    ({"DRAFTER_JOBS": "0"}, "DRAFTER_JOBS: jobs = 0 is out of range"),
+    ({"DRAFTER_JOBS": "1000"}, "DRAFTER_JOBS: jobs = 1000 is out of range"),
+    ({"DRAFTER_CONTEXT_TOKENS": "10"}, "DRAFTER_CONTEXT_TOKENS: context_tokens = 10 is out of range"),
+    ({"DRAFTER_MAX_TOKENS": "0"}, "DRAFTER_MAX_TOKENS: max_tokens = 0 is out of range"),
+])
+def test_environment_values_meet_the_flags_limits(env: dict[str, str], says: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({}, env=env, file=tmp_path / "none.toml")
+    assert info.value.one_line().startswith(says)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('model = ["a", "b"]', "model = ['a', 'b'] must be one text value"),
+    ("base_url = 8080", "base_url = 8080 must be one text value"),
+    ("timeout = 0", "timeout = 0 is out of range"),
+    ("retries = -3", "retries = -3 is out of range"),
+    ("jobs = 2.7", "jobs = 2.7 is not a valid int"),
+    ("jobs = true", "jobs = True is not a valid int"),
+    ("temperature = 9", "temperature = 9 is out of range"),
+])
+def test_config_file_values_meet_the_flags_limits(text: str, says: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({}, env={}, file=_file(tmp_path, text))
+    line = info.value.one_line()
+    assert "config.toml" in line and says in line and len(line.splitlines()) == 1
+
+
+def test_a_bad_environment_value_is_one_line_exit_2(tmp_path: Path) -> None:
+    from cliutil import cli
+
+    run = cli("new", "x.pdf", "--offline", env={"DRAFTER_TIMEOUT": "-1"})
+    assert run.code == 2 and "Traceback" not in run.stderr
+    assert [ln for ln in run.stderr.splitlines() if ln.startswith("error:")] == [
+        "error: DRAFTER_TIMEOUT: timeout = -1 is out of range (must be at least 1). Use --timeout 1 or more "
+        "(seconds)."]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -147,8 +148,25 @@ _FILE_KEYS = {"model", "base_url", "api_key", "jobs", "timeout", "retries", "con
 RECORDED_KEYS = ("model", "base_url")
 
 
+# Every numeric setting's range, the same whichever source sets it (the flags' own min= and max= say the same).
+_LIMITS: dict[str, tuple[float | None, float | None, str]] = {
+    "jobs": (1, 256, "Use --jobs 1 to 256."),
+    "timeout": (1, None, "Use --timeout 1 or more (seconds)."),
+    "retries": (0, 100, "Use 0 (no retry) to 100."),
+    "context_tokens": (500, None, "Raise --context-tokens."),
+    "max_tokens": (1, None, "Use --max-tokens 1 or more."),
+    "max_backoff": (0, None, "Use 0 or more seconds."),
+    "temperature": (0, 2, "Use 0 to 2."),
+}
+_STRINGS = {"model", "base_url", "api_key", "reasoning_effort", "prompts_dir", "cache_dir"}
+
+
 def _coerce(name: str, value: Any, origin: str) -> Any:
     kind = _TYPES.get(name)
+    invalid = ConfigError(f"{origin}: {name} = {value!r} is not a valid {kind.__name__ if kind else 'value'}",
+                          "Fix or remove that setting.")
+    if name in _STRINGS and not isinstance(value, str | Path):  # a TOML list or number where a name belongs
+        raise ConfigError(f"{origin}: {name} = {value!r} must be one text value", f'Example: {name} = "..."')
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -160,13 +178,25 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                 return False
             raise ValueError(value)
         if kind is not None:
-            return kind(value)
+            if isinstance(value, bool | list | dict) or (kind is int and isinstance(value, float)
+                                                          and not value.is_integer()):
+                raise invalid  # true is not 1 job, 2.7 is not 2
+            return _in_limits(name, kind(value), origin)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{origin}: {name} = {value!r} is not a valid {kind.__name__ if kind else 'value'}",
-                          "Fix or remove that setting.") from exc
+        raise invalid from exc
     if name in ("prompts_dir", "cache_dir"):
         return Path(str(value)).expanduser()
     return str(value)
+
+
+def _in_limits(name: str, number: float, origin: str) -> float:
+    low, high, hint = _LIMITS.get(name, (None, None, ""))
+    if not math.isfinite(number):
+        raise ConfigError(f"{origin}: {name} = {number} is not a finite number", hint or "Use a number.")
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
+        raise ConfigError(f"{origin}: {name} = {number:g} is out of range (must be {bounds})", hint)
+    return number
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -246,15 +276,9 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
             values[name] = bool(flags[name])
     if "prices" in from_file:
         values["prices"] = _prices(from_file["prices"], path)
-    if values.get("jobs", DEFAULT_JOBS) < 1:
-        raise ConfigError(f"jobs must be at least 1 (got {values['jobs']})", "Use --jobs 1 or more.")
     if not 0 < values.get("batch_discount", 0.5) <= 1:
         raise ConfigError(f"batch_discount must be above 0 and at most 1 (got {values['batch_discount']})",
                           "Use the provider's Batch API price as a fraction of the online price, e.g. 0.5.")
-    if values.get("context_tokens", 12000) < 500:
-        raise ConfigError("context_tokens must be at least 500", "Raise --context-tokens.")
-    if values.get("max_tokens", 1) < 1:
-        raise ConfigError(f"max_tokens must be at least 1 (got {values['max_tokens']})", "Use --max-tokens 1 or more.")
     effort = values.get("reasoning_effort")
     if effort is not None and str(effort).lower() not in REASONING_EFFORTS:
         raise ConfigError(f"reasoning effort {effort!r} ({origins.get('reasoning_effort')}) is not one of "
