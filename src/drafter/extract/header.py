@@ -292,7 +292,10 @@ def mark_front_furniture(layout: Layout, front: Front) -> None:
         column = [p for p in prose if p.x < ln.x1 and p.x1 > ln.x and p is not ln]
         if not column:
             continue
-        below = ln.size <= size - 0.5 and all(p.y > ln.y for p in column)
+        floor = min(p.y for p in column)
+        below = ln.size <= size - 0.5 and ln.y < floor and not any(  # a heading between: a small-print section
+            m.x < ln.x1 and m.x1 > ln.x and ln.y < m.y < floor and (m.size >= size + 0.5 or m.bold >= 0.6)
+            for m in lines)
         unlike = ln.size < size - 0.1 or (ln.font != font and abs(ln.size - size) > 0.05)
         above = unlike and any(order[id(p)] < order[id(ln)] and p.y < ln.y for p in column) and all(
             p.y < ln.y for p in column if order[id(p)] > order[id(ln)])
