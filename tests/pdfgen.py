@@ -62,6 +62,7 @@ class Text:
     rotate: float = 0.0
     leading: float | None = None
     in_figure: bool = False  # draw inside a form XObject, the way LaTeX embeds PDF figures
+    char_space: float = 0.0  # extra space after every glyph (the PDF Tc operator), in points
 
 
 @dataclass
@@ -131,6 +132,13 @@ def make_pdf(path: Path, pages: Sequence[Sequence[Text]], doc: Doc | None = None
                 c.rotate(item.rotate)
                 c.drawString(0, 0, item.text)
                 c.restoreState()
+            elif item.char_space:
+                obj = c.beginText(item.x, y)
+                obj.setFont(font, item.size)
+                obj.setCharSpace(item.char_space)
+                obj.textOut(item.text)
+                obj.setCharSpace(0)  # Tc stays in the graphics state: later text is not spaced
+                c.drawText(obj)
             else:
                 c.drawString(item.x, y, item.text)
             if item.link:

@@ -432,6 +432,12 @@ class _FontInfo:
         text = "".join(font.character_map.get(ch, ch) for ch in raw)
         return text, float(width)
 
+    def spaced(self, data: bytes, text: str) -> str:
+        """The text of `data` with a space between glyphs (single-byte fonts; others keep `text`)."""
+        if self._table is None:
+            return text
+        return " ".join(self.decode(bytes([code]))[0] for code in data)
+
     def decode(self, data: bytes) -> tuple[str, float, int, int]:
         """Text, width in 1/1000 text-space units, glyph count, count of single-byte spaces."""
         if self._table is not None:
@@ -590,7 +596,8 @@ class _ContentScanner:
         for item in items:
             first = item[:1]
             if first == b"(" or first == b"<":
-                text, width, count, spaces = decode(_decode_string_token(item))
+                data = _decode_string_token(item)
+                text, width, count, spaces = decode(data)
                 advance = (width * per_unit) + (tc * count + tw * spaces) * th
                 x0 = te * ca + tf * cc + ce
                 y0 = te * cb + tf * cd + cf
@@ -598,9 +605,13 @@ class _ContentScanner:
                 tf += advance * tb
                 if not text:
                     continue
-                x1 = te * ca + tf * cc + ce
+                if count > 1 and tc >= 0.5 * abs(fs):  # glyphs set half an em or more apart read as words
+                    text = font.spaced(data, text)
+                # the run ends at its last glyph, not after the character spacing that follows it
+                end_e, end_f = te - tc * th * ta, tf - tc * th * tb
+                x1 = end_e * ca + end_f * cc + ce
                 if is_rotated:
-                    y1 = te * cb + tf * cd + cf
+                    y1 = end_e * cb + end_f * cd + cf
                     runs.append(_TextRun(text, y0, y1, x0, size, name, True, figure))
                     continue
                 y0 += ts

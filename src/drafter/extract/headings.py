@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from drafter.extract.layout import Layout, Line, drop_marks, join_spans
+from drafter.extract.layout import Layout, Line, drop_marks, heading_size, join_spans, small_caps_text
 from drafter.ingest import RawDocument
 from drafter.paper import Section
 from drafter.text import (
@@ -33,6 +33,11 @@ REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(references|bibliography|literature
 FRONT_MATTER = re.compile(r"(?i)^(key\s?words|index terms|ccs concepts|general terms|acm reference format|"
                            r"categories and subject descriptors)\b")
 ACK = re.compile(r"^(?:\d{1,2}\.?\s+)?acknowledg(?:e)?ments?\b", re.I)
+# Statements journals print after the body (Nature, Springer, Elsevier): not sections of the paper
+END_MATTER = re.compile(r"(?i)^(?:online content|code availability|data availability|(?:data and )?materials "
+                        r"availability|additional information|author contributions?|competing interests?|"
+                        r"declaration of competing interest|ethics declarations?|reporting summary|"
+                        r"supplementary information|credit authorship contribution statement|funding)\s*$")
 ABSTRACT = re.compile(r"^\s*a\s?bstract\b\s*[.:\u2014\u2013-]?\s*(.*)$", re.I)
 _CAPTION = re.compile(r"^(?:fig(?:ure)?|table|algorithm|listing|eq(?:uation)?)\.?\s*\d", re.I)
 
@@ -42,11 +47,19 @@ def clean_title(text: str, force: bool = False) -> str:
     text = re.sub(r"\s+", " ", text).strip(" .")
     letters = [c for c in text if c.isalpha()]
     if letters and all(c.isupper() for c in letters) and (len(letters) > 12 or force):  # small/all caps
-        small = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "via",
-                 "with"}
-        words = text.lower().split(" ")
-        text = " ".join(w if i and w in small else w[:1].upper() + w[1:] for i, w in enumerate(words))
+        text = title_case(text.lower())
     return text
+
+
+_SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to",
+                          "via", "vs", "with"})
+
+
+def title_case(text: str) -> str:
+    """Capitalise each word but the small ones ("of", "and", ...) after the first; other letters stay."""
+    words = text.split(" ")
+    return " ".join(w.lower() if i and w.lower() in _SMALL_WORDS else w[:1].upper() + w[1:]
+                    for i, w in enumerate(words))
 
 
 
@@ -60,49 +73,81 @@ class Heading:
     forced: bool = False  # confirmed by the PDF outline (bookmarks)
 
 
-def classify_heading(line: Line, body: float, loose: bool = False) -> Heading | None:
+_NUMBER_PREFIX = re.compile(r"^(?:[IVX]+|[A-H]|\d{1,2})(?:\.\d{1,2})*\.?\s+(\S.*)$")
+_ITALIC_FONT = re.compile(r"(?i)ital|oblique|-it(?:$|[A-Z])|cmti\d|lmromanit|cmsl\d")
+
+
+def _emphasised(line: Line, text: str, body: float, body_font: str,
+                heading_fonts: frozenset[str] = frozenset()) -> bool:
+    """Whether a line is set apart like a heading: bold, larger, capitals after a number, or numbered and set
+    in italic or in the font of the paper's other headings (`heading_fonts`), not the body's."""
+    numbered = _NUMBER_PREFIX.match(text)
+    small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
+        numbered and _is_caps(numbered.group(1)) and sum(c.isalpha() for c in numbered.group(1)) >= 4)
+    if line.bold >= 0.6 or heading_size(line) >= body + 0.9 or small_caps:
+        return True
+    if REFERENCES.match(text) or re.fullmatch(r"(?i)acknowledge?ments?\.?", text):
+        return True
+    if not line.spans and SECTION_NUM.match(text):  # text-only page: numbering decides
+        return True
+    # a numbered line wholly in italic where the body is upright: IEEE/Elsevier subsection headings
+    if not numbered or not body_font or _ITALIC_FONT.search(body_font) or len(text) > 90:
+        return False
+    words = [s for s in line.spans if any(c.isalpha() for c in s.text)]
+    if line.size < body - 0.6 or not words or any(s.font == body_font for s in words):
+        return False
+    return all(_ITALIC_FONT.search(s.font) for s in words) or all(s.font in heading_fonts for s in words)
+
+
+def _split_number(text: str) -> tuple[str, str, bool] | None:
+    """(number, title, appendix) of a heading's text; a bare "Appendix" line gives None (the caller decides)."""
+    m = SECTION_NUM.match(text)
+    if m:
+        return m.group(1), m.group(2), False
+    ma = _APPENDIX_WORD.match(text)
+    if ma:
+        if ma.group(2) and not ma.group(2)[:1].isupper() and not ma.group(1):
+            return None
+        if ma.group(1) or ma.group(2):
+            return ma.group(1) or "", ma.group(2) or text, True
+        return None
+    mb = _APPENDIX_NUM.match(text)
+    if mb and mb.group(2)[:1].isupper():
+        return mb.group(1), mb.group(2), True
+    mr = _ROMAN_NUM.match(text)
+    if mr and mr.group(1):
+        return str(_parse_roman(mr.group(1))), mr.group(2), False
+    return "", text, False
+
+
+def classify_heading(line: Line, body: float, loose: bool = False, body_font: str = "",
+                     heading_fonts: frozenset[str] = frozenset()) -> Heading | None:
     """Decide whether a line is a section heading (bold or larger, numbered or a known section name).
 
     `loose` also accepts unnumbered bold lines at body size: for papers whose headings carry no numbers.
     """
-    text = restore_accents(expand_ligatures(line.text)).strip()
+    text = restore_accents(expand_ligatures(line.text)).replace("\u00ad", "-").strip()  # a drawn soft hyphen
     if len(text) > 110 or len(text) < 3 or line.boiler or line.figure:
         return None
-    small_caps = bool(re.search(r"(?i)csc|smallcap|-sc\b|caps", line.font)) or bool(
-        re.fullmatch(r"(?:[IVX]+|[A-H]|\d{1,2})(?:\.\d{1,2})*\.?\s+[A-Z][A-Z0-9 ,:&'-]{3,}", text))
-    emphasised = (line.bold >= 0.6 or line.size >= body + 0.9 or small_caps
-                  or bool(REFERENCES.match(text)) or bool(re.fullmatch(r"(?i)acknowledge?ments?\.?", text))
-                  or (not line.spans and bool(SECTION_NUM.match(text))))  # text-only page: numbering decides
-    if not emphasised or _CAPTION.match(text):
+    if not _emphasised(line, text, body, body_font, heading_fonts) or _CAPTION.match(text):
         return None
-    m = SECTION_NUM.match(text)
-    number = ""
-    appendix = False
-    title = text
-    if m:
-        number, title = m.group(1), m.group(2)
-    else:
-        ma = _APPENDIX_WORD.match(text)
-        if ma and ma.group(2) and not ma.group(2)[:1].isupper() and not ma.group(1):
-            return Heading(line, "Appendix", 1, "", True)
-        if ma and (ma.group(1) or ma.group(2)):
-            number, title, appendix = ma.group(1) or "", ma.group(2) or text, True
-        elif ma:
-            return Heading(line, "Appendix", 1, "", True)
-        else:
-            mb = _APPENDIX_NUM.match(text)
-            if mb and len(mb.group(1)) >= 1 and mb.group(2)[:1].isupper():
-                number, title, appendix = mb.group(1), mb.group(2), True
-            else:
-                mr = _ROMAN_NUM.match(text)
-                if mr and mr.group(1):
-                    number, title = str(_parse_roman(mr.group(1))), mr.group(2)
+    parts = _split_number(text)
+    if parts is None:
+        return Heading(line, "Appendix", 1, "", True)
+    number, title, appendix = parts
+    cased = small_caps_text(line)
+    if cased is not None:  # fake small caps: the title in the case its letter sizes show
+        cased = restore_accents(expand_ligatures(cased)).replace("\u00ad", "-").strip()
+        if len(cased) == len(text) and title in text and title[:1].isupper():
+            start = text.index(title)
+            title = title_case(re.sub(r"\s+", " ", cased[start:start + len(title)]))
     title = re.sub(r"\s+", " ", strip_footnote_marks(title)).strip(" .:")
     if not title or not title[:1].isupper() or title.endswith((",", ";")) or len(title.split()) > 14:
         return None
     if re.search(r"[=<>\u2264\u2265\u2208]|\d{3,}", title):
         return None
-    if not number and not (line.size >= body + 0.9 or REFERENCES.match(text) or ACK.match(text)
+    size = heading_size(line)
+    if not number and not (size >= body + 0.9 or REFERENCES.match(text) or ACK.match(text)
                            or ABSTRACT.match(text) or (loose and line.bold >= 0.98)):
         return None
     if not number and (title.endswith(".") or len(title.split()) > 8):
@@ -116,13 +161,38 @@ def _is_caps(text: str) -> bool:
     return bool(letters) and all(c.isupper() for c in letters)
 
 
-def fix_heading_case(sections: list[Section]) -> None:
+def fix_heading_case(sections: list[Section], acronyms: frozenset[str] = frozenset()) -> None:
     """Headings set in capitals / small caps get mixed case; lone acronyms ("BERT") stay unless every heading
-    of the paper is in capitals (then the style, not the word, made them capitals)."""
+    of the paper is in capitals (then the style, not the word, made them capitals). Words the body text
+    writes in capitals (`acronyms`, see `find_acronyms`) are capitals again: "Vanilla LSTM", "SE Blocks"."""
     caps_style = sum(_is_caps(s.title) for s in sections) >= max(2, 0.6 * len(sections))
     for sec in sections:
         if _is_caps(sec.title) and (caps_style or " " in sec.title or len(sec.title) >= 7):
             sec.title = clean_title(sec.title, force=True)
+        if acronyms:
+            sec.title = _WORD.sub(lambda m: m.group().upper() if m.group().upper() in acronyms and not any(
+                c.isupper() for c in m.group()[1:]) else m.group(), sec.title)
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_CAPS_WORD = re.compile(r"(?<![\w-])[A-Z0-9]*[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])")
+
+
+def find_acronyms(lines: list[Line], body: float) -> frozenset[str]:
+    """Words the body text writes in capitals (two letters or more, more often so than not): acronyms.
+    Lines wholly in capitals (headings, headers) do not count."""
+    caps: Counter[str] = Counter()
+    other: Counter[str] = Counter()
+    for ln in lines:
+        if abs(ln.size - body) > 0.6 or ln.kind != "body" or _is_caps(ln.text):
+            continue
+        for m in _WORD.finditer(ln.text):
+            word = m.group()
+            if sum(c.isupper() for c in word) >= 2 and word.upper() == word:
+                caps[word] += 1
+            else:
+                other[word.upper()] += 1
+    return frozenset(w for w, n in caps.items() if n >= 2 and n > other[w])
 
 
 def add_outline_headings(doc: RawDocument, lines: list[Line], candidates: list[Heading],
@@ -163,7 +233,7 @@ def _fold_heading(text: str) -> str:
 def _is_special_heading(h: Heading) -> bool:
     text = h.line.text
     return bool(REFERENCES.match(text) or ACK.match(text) or ABSTRACT.match(text) or h.title == "Appendix"
-                or FRONT_MATTER.match(h.title))
+                or FRONT_MATTER.match(h.title) or END_MATTER.match(h.title))
 
 
 def _parse_roman(numeral: str) -> int:
@@ -175,9 +245,16 @@ def _parse_roman(numeral: str) -> int:
     return total
 
 
+def _style(h: Heading) -> tuple[str, float]:
+    return h.line.font, round(heading_size(h.line))
+
+
 def select_headings(candidates: list[Heading]) -> list[Heading]:
-    """Keep headings whose numbering is consistent: top-level numbers count up, sub-numbers follow them."""
-    out: list[Heading] = []
+    """Keep headings whose numbering is consistent: top-level numbers count up, sub-numbers follow them.
+
+    Lettered headings ("A. Factors for Forks") set in another style than the numbered sections and
+    restarting at A under each of them are subsections (IEEE); otherwise they are appendices A, B, C...
+    """
     numbered_fonts = {h.line.font for h in candidates if h.number}
     texts = Counter(h.title for h in candidates if not h.number)
     if len(numbered_fonts) and sum(1 for h in candidates if h.number) >= 2:
@@ -188,24 +265,28 @@ def select_headings(candidates: list[Heading]) -> list[Heading]:
         first_numbered = next(i for i, h in enumerate(candidates) if h.number)
         candidates = [h for i, h in enumerate(candidates)
                       if i >= first_numbered or h.forced or _is_special_heading(h)]
+    top_styles = {_style(h) for h in candidates if h.number.isdigit() and not h.appendix}
+    out: list[Heading] = []
     top = 0
-    sub_prefix = ""
-    appendix_letter = ""
+    sub_prefix = sub_letter = appendix_letter = ""
     for h in candidates:
         if h.number and h.number.split(".")[0].isdigit() and not h.appendix:
             parts = [int(p) for p in h.number.split(".")]
             if len(parts) == 1:
                 if top and parts[0] != top + 1:
                     continue
-                top = parts[0]
-                sub_prefix = h.number
+                top, sub_prefix, sub_letter = parts[0], h.number, ""
             elif str(parts[0]) != sub_prefix.split(".")[0] or parts[0] != top:
                 continue
         elif h.number and h.appendix:
             if not top:  # lettered headings before the numbered body are not appendices ("A Study of ...")
                 continue
             letter = h.number.split(".")[0]
-            if "." not in h.number:
+            if (len(h.number) == 1 and not appendix_letter and _style(h) not in top_styles
+                    and ord(letter) == ord(sub_letter or "@") + 1):
+                sub_letter = letter  # a lettered subsection of the numbered section above it
+                h.level, h.appendix, h.number = 2, False, f"{top}.{ord(letter) - 64}"
+            elif "." not in h.number:
                 if appendix_letter and ord(letter) != ord(appendix_letter) + 1:
                     continue
                 if not appendix_letter and letter != "A":
@@ -215,7 +296,6 @@ def select_headings(candidates: list[Heading]) -> list[Heading]:
                 continue
         out.append(h)
     return out
-
 
 
 @dataclass
@@ -228,134 +308,181 @@ class Body:
     url_text: list[str] = field(default_factory=list)  # prose outside the references, where URLs are looked for
 
 
-def find_headings(doc: RawDocument, lines: list[Line], body: float, skip_ids: set[int]) -> list[Heading]:
+def find_headings(doc: RawDocument, lines: list[Line], body: float, skip_ids: set[int],
+                  body_font: str = "") -> list[Heading]:
     """The section headings among `lines`: numbered ones when the paper numbers them, else bold lines."""
-    candidates: list[Heading] = []
-    for ln in lines:
-        if id(ln) in skip_ids:
-            continue
-        h = classify_heading(ln, body)
-        if h is not None:
-            candidates.append(h)
+    candidates = [h for ln in lines if id(ln) not in skip_ids
+                  and (h := classify_heading(ln, body, body_font=body_font)) is not None]
+    # numbered lines in the face the top-level headings use (not the body's) are headings too
+    fonts = frozenset(h.line.font for h in candidates if h.number.isdigit() and not h.appendix) - {body_font}
+    if fonts:
+        candidates = [h for ln in lines if id(ln) not in skip_ids and (h := classify_heading(
+            ln, body, body_font=body_font, heading_fonts=fonts)) is not None]
     if sum(1 for h in candidates if h.number and not h.appendix) < 2:  # unnumbered headings: bold lines
         candidates = [h for ln in lines if id(ln) not in skip_ids
-                      and (h := classify_heading(ln, body, loose=True)) is not None]
+                      and (h := classify_heading(ln, body, loose=True, body_font=body_font)) is not None]
     candidates = add_outline_headings(doc, lines, candidates, skip_ids)
-    return select_headings(candidates)
+    selected = select_headings(candidates)
+    if sum(1 for h in selected if h.number and not h.appendix) < 2:
+        _levels_by_size(selected)
+    return selected
+
+
+def _levels_by_size(headings: list[Heading]) -> None:
+    """Levels of unnumbered headings from their size: the first heading's size and above is the top level,
+    each smaller size one level further down (AAAI, Nature: large section, smaller subsection headings)."""
+    plain = [h for h in headings if not h.number and not h.forced and not _is_special_heading(h)]
+    if not plain:
+        return
+    top = heading_size(plain[0].line)
+    smaller = sorted({round(heading_size(h.line) * 2) / 2 for h in plain if heading_size(h.line) < top - 0.3},
+                     reverse=True)
+    for h in plain:
+        size = heading_size(h.line)
+        if size < top - 0.3:
+            h.level = 2 + smaller.index(round(size * 2) / 2)
 
 
 def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstract_line: Line | None) -> Body:
     """Walk the content pages: the abstract, each section's text, the reference lines, prose for URLs."""
-    body = layout.body
     all_lines: list[Line] = [ln for lns in layout.pages[layout.first:] for ln in lns]
     not_prose = {id(ln) for ln in all_lines if ln.kind != "body"}
-    headings = find_headings(doc, all_lines, body, {id(ln) for ln in title_lines} | not_prose)
-    paragraphs = _Paragraphs(all_lines, body)
-    heading_at = {id(h.line): h for h in headings}
+    headings = find_headings(doc, all_lines, layout.body, {id(ln) for ln in title_lines} | not_prose,
+                             layout.body_font)
     vocab = collect_vocabulary("\n".join(ln.text for ln in all_lines))
+    walk = _BodyWalk(all_lines, headings, layout.body, abstract_line, not_prose, vocab)
+    walk.run()
+    sections = [s for s in walk.sections if s.title]
+    fix_heading_case(sections, find_acronyms(all_lines, layout.body))
+    return Body(walk.abstract_text(), sections, walk.references_lines, walk.url_text)
 
-    sections: list[Section] = []
-    references_lines: list[Line] = []
-    abstract_lines: list[Line] = []
-    body_url_text: list[str] = []
-    state = "front"
-    after_refs = False
-    current: list[str] = []
-    start_index = all_lines.index(abstract_line) if abstract_line in all_lines else 0
-    inline_abstract = ""
-    if abstract_line is not None:
-        m = ABSTRACT.match(abstract_line.text)
-        inline_abstract = m.group(1) if m else ""
 
-    target: Section | None = None
+class _BodyWalk:
+    """One pass over the content lines: each line goes to the abstract, the current section, the
+    references, or nowhere (furniture, floats), as the headings met so far decide."""
 
-    def flush() -> None:
-        if target is not None:
-            text = unwrap_lines(normalize_text("\n".join(current), vocab))
-            target.text = f"{target.text}\n\n{text}".strip() if target.text else text
-        current.clear()
+    def __init__(self, lines: list[Line], headings: list[Heading], body: float, abstract_line: Line | None,
+                 not_prose: set[int], vocab: set[str]) -> None:
+        self.lines, self.body, self.abstract_line = lines, body, abstract_line
+        self.not_prose, self.vocab = not_prose, vocab
+        self.heading_at = {id(h.line): h for h in headings}
+        self.paragraphs = _Paragraphs(lines, body)
+        self.sections: list[Section] = []
+        self.references_lines: list[Line] = []
+        self.abstract_lines: list[Line] = []
+        self.url_text: list[str] = []
+        self.state = "front"
+        self.after_refs = False
+        self.current: list[str] = []
+        self.target: Section | None = None
+        self.consumed: set[int] = set()
+        self.abstract_size: float | None = None
+        self.start_index = lines.index(abstract_line) if abstract_line in lines else 0
 
-    abstract_size = None
-    consumed: set[int] = set()
-    for idx, ln in enumerate(all_lines):
-        if id(ln) in consumed:
-            continue
-        h = heading_at.get(id(ln))
-        if h is not None and (idx > start_index or abstract_line is None):
-            if ABSTRACT.match(ln.text):
-                state = "abstract"
+    def run(self) -> None:
+        for idx, ln in enumerate(self.lines):
+            if id(ln) in self.consumed:
                 continue
-            # a heading wrapped over several lines: same style, directly below, not numbered itself
-            title = h.title
-            for nxt in all_lines[idx + 1:idx + 3]:
-                if (ln.spans and nxt.page == ln.page and nxt.font == ln.font and abs(nxt.size - ln.size) < 0.2
-                        and 0 < ln.y - nxt.y < 1.6 * ln.size
-                        and (id(nxt) not in heading_at or not heading_at[id(nxt)].number)
-                        and not SECTION_NUM.match(nxt.text) and len(nxt.text) < 80):
-                    title = f"{title} {strip_footnote_marks(nxt.text).strip()}".strip()
-                    consumed.add(id(nxt))
-                    ln = nxt
-                else:
-                    break
-            flush()
-            if REFERENCES.match(h.line.text):
-                state, target = "refs", None
-                after_refs = True
+            h = self.heading_at.get(id(ln))
+            if h is not None and (idx > self.start_index or self.abstract_line is None):
+                self.heading(idx, h)
+            elif ln is self.abstract_line:
+                self.state = "abstract"
+            elif ln.boiler:
                 continue
-            if ACK.match(h.line.text) or FRONT_MATTER.match(h.title):
-                state, target = "skip", None
-                continue
-            if h.title == "Appendix" and not h.number:
-                state, target = "skip", None
-                after_refs = True
-                continue
-            if state == "refs" and not h.number and h.line.size < body + 0.9:
-                references_lines.append(h.line)
-                continue
-            is_appendix = h.appendix or after_refs or bool(
-                sections and sections[-1].appendix and not h.number[:1].isdigit())
-            target = Section(title.strip(" .:"), h.level, h.line.page, "", is_appendix)
-            sections.append(target)
-            state = "section"
-            continue
-        if ln is abstract_line:
-            state = "abstract"
-            continue
-        if ln.boiler:
-            continue
-        if ln.figure or id(ln) in not_prose:  # plot labels, captions, tables, footnotes: URLs there still count
-            body_url_text.append(ln.text)
-            continue
-        if state == "abstract" and idx > start_index:
-            if abstract_size is None:
-                abstract_size = ln.size
-            keywords = re.match(r"(?i)(key\s?words|index terms|ccs concepts|acm reference format)\b", ln.text)
-            # no heading after the abstract: it still ends with its page once it has some text, or when long
-            overflow = abstract_lines and ((ln.page != abstract_lines[0].page and len(abstract_lines) >= 3)
-                                           or sum(len(a.text) for a in abstract_lines) > 4000)
-            if keywords or overflow:
-                state = "front"
-                body_url_text.append(ln.text)
-            elif abs(ln.size - abstract_size) <= 0.6:
-                abstract_lines.append(ln)
-            continue
-        if state == "section":
-            if current and paragraphs.starts(ln):
-                current.append("")
-            paragraphs.last = ln
-            current.append(ln.text)
-            body_url_text.append(ln.text)
-        elif state == "refs":
-            references_lines.append(ln)
+            elif ln.figure or id(ln) in self.not_prose:  # plot labels, captions, tables, footnotes: URLs count
+                self.url_text.append(ln.text)
+            elif self.state == "abstract" and idx > self.start_index:
+                self.abstract_line_seen(ln)
+            elif self.state == "section":
+                self.section_line(ln)
+            elif self.state == "refs":
+                self.references_lines.append(ln)
+            else:
+                self.url_text.append(ln.text)
+        self.flush()
+
+    def flush(self) -> None:
+        if self.target is not None:
+            text = unwrap_lines(normalize_text("\n".join(self.current), self.vocab))
+            self.target.text = f"{self.target.text}\n\n{text}".strip() if self.target.text else text
+        self.current.clear()
+
+    def heading(self, idx: int, h: Heading) -> None:
+        """A heading starts the abstract, the references, skipped end matter, or a new section."""
+        if ABSTRACT.match(h.line.text):
+            self.state = "abstract"
+            return
+        title = self.wrapped_title(idx, h)
+        self.flush()
+        text = h.line.text
+        if REFERENCES.match(text):
+            self.state, self.target, self.after_refs = "refs", None, True
+        elif ACK.match(text) or FRONT_MATTER.match(h.title) or END_MATTER.match(h.title):
+            self.state, self.target = "skip", None
+        elif h.title == "Appendix" and not h.number:
+            self.state, self.target, self.after_refs = "skip", None, True
+        elif self.state == "refs" and h.line.bold < 0.6 and heading_size(h.line) < self.body + 0.9 and (
+                not h.number or not h.appendix):  # a numbered entry of the reference list
+            self.references_lines.append(h.line)
         else:
-            body_url_text.append(ln.text)
-    flush()
-    abstract_raw = "\n".join(([inline_abstract] if inline_abstract else [])
-                             + [join_spans(drop_marks(ln.spans)) or ln.text for ln in abstract_lines])
-    abstract = unwrap_lines(normalize_text(strip_footnote_marks(abstract_raw), vocab))
-    sections = [s for s in sections if s.title]
-    fix_heading_case(sections)
-    return Body(abstract, sections, references_lines, body_url_text)
+            sections = self.sections
+            is_appendix = h.appendix or self.after_refs or bool(
+                sections and sections[-1].appendix and not h.number[:1].isdigit())
+            self.target = Section(title.strip(" .:"), h.level, h.line.page, "", is_appendix)
+            sections.append(self.target)
+            self.state = "section"
+
+    def wrapped_title(self, idx: int, h: Heading) -> str:
+        """The heading's title, with the lines it wraps onto: same style, directly below, not numbered."""
+        ln, title = h.line, h.title
+        caps = _is_caps(h.title)
+        # a heading in the body's own font and size is told apart by its number or capitals alone: the
+        # line below it can only continue it in the same capitals
+        plain = abs(ln.size - self.body) < 0.6 and ln.bold < 0.6
+        for nxt in self.lines[idx + 1:idx + 3]:
+            other = self.heading_at.get(id(nxt))
+            if (ln.spans and nxt.page == ln.page and nxt.font == ln.font and abs(nxt.size - ln.size) < 0.2
+                    and 0 < ln.y - nxt.y < 1.6 * ln.size and (other is None or not other.number)
+                    and not SECTION_NUM.match(nxt.text) and len(nxt.text) < 80
+                    and (_is_caps(nxt.text) == caps or not (caps or plain))):
+                title = f"{title} {strip_footnote_marks(nxt.text).strip()}".strip()
+                self.consumed.add(id(nxt))
+                ln = nxt
+            else:
+                break
+        return title
+
+    def abstract_line_seen(self, ln: Line) -> None:
+        """A line after the abstract's start: part of it, or the end of it (keywords, a new page, length)."""
+        if self.abstract_size is None:
+            self.abstract_size = ln.size
+        lines = self.abstract_lines
+        keywords = re.match(r"(?i)(key\s?words|index terms|ccs concepts|acm reference format)\b", ln.text)
+        # no heading after the abstract: it still ends with its page once it has some text, or when long
+        overflow = lines and ((ln.page != lines[0].page and len(lines) >= 3)
+                              or sum(len(a.text) for a in lines) > 4000)
+        if keywords or overflow:
+            self.state = "front"
+            self.url_text.append(ln.text)
+        elif abs(ln.size - self.abstract_size) <= 0.6:
+            lines.append(ln)
+
+    def abstract_text(self) -> str:
+        inline = ""
+        if self.abstract_line is not None:
+            m = ABSTRACT.match(self.abstract_line.text)
+            inline = m.group(1) if m else ""
+        raw = "\n".join(([inline] if inline else [])
+                        + [join_spans(drop_marks(ln.spans)) or ln.text for ln in self.abstract_lines])
+        return unwrap_lines(normalize_text(strip_footnote_marks(raw), self.vocab))
+
+    def section_line(self, ln: Line) -> None:
+        if self.current and self.paragraphs.starts(ln):
+            self.current.append("")
+        self.paragraphs.last = ln
+        self.current.append(ln.text)
+        self.url_text.append(ln.text)
 
 
 class _Paragraphs:

@@ -3,9 +3,10 @@ page numbers, cover pages, rotated margin stamps) and the body font size measure
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from drafter.ingest import RawDocument, Span
 from drafter.text import FOOTNOTE_MARKS
@@ -29,6 +30,20 @@ class Line:
     kind: str = "body"  # or what floats found it to be: "caption", "table", "figure", "footnote"
 
 
+def small_caps_step(left: Span, right: Span) -> bool:
+    """Whether `right` continues `left` in fake small caps: the same font, capitals only, a full-size
+    capital then smaller ones ("E" + "XPERIMENTAL"), as LaTeX's \\textsc and Word's small caps draw them."""
+    if left.font != right.font or not right.size or not 0.55 <= right.size / (left.size or 1.0) <= 0.92:
+        return False
+    a, b = left.text.rstrip(), right.text.lstrip()
+    return bool(a) and bool(b) and a[-1].isupper() and b[0].isupper() and _all_caps(a) and _all_caps(b)
+
+
+def _all_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters)
+
+
 def join_spans(spans: list[Span]) -> str:
     parts: list[str] = []
     last: Span | None = None
@@ -36,6 +51,8 @@ def join_spans(spans: list[Span]) -> str:
         if last is not None:
             gap = span.x - last.x1
             small = min(span.size, last.size) or 1.0
+            if small_caps_step(last, span):  # kerning between the capital and its small capitals
+                small = max(span.size, last.size)
             if gap > 0.8 * small:
                 parts.append("  ")
             elif gap > 0.15 * small and not parts[-1].endswith(" ") and not span.text.startswith(" "):
@@ -118,6 +135,40 @@ def _find_line_numbers(groups: dict[int, list[Span]]) -> set[int]:
     return out
 
 
+def heading_size(line: Line) -> float:
+    """The size a heading reads at: its largest letters when it is set in fake small caps (capitals only,
+    full-size initials over smaller capitals), else the line's dominant size."""
+    sized = [s for s in line.spans if any(c.isalpha() for c in s.text)]
+    if len(sized) < 2 or not _all_caps(line.text):
+        return line.size
+    top = max(s.size for s in sized)
+    if any(small_caps_step(a, b) for a, b in itertools.pairwise(sized)):
+        return top
+    return line.size
+
+
+def small_caps_text(line: Line) -> str | None:
+    """A fake small caps line in the case it stands for: capitals drawn smaller than the line's largest
+    are lower case ("A"+"VERAGED" -> "Averaged"), words drawn at full size stay capitals ("A-GEM").
+    None when the line is not set that way."""
+    if heading_size(line) == line.size and not any(
+            small_caps_step(a, b) for a, b in itertools.pairwise(line.spans)):
+        return None
+    top = max(s.size for s in line.spans)
+    spans = [replace(s, text=s.text.lower()) if s.size < 0.92 * top else s for s in line.spans]
+    return join_spans(spans)
+
+
+def measure_body_font(pages: list[list[Line]], body: float) -> str:
+    """The font most body-size text is set in (headings in another face stand out from it)."""
+    weights: Counter[str] = Counter()
+    for lines in pages:
+        for ln in lines:
+            if abs(ln.size - body) <= 0.6 and not ln.figure:
+                weights[ln.font] += len(ln.text)
+    return weights.most_common(1)[0][0] if weights else ""
+
+
 def measure_body_size(pages: list[list[Line]]) -> float:
     weights: Counter[float] = Counter()
     for lines in pages:
@@ -155,6 +206,7 @@ class Layout:
     heights: list[float]
     body: float  # font size of the body text
     first: int  # index of the first content page (cover pages before it)
+    body_font: str = ""  # the font most body text is set in
 
 
 def read_layout(doc: RawDocument) -> Layout:
@@ -166,7 +218,7 @@ def read_layout(doc: RawDocument) -> Layout:
     first = 0
     while first + 1 < len(pages) and first < 2 and is_cover_page(pages[first]):
         first += 1
-    return Layout(pages, rotated, heights, body, first)
+    return Layout(pages, rotated, heights, body, first, measure_body_font(pages, body))
 
 
 def is_cover_page(lines: list[Line]) -> bool:

@@ -1,0 +1,166 @@
+"""Generated PDFs -> the headings and body text rules of issue 16, one typographic case per test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from drafter.extract import extract_paper
+from drafter.ingest import read_pdf
+from pdfgen import Text, make_pdf
+
+PROSE = ("This paragraph is ordinary body text that explains the method in some detail and keeps going "
+         "for a while so that the page looks like a real paper with real sentences in it. ")
+
+
+def small_caps(text: str, x: float, y: float, size: float = 12.0, font: str = "Times-Roman",
+               full: tuple[str, ...] = ()) -> list[Text]:
+    """Text drawn the way \\textsc and Word draw small caps: each word's first capital at `size`, the other
+    capitals at 80 % of it (words in `full` wholly at `size`), every size change a separate string."""
+    items: list[Text] = []
+    small = 0.8 * size
+    for word in text.split(" "):
+        pieces = [(word, size)] if word in full or len(word) == 1 else [(word[0], size), (word[1:].upper(), small)]
+        if word[:1].isdigit():
+            pieces = [(word, size)]
+        for piece, sz in pieces:
+            items.append(Text(piece, x, y, sz, font=font))
+            x += stringWidth(piece, font, sz) + 0.3  # a little kerning between the sizes
+        x += stringWidth(" ", font, size) + 1.0
+    return items
+
+
+def page(blocks: list[list[Text] | str], top: float = 720.0) -> list[Text]:
+    """Blocks top-down: a list of Text items drawn on one line (a heading), or a string of body lines."""
+    out: list[Text] = []
+    y = top
+    for block in blocks:
+        y -= 22
+        if isinstance(block, str):
+            for k, line in enumerate(block.split("\n")):
+                out.append(Text(line, 72, y - 12 * k, 10))
+            y -= 12 * block.count("\n") + 4
+        else:
+            for item in block:
+                item.y = y
+            out.extend(block)
+    return out
+
+
+def lines(n: int, words: str = PROSE) -> str:
+    text = words * (n // 2 + 1)
+    chunks = [text[i:i + 88] for i in range(0, 88 * n, 88)]
+    return "\n".join(c.strip() for c in chunks)
+
+
+def extract(tmp_path: Path, pages: list[list[Text]]):
+    make_pdf(tmp_path / "p.pdf", pages)
+    return extract_paper(read_pdf(tmp_path / "p.pdf"))
+
+
+def heads(paper) -> list[tuple[str, int]]:
+    return [(s.title, s.level) for s in paper.sections if not s.appendix]
+
+
+def test_fake_small_caps_headings_are_whole_words_in_mixed_case(tmp_path):
+    body = lines(6, "We compare A-GEM with GEM and with EWC on many tasks, and A-GEM is fast. ")
+    first = page([[Text("Small Caps Everywhere", 72, 0, 17, True)], body,
+                  small_caps("1 INTRODUCTION", 72, 0), body,
+                  small_caps("2 AVERAGED GRADIENT EPISODIC MEMORY (A-GEM)", 72, 0), body,
+                  small_caps("3 ROLE OF SE BLOCKS", 72, 0, full=("SE",)), body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert heads(paper) == [("Introduction", 1), ("Averaged Gradient Episodic Memory (A-GEM)", 1),
+                            ("Role of SE Blocks", 1)]
+
+
+def test_capitals_headings_keep_the_acronyms_the_body_writes(tmp_path):
+    body = lines(6, "The vanilla LSTM and the SE blocks of the LSTM model are compared with SE nets. ")
+    first = page([[Text("Acronyms in Headings", 72, 0, 17, True)], body,
+                  [Text("1 INTRODUCTION", 72, 0, 12, True)], body,
+                  [Text("2 VANILLA LSTM", 72, 0, 12, True)], body,
+                  [Text("3 ROLE OF SE BLOCKS", 72, 0, 12, True)], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Vanilla LSTM", "Role of SE Blocks"]
+
+
+def test_ieee_roman_capitals_and_italic_lettered_subsections(tmp_path):
+    body = lines(5)
+    first = page([[Text("An IEEE Style Paper", 72, 0, 17, True)], body,
+                  [Text("I. INTRODUCTION", 200, 0, 10)], body,
+                  [Text("II. SYSTEM DESIGN", 200, 0, 10)], body,
+                  [Text("A. Function Module", 72, 0, 10, font="Times-Italic")], body,
+                  [Text("B. Business Process", 72, 0, 10, font="Times-Italic")], body])
+    second = page([[Text("III. EXPERIMENTS AND RESULTS", 200, 0, 10)],
+                   "In order to consider the tradeoff between security and performance, we set the\n"
+                   + lines(4),
+                   [Text("A. Results", 72, 0, 10, font="Times-Italic")], body,
+                   [Text("IV. CONCLUSION", 200, 0, 10)], body])
+    paper = extract(tmp_path, [first, second, page([lines(30)])])
+    assert heads(paper) == [("Introduction", 1), ("System Design", 1), ("Function Module", 2),
+                            ("Business Process", 2), ("Experiments and Results", 1), ("Results", 2),
+                            ("Conclusion", 1)]
+
+
+def test_numbered_lines_in_the_headings_face_are_subsections(tmp_path):
+    body = lines(5)
+    first = page([[Text("Headings in Their Own Face", 72, 0, 17, True)], body,
+                  [Text("1 INTRODUCTION", 72, 0, 11, font="Helvetica")], body,
+                  [Text("1.1 A Brief History of the Field", 72, 0, 10, font="Helvetica")], body,
+                  [Text("2 OVERVIEW", 72, 0, 11, font="Helvetica")], body,
+                  [Text("2.1 Notations and Definitions", 72, 0, 10, font="Helvetica")], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert heads(paper) == [("Introduction", 1), ("A Brief History of the Field", 2), ("Overview", 1),
+                            ("Notations and Definitions", 2)]
+
+
+def test_char_spacing_between_number_and_initial_is_a_space(tmp_path):
+    """IEEE journals set "1 INTRODUCTION" as the string "1I" with wide character spacing, then the
+    small capitals "NTRODUCTION": the number is a word of its own and the run ends at its last glyph."""
+    body = lines(5)
+    x = 72 + stringWidth("1", "Times-Roman", 12) + 8 + stringWidth("I", "Times-Roman", 12)
+    first = page([[Text("Spaced Numbers", 72, 0, 17, True)], body,
+                  [Text("1I", 72, 0, 12, char_space=8), Text("NTRODUCTION", x + 0.2, 0, 9)], body,
+                  [Text("2M", 72, 0, 12, char_space=8),
+                   Text("ETHOD", 72 + stringWidth("2", "Times-Roman", 12) + 8.2
+                        + stringWidth("M", "Times-Roman", 12), 0, 9)], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert heads(paper) == [("Introduction", 1), ("Method", 1)]
+
+
+def test_unnumbered_headings_take_their_level_from_size(tmp_path):
+    body = lines(5)
+    first = page([[Text("Sizes Make Levels", 72, 0, 17, True)], body,
+                  [Text("Introduction", 72, 0, 12, True)], body,
+                  [Text("Our Approach", 72, 0, 12, True)], body,
+                  [Text("Actor Networks", 72, 0, 11, True)], body,
+                  [Text("Experiments", 72, 0, 12, True)], body,
+                  [Text("Image Datasets", 72, 0, 11, True)], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert heads(paper) == [("Introduction", 1), ("Our Approach", 1), ("Actor Networks", 2),
+                            ("Experiments", 1), ("Image Datasets", 2)]
+
+
+def test_journal_end_matter_is_not_a_section(tmp_path):
+    body = lines(5)
+    first = page([[Text("End Matter", 72, 0, 17, True)], body,
+                  [Text("Introduction", 72, 0, 12, True)], body,
+                  [Text("Conclusion", 72, 0, 12, True)], body,
+                  [Text("Online content", 72, 0, 12, True)], lines(2, "Any methods are available online. "),
+                  [Text("Code availability", 72, 0, 12, True)], lines(2, "The code is on the web. "),
+                  [Text("Data availability", 72, 0, 12, True)], lines(2, "The data are on the web. ")])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Conclusion"]
+    assert "available online" not in paper.sections[-1].text
+
+
+def test_drawn_soft_hyphen_in_a_heading_is_a_hyphen(tmp_path):
+    body = lines(5)
+    first = page([[Text("Soft Hyphens", 72, 0, 17, True)], body,
+                  [Text("1 Introduction", 72, 0, 12, True)], body,
+                  [Text("2 Few\u00adshot Recognition", 72, 0, 12, True)], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Few-shot Recognition"]
