@@ -240,15 +240,12 @@ KNOWN_GAPS = {
     "authors": {"adaptive-batchnorm", "codex", "icarl", "multimodal-survey", "relation-network"},
     "year": {"icarl", "piggyback", "relation-network"},
     "abstract": {"adaptive-batchnorm", "math-intuition"},
-    "sections": {"a-gem", "adaptive-batchnorm", "blockchain-access", "blockchain-conf", "efficient-arch-search",
-                 "math-intuition", "transfer-survey"},
-    "subsections": {"a-gem", "adaptive-batchnorm", "blockchain-access", "blockchain-conf", "deep-compression",
-                    "efficient-arch-search", "fast-pruning-1994", "icarl", "math-intuition", "network-slimming",
-                    "relation-network", "transfer-survey"},
+    "sections": {"adaptive-batchnorm"},
+    "subsections": {"blockchain-access", "deep-compression", "fast-pruning-1994"},
     "captions": {"adaptive-batchnorm", "blockchain-access", "blockchain-conf", "math-intuition", "transfer-survey"},
     "furniture": {"adaptive-batchnorm", "math-intuition", "piggyback"},
-    "body-words": {"math-intuition", "transfer-survey"},
-    "body-exact": {"math-intuition", "transfer-survey"},
+    "body-words": {"math-intuition"},
+    "body-exact": {"math-intuition"},
 }
 
 

@@ -322,16 +322,16 @@ def find_headings(doc: RawDocument, lines: list[Line], body: float, skip_ids: se
         candidates = [h for ln in lines if id(ln) not in skip_ids
                       and (h := classify_heading(ln, body, loose=True, body_font=body_font)) is not None]
     candidates = add_outline_headings(doc, lines, candidates, skip_ids)
-    selected = select_headings(candidates)
-    if sum(1 for h in selected if h.number and not h.appendix) < 2:
-        _levels_by_size(selected)
-    return selected
+    return select_headings(candidates)
 
 
-def _levels_by_size(headings: list[Heading]) -> None:
-    """Levels of unnumbered headings from their size: the first heading's size and above is the top level,
-    each smaller size one level further down (AAAI, Nature: large section, smaller subsection headings)."""
-    plain = [h for h in headings if not h.number and not h.forced and not _is_special_heading(h)]
+def levels_by_size(headings: list[Heading], after: set[int]) -> None:
+    """Levels of unnumbered headings (`after`: ids of the lines past the front matter) from their size: the
+    first heading's size and above is the top level, each smaller size one level further down (AAAI,
+    Nature: large section, smaller subsection headings). Papers that number their headings keep those."""
+    if sum(1 for h in headings if h.number and not h.appendix) >= 2:
+        return
+    plain = [h for h in headings if not h.number and not _is_special_heading(h) and id(h.line) in after]
     if not plain:
         return
     top = heading_size(plain[0].line)
@@ -349,6 +349,8 @@ def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstrac
     not_prose = {id(ln) for ln in all_lines if ln.kind != "body"}
     headings = find_headings(doc, all_lines, layout.body, {id(ln) for ln in title_lines} | not_prose,
                              layout.body_font)
+    start = all_lines.index(abstract_line) if abstract_line in all_lines else 0
+    levels_by_size(headings, {id(ln) for ln in all_lines[start + 1:]})
     vocab = collect_vocabulary("\n".join(ln.text for ln in all_lines))
     walk = _BodyWalk(all_lines, headings, layout.body, abstract_line, not_prose, vocab)
     walk.run()
