@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,9 +30,12 @@ from drafter.figures import ExportedFigure, overview_figure
 from drafter.paper import Paper
 from drafter.plan import BY_ID, SECTIONS
 
-_BEGIN = re.compile(r"<!-- drafter:begin ((?:[a-z_]+=\S+ ?)+) -->")
+# One line, attributes checked apart (_attributes): the old `((?:[a-z_]+=\S+ ?)+) -->` backtracked exponentially
+# on a damaged marker line such as "<!-- drafter:begin a=a=a=a=...".
+_BEGIN = re.compile(r"<!-- drafter:begin ([^\n]*?) -->")
 _END = "<!-- drafter:end id={id} -->"
 _ATTR = re.compile(r"([a-z_]+)=(\S+)")
+_ONE_ATTR = re.compile(r"[a-z_]+=\S+")
 
 
 def content_hash(text: str) -> str:
@@ -147,8 +152,21 @@ def front_matter(paper: Paper, model: str, tags: list[str], today: date | None =
         "date": (today or date.today()).isoformat(),
         "draft": True,
     }
-    lines = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items()]
+    # "<" as \u003c (the same string to JSON and YAML): a title from an untrusted PDF cannot forge a section marker.
+    lines = [f"{k}: {_scalar(v)}" for k, v in fields.items()]
     return "---\n" + "\n".join(lines) + "\n---\n"
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def front_matter_end(text: str) -> int:
+    """Offset just past the front matter's closing `---` line (0 when the draft has none)."""
+    if not text.startswith("---\n"):
+        return 0
+    end = text.find("\n---\n", 4)
+    return 0 if end < 0 else end + len("\n---\n")
 
 
 def read_front_matter(text: str) -> dict[str, Any]:
@@ -219,17 +237,27 @@ def assemble_draft(paper: Paper, sections: dict[str, SectionText], model: str, t
     """
     texts = {**extracted_sections(paper), **sections}
 
+    # Sections go in as placeholders, so that what else the template prints (the paper's title, authors...: text
+    # from an untrusted PDF) can be neutralised without touching drafter's own markers.
+    blocks: dict[str, str] = {}
+
+    def placed(block: str) -> Markup:
+        key = f"\x00{secrets.token_hex(8)}\x00"
+        blocks[key] = block
+        return Markup(key)
+
     def section(section_id: str) -> Markup:
         if section_id not in texts:
             raise DraftFormatError(f"post template asks for unknown section {section_id!r}",
                                    f"Known sections: {', '.join(BY_ID)}.")
-        return Markup(wrap(texts[section_id]))
+        return placed(wrap(texts[section_id]))
 
     def author(section_id: str, caller: Any) -> Markup:
-        return Markup(wrap(SectionText(section_id, str(caller()), "author")))
+        return placed(wrap(SectionText(section_id, str(caller()), "author")))
 
-    body = template.render(paper=paper, section=section, author=author,
-                           header_image=header_image_text(paper, images)).strip() + "\n"
+    body = _neutralise(template.render(paper=paper, section=section, author=author,
+                                       header_image=header_image_text(paper, images)).strip()) + "\n"
+    body = re.sub("\x00[0-9a-f]{16}\x00", lambda m: blocks.get(m.group(0), ""), body)
     tags = tags_from(texts["tags"].text) if "tags" in texts else []
     return front_matter(paper, model, tags, today, base_url) + "\n" + body
 
@@ -262,11 +290,21 @@ class ParsedDraft:
     blocks: dict[str, Block] = field(default_factory=dict)
 
 
+def _begin_markers(text: str, start: int, end: int | None = None) -> Iterator[tuple[re.Match[str], dict[str, str]]]:
+    """The section begin markers in text[start:end] and their attributes (`a=b` separated by single spaces)."""
+    for match in _BEGIN.finditer(text, start, len(text) if end is None else end):
+        parts = match.group(1).split(" ")
+        if parts and parts[-1] == "":
+            parts.pop()
+        if parts and all(_ONE_ATTR.fullmatch(part) for part in parts):
+            yield match, dict(_ATTR.findall(match.group(1)))
+
+
 def parse_draft(text: str, name: str = "draft") -> ParsedDraft:
-    """Find every marked section; broken or duplicated markers are reported with their line."""
+    """Find every marked section after the front matter; broken or duplicated markers are reported with their
+    line."""
     parsed = ParsedDraft(text, read_front_matter(text))
-    for match in _BEGIN.finditer(text):
-        attrs = dict(_ATTR.findall(match.group(1)))
+    for match, attrs in _begin_markers(text, front_matter_end(text)):
         section_id = attrs.get("id", "")
         line = text.count("\n", 0, match.start()) + 1
         end_marker = _END.format(id=section_id)
@@ -274,7 +312,7 @@ def parse_draft(text: str, name: str = "draft") -> ParsedDraft:
         if not section_id or end < 0:
             raise DraftFormatError(f"{name}:{line}: section {section_id!r} has no end marker ({end_marker})",
                                    "Restore the marker line, or take the section from .drafter-history/.")
-        nested = _BEGIN.search(text, match.end(), end)
+        nested = next(_begin_markers(text, match.end(), end), None)
         if nested:
             raise DraftFormatError(f"{name}:{line}: section {section_id!r} is not closed before the next one",
                                    f"Restore the line {end_marker}.")
@@ -297,7 +335,8 @@ def replace_section(parsed: ParsedDraft, section: SectionText) -> str:
     if section.id == "tags":
         # The front matter repeats the tags; keep it in step with the section.
         tags = json.dumps(tags_from(section.text), ensure_ascii=False)
-        text = re.sub(r"^tags: .*$", lambda _: f"tags: {tags}", text, count=1, flags=re.M)
+        head = front_matter_end(text)  # the front matter's tags line, never a line of the body
+        text = re.sub(r"^tags: .*$", lambda _: f"tags: {tags}", text[:head], count=1, flags=re.M) + text[head:]
     return text
 
 
