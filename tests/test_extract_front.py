@@ -24,3 +24,27 @@ def test_first_page_small_print_below_the_text_stays_out_of_the_introduction(tmp
     assert "Things matter more" in _intro(paper)
     for note in notes:
         assert note[:30] not in text, note
+
+
+def _year(texts: list[str], created: str, references: list[str]) -> tuple[int | None, str]:
+    from types import SimpleNamespace
+
+    from drafter.extract.header import pick_year
+    from drafter.paper import Paper
+
+    paper = Paper(title="T", references=references)
+    pick_year(SimpleNamespace(metadata={"creationdate": created}), paper, texts, None, None)  # type: ignore[arg-type]
+    return paper.year, paper.provenance.get("year", "")
+
+
+def test_a_page_number_that_looks_like_a_year_is_not_the_year() -> None:
+    refs = ["[1] A. Author. A paper. In Proc. of Things, 2016."]
+    assert _year(["2001"], "D:20170601", refs) == (2017, "pdf-metadata")  # proceedings paged 2001-2010
+    assert _year(["Proc. of Things 2017, Somewhere"], "", refs) == (2017, "pdf-layout")
+
+
+def test_a_file_made_years_after_its_newest_reference_dates_the_paper_by_the_references() -> None:
+    refs = ["[1] A. Author. A paper. 2015.", "[2] B. Author. Another. 2017.", "[3] C. Typo. 2030."]
+    assert _year([], "D:20190301", refs) == (2018, "references-latest")  # an open-access copy made in 2019
+    assert _year([], "D:20180301", refs) == (2018, "pdf-metadata")
+

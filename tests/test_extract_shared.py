@@ -238,7 +238,7 @@ SCHEMA2_ONLY = {"subsections", "captions", "furniture", "body-words", "body-exac
 KNOWN_GAPS = {
     "title": {"adaptive-batchnorm"},
     "authors": {"adaptive-batchnorm", "codex", "icarl", "multimodal-survey", "relation-network"},
-    "year": {"icarl", "piggyback", "relation-network"},
+    "year": {"piggyback"},
     "abstract": {"adaptive-batchnorm", "math-intuition"},
     "sections": {"adaptive-batchnorm"},
     "subsections": {"blockchain-access", "deep-compression", "fast-pruning-1994"},

@@ -353,18 +353,25 @@ def read_venue(layout: Layout, front: Front, paper: Paper) -> tuple[list[str], i
 
 def pick_year(doc: RawDocument, paper: Paper, venue_texts: list[str], venue_year: int | None,
               stamp_year: int | None) -> None:
-    """The year: the venue's, else the arXiv stamp's, else one printed on the first page's edges, else the
-    file's creation date, else the latest year in the references."""
+    """The year: the venue's, else the arXiv stamp's, else one printed on the first page's edges (not a page
+    number), else the file's creation date unless that is years after the newest reference (then the year after
+    that reference), else the latest year in the references."""
     if venue_year:
         paper.year, paper.provenance["year"] = venue_year, "pdf-venue"
     elif stamp_year:
         paper.year, paper.provenance["year"] = stamp_year, "pdf-stamp"
     else:
-        edge_years = [int(y) for t in venue_texts for y in _YEAR.findall(t)]
+        # a bare number on a page edge is a page number ("2001" in proceedings paged 2001-2010), not a year
+        edge_years = [int(y) for t in venue_texts if not re.fullmatch(r"[\s\d\-\u2013]*", t)
+                      for y in _YEAR.findall(t)]
         created = re.search(r"(?:D:)?((?:19|20)\d\d)", doc.metadata.get("creationdate", ""))
         ref_years = [int(y) for r in paper.references for y in _YEAR.findall(r)]
+        newest = max((y for y in ref_years if not created or y <= int(created.group(1))), default=None)
         if edge_years:
             paper.year, paper.provenance["year"] = max(edge_years), "pdf-layout"
+        elif created and newest is not None and int(created.group(1)) > newest + 1:
+            # a file made years after its newest reference was re-made later: the paper is at most a year younger
+            paper.year, paper.provenance["year"] = newest + 1, "references-latest"
         elif created:
             paper.year, paper.provenance["year"] = int(created.group(1)), "pdf-metadata"
         elif ref_years:
