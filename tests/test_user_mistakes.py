@@ -202,3 +202,32 @@ def test_atomic_write_syncs_the_folder_after_the_rename(tmp_path: Path, monkeypa
     monkeypatch.setattr(os, "fsync", fsync)
     files.atomic_write(tmp_path / ".drafter-batch.json", "{}")
     assert synced[-1] == str(tmp_path)  # the folder, after the file itself
+
+
+def _aes_copy(path: Path, algorithm: str) -> Path:
+    import pypdf
+
+    writer = pypdf.PdfWriter(clone_from=SAMPLE_PDF)
+    writer.encrypt(user_password="", owner_password="owner", algorithm=algorithm)
+    with path.open("wb") as fh:
+        writer.write(fh)
+    return path
+
+
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_an_aes_pdf_drafts_and_without_cryptography_says_what_to_install(algorithm: str, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """cryptography is a runtime dependency (.ci/min_versions.py drafts these with only the runtime ones); an
+    install that lost it gets a hint, not 'internal error' page by page."""
+    pdf = _aes_copy(tmp_path / "aes.pdf", algorithm)
+    run = cli("new", pdf, "--offline", "-o", tmp_path / "ok.md", "--no-figures")
+    assert run.code == 0, run.stderr
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cryptography"
+                        else real(name, *a))
+    monkeypatch.setenv("DRAFTER_CACHE_DIR", str(tmp_path / "fresh-cache"))  # not the extraction cached above
+    run = cli("new", pdf, "--offline", "-o", tmp_path / "no.md", "--no-figures")
+    assert run.code == 2
+    assert "pip install cryptography" in _one_error_line(run.stderr)

@@ -6,6 +6,7 @@ a message that names the problem and what to do about it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -149,6 +150,11 @@ def _open(path: Path) -> pypdf.PdfReader:
         raise PdfError(f"{path} is damaged and cannot be parsed ({type(exc).__name__})",
                        "Download the PDF again or re-save it with a PDF viewer.") from exc
     if reader.is_encrypted:
+        if "/AESV" in str(reader.trailer.get("/Encrypt", "")) and importlib.util.find_spec("cryptography") is None:
+            # pypdf decrypts AES only through cryptography (a dependency; a broken install may lack it), and
+            # would fail page by page with DependencyError.
+            raise PdfError(f"{path} is AES-encrypted and this install cannot decrypt it",
+                           "Install the cryptography package (pip install cryptography) and run again.")
         try:
             ok = reader.decrypt("")
         except (FileNotDecryptedError, PdfReadError, PyPdfError, NotImplementedError, ValueError) as exc:
