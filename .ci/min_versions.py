@@ -11,6 +11,8 @@ pins never drift from the declarations), the project is installed against those 
    password, a scan, a directory, ...) drafts or is refused with one line and exit 2, as in the test suite, but
    with only the runtime dependencies installed. The corpus is built by the calling python (it needs the test
    extra: reportlab, and cryptography to write AES), the drafting is the pinned virtualenv's.
+5. the publishing fixture (tests/data/publish/post.md) is exported to every target, each identical to its golden
+   file, and previewed with MathJax inlined (markdown-it-py, mdit-py-plugins, django-static-mathjax).
 
     python .ci/min_versions.py            # a temporary virtualenv, removed afterwards
     python .ci/min_versions.py --pins     # only print the pins
@@ -111,6 +113,29 @@ def _corpus_failures(drafter: str, run: Any, tmp: str) -> list[str]:
     return problems
 
 
+# Run by the pinned virtualenv's python: the publishing fixture with seven figures, exported and previewed.
+_PUBLISH = """
+import shutil, sys
+from pathlib import Path
+from PIL import Image
+from drafter.export import TARGETS, export_draft, read_draft
+from drafter.preview import preview_html
+data, work = Path(sys.argv[1]), Path(sys.argv[2])
+(work / "post-figures").mkdir(parents=True)
+shutil.copy(data / "post.md", work / "post.md")
+for i in range(1, 8):
+    Image.new("RGB", (120 + 10 * i, 80), (30 * i, 90, 220 - 25 * i)).save(work / "post-figures" / f"figure-{i}.png")
+for target in TARGETS:
+    post = export_draft(work / "post.md", target, work / target, allow_todo=True).post
+    expected = (data / "expected" / f"{target}.md").read_text(encoding="utf-8")
+    assert post.read_text(encoding="utf-8") == expected, f"{target} export differs from its golden file"
+page, counts = preview_html(read_draft(work / "post.md"))
+assert counts == {"math": 14, "images": 7, "missing": 0}, counts
+assert "MathJax" in page and 'class="math math-error"' in page
+print(f"publish: {len(TARGETS)} exports match their golden files, preview {len(page) // 1024} KiB")
+"""
+
+
 def _fail(what: str, done: subprocess.CompletedProcess[str]) -> int:
     print(done.stdout + done.stderr, file=sys.stderr)
     print(f"min-versions: FAILED: {what} with the minimum versions; raise the floor of the dependency that "
@@ -171,9 +196,14 @@ def main() -> int:
             print(f"min-versions: FAILED: {len(problems)} bad-input case(s) misbehave with only the runtime "
                   "dependencies at their floors", file=sys.stderr)
             return 1
+        # 5. Export to every target and preview (markdown-it-py, mdit-py-plugins, MathJax).
+        done = run(str(python), "-c", _PUBLISH, str(ROOT / "tests" / "data" / "publish"), f"{tmp}/publish")
+        if done.returncode != 0:
+            return _fail("export or preview fails", done)
+        print(f"min-versions: {done.stdout.strip()}", file=sys.stderr)
     print(f"min-versions: ok with {len(pins)} dependencies at their floors: the offline example drafts "
           "identically, a model draft survives a 429 and a 500, a figure exports, the bad-input corpus drafts "
-          "or is refused with one line", file=sys.stderr)
+          "or is refused with one line, a post exports and previews", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,220 @@
+"""`drafter export`: golden files per target, the TODO gate, figures copied and every link existing.
+
+The fixture draft (tests/data/publish/post.md) holds inline and display math, a formula that does not parse,
+`{{` in math, in code and in prose, prose dollars ("$20,000", "$5 and $10"), `$$` inside a paragraph, `\\(...\\)`,
+seven figures, drafter's notes, a fact-check callout and author TODOs. Regenerate the golden files after an
+intended change with UPDATE_GOLDEN=1 and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cliutil import cli
+from drafter.errors import InputError
+from drafter.export import TARGETS, export_draft
+from drafter.markup import scan
+
+DATA = Path(__file__).parent / "data" / "publish"
+GOLDEN = DATA / "expected"
+
+
+def make_draft(folder: Path, name: str = "post.md", figures: int = 7) -> Path:
+    """The fixture draft copied into `folder`, with its figures (distinct PNGs) in post-figures/."""
+    folder.mkdir(parents=True, exist_ok=True)
+    draft = folder / name
+    shutil.copy(DATA / name, draft)
+    if figures:
+        (folder / "post-figures").mkdir()
+    for i in range(1, figures + 1):
+        Image.new("RGB", (120 + 10 * i, 80), (30 * i, 90, 220 - 25 * i)).save(folder / "post-figures" /
+                                                                             f"figure-{i}.png")
+    return draft
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"export differs from {path} (UPDATE_GOLDEN=1 rewrites)"
+
+
+def _links(text: str) -> list[str]:
+    found = scan(text.split("\n---\n", 1)[1])
+    return [found.text[s.start:s.end].strip("<>") for s in found.links]
+
+
+@pytest.fixture
+def draft(tmp_path: Path) -> Path:
+    return make_draft(tmp_path / "drafts")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_target_matches_its_golden_file_and_every_link_exists(draft: Path, tmp_path: Path, target: str):
+    out = tmp_path / "site"
+    run = cli("export", draft, "--to", target, "-o", out, "--allow-todo")
+    assert run.code == 0, run.stderr
+    post = Path(run.stdout.strip())
+    text = post.read_text(encoding="utf-8")
+    _golden(f"{target}.md", text)
+    links = _links(text)
+    assert len([link for link in links if "figure-" in link]) == 9  # 7 images and 2 links to figures
+    for link in links:
+        file = out / link.lstrip("/") if link.startswith("/") else post.parent / link
+        assert file.is_file(), link
+    # the copies are the draft's figures, byte for byte
+    for i in range(1, 8):
+        copies = list(out.rglob(f"figure-{i}.png"))
+        assert len(copies) == 1 and copies[0].read_bytes() == (draft.parent / "post-figures" /
+                                                                f"figure-{i}.png").read_bytes()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_drafter_markup_reaches_the_post(draft: Path, tmp_path: Path, target: str):
+    result = export_draft(draft, target, tmp_path / "out", allow_todo=True)
+    text = result.post.read_text(encoding="utf-8")
+    for leftover in ("drafter:", "<!--", "Check against the paper", "*drafter:", "Offline draft",
+                     "# Sparse Mixers: Deep Dive"):
+        assert leftover not in text, leftover
+    assert "Citations**: 12\n" in text  # the comment after it went, the text stayed
+
+
+def test_math_per_target(draft: Path, tmp_path: Path):
+    texts = {t: export_draft(draft, t, tmp_path / t, allow_todo=True).post.read_text(encoding="utf-8")
+             for t in TARGETS}
+    hugo, jekyll, md, devto = (texts[t] for t in ("hugo", "jekyll", "md", "devto"))
+    # prose dollars stay text: escaped where the site reads $ as math, as is on dev.to (no $ math there)
+    assert "about \\$20,000 on rented" in md and "between \\$5 and \\$10 per" in md
+    assert "about \\$20,000" in hugo and "about \\$20,000" in jekyll and "about $20,000 on" in devto
+    assert "\\(O(n \\log n)\\)" in hugo and "$$O(n \\log n)$$" in jekyll and "$O(n \\log n)$" in md
+    assert "{% katex inline %}O(n \\log n){% endkatex %}" in devto
+    # LaTeX's own \( \) is math too; md writes it as $
+    assert "$k \\cdot n$" in md and "\\(k \\cdot n\\)" in hugo
+    # $$ inside a paragraph: display everywhere; kramdown needs it as a paragraph of its own
+    assert "output is $$y_i = \\sum_j a_{ij} v_j$$ which" in md
+    assert "output is\n\n$$y_i = \\sum_j a_{ij} v_j$$\n\nwhich" in jekyll
+    assert "{% katex %}y_i = \\sum_j a_{ij} v_j{% endkatex %}" in devto
+    # no $ math survives on dev.to: the only dollars left are prose and code
+    prose = re.sub(r"```.*?```|`[^`]*`", "", devto, flags=re.S)
+    assert re.findall(r"\$", prose) == ["$"] * 3
+    # code is never touched
+    for text in texts.values():
+        assert "# keep the top-k scores per row: costs $k$ per query, not $n$" in text
+
+
+def test_liquid_sites_protect_double_braces_in_code_math_and_prose(draft: Path, tmp_path: Path):
+    jekyll = export_draft(draft, "jekyll", tmp_path / "j", allow_todo=True).post.read_text(encoding="utf-8")
+    devto = export_draft(draft, "devto", tmp_path / "d", allow_todo=True).post.read_text(encoding="utf-8")
+    assert "{% raw %}$$a_{{ij}} = e^{s_{ij}} / \\sum_{l} e^{s_{il}}$${% endraw %}" in jekyll
+    assert "{% katex inline %}a_{ {ij}} =" in devto  # `{ {` is the same TeX, and no Liquid
+    for text in (jekyll, devto):
+        assert "{% raw %}`{{ model.dim }}`{% endraw %}" in text
+        assert "{% raw %}\n```python\n" in text and "```\n{% endraw %}\n" in text
+        assert "writes {% raw %}{{{% endraw %}name}}" in text
+        # every {{ and {% outside the raw blocks is one drafter wrote on purpose
+        outside = re.sub(r"\{% raw %\}.*?\{% endraw %\}", "", text, flags=re.S)
+        assert "{{" not in outside
+        assert set(re.findall(r"\{%.*?%\}", outside)) <= {"{% katex %}", "{% katex inline %}", "{% endkatex %}"}
+    hugo = export_draft(draft, "hugo", tmp_path / "h", allow_todo=True).post.read_text(encoding="utf-8")
+    assert "{% raw %}" not in hugo and "`{{ model.dim }}`" in hugo
+
+
+def test_front_matter_per_target(draft: Path, tmp_path: Path):
+    def front(target: str, **kw: object) -> str:
+        text = export_draft(draft, target, tmp_path / target, allow_todo=True, **kw).post.read_text("utf-8")
+        return text.split("\n---\n", 1)[0] + "\n"
+
+    hugo = front("hugo")
+    assert [line.split(":")[0] for line in hugo.splitlines()[1:]] == ["title", "date", "draft", "tags",
+                                                                         "description", "math"]
+    assert "draft: true" in hugo and "math: true" in hugo and 'date: "2026-11-30"' in hugo
+    assert 'description: "Sparse Mixers replace dense attention' in hugo
+    jekyll = front("jekyll")
+    assert jekyll.startswith('---\nlayout: "post"\ntitle: "Sparse Mixers') and "published: false" in jekyll
+    devto = front("devto", canonical_url="https://blog.example/sparse-mixers/")
+    assert 'tags: "machinelearning, deeplearning, ai, research"' in devto  # four at most, dev.to's form
+    assert "published: false" in devto and 'canonical_url: "https://blog.example/sparse-mixers/"' in devto
+
+
+def test_todos_refuse_with_one_line_listing_them(draft: Path, tmp_path: Path):
+    run = cli("export", draft, "--to", "hugo", "-o", tmp_path / "out")
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "author TODOs" in lines[0] and "--allow-todo" in lines[0]
+    assert "header-image (line 19)" in lines[0] and "lessons (line 107)" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_draft_exports_without_allow_todo_and_is_not_marked_unpublished(tmp_path: Path):
+    draft = make_draft(tmp_path, "plain.md", figures=0)
+    run = cli("export", draft, "--to", "hugo", "-o", tmp_path / "site")
+    assert run.code == 0, run.stderr
+    text = Path(run.stdout.strip()).read_text(encoding="utf-8")
+    _golden("plain-hugo.md", text)
+    assert "draft: false" in text and "\\$20,000 and \\$\\$ signs" in text
+    assert list((tmp_path / "site" / "plain").iterdir()) == [tmp_path / "site" / "plain" / "index.md"]
+    run = cli("export", draft, "--to", "jekyll", "-o", tmp_path / "site")
+    jekyll = Path(run.stdout.strip()).read_text(encoding="utf-8")
+    assert run.code == 0 and "published" not in jekyll and not (tmp_path / "site" / "assets").exists()
+
+
+def test_missing_figure_is_a_todo_and_an_existing_export_is_kept(draft: Path, tmp_path: Path):
+    (draft.parent / "post-figures" / "figure-5.png").unlink()
+    run = cli("export", draft, "--to", "md", "-o", tmp_path / "out")
+    assert run.code == 2 and "missing image post-figures/figure-5.png (line 56)" in " ".join(run.stderr.split())
+    assert cli("export", draft, "--to", "md", "-o", tmp_path / "out", "--allow-todo").code == 0
+    post = tmp_path / "out" / "post" / "index.md"
+    post.write_text("my own edits", encoding="utf-8")
+    run = cli("export", draft, "--to", "md", "-o", tmp_path / "out", "--allow-todo")
+    assert run.code == 2 and "already exists" in run.stderr and "--force" in run.stderr
+    assert post.read_text(encoding="utf-8") == "my own edits"
+    assert cli("export", draft, "--to", "md", "-o", tmp_path / "out", "--allow-todo", "--force").code == 0
+    assert "figure-4.png" in post.read_text(encoding="utf-8")
+
+
+def test_files_outside_the_draft_folder_are_never_copied(draft: Path, tmp_path: Path):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG not really")
+    text = draft.read_text(encoding="utf-8")
+    draft.write_text(text.replace("post-figures/figure-7.png", "../secret.png"), encoding="utf-8")
+    with pytest.raises(InputError, match="outside the draft's folder"):
+        export_draft(draft, "md", tmp_path / "out", allow_todo=True)
+    draft.write_text(text.replace("post-figures/figure-7.png", "post.md"), encoding="utf-8")
+    with pytest.raises(InputError, match="not an image"):
+        export_draft(draft, "md", tmp_path / "out", allow_todo=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_devto_with_an_image_base_url_links_there_and_says_what_to_upload(draft: Path, tmp_path: Path):
+    run = cli("export", draft, "--to", "devto", "-o", tmp_path, "--allow-todo", "--image-base-url",
+              "https://cdn.example/img/")
+    assert run.code == 0, run.stderr
+    text = (tmp_path / "post.md").read_text(encoding="utf-8")
+    assert "![Figure 4: Balance loss](https://cdn.example/img/figure-4.png)" in text
+    assert "upload the files" in run.stderr and "post-images" in run.stderr
+    run = cli("export", draft, "--to", "devto", "-o", tmp_path / "b", "--allow-todo")
+    assert "upload these 7 images in the dev.to editor" in " ".join(run.stderr.split())
+
+
+def test_warnings_name_the_broken_formula_and_the_open_check(draft: Path, tmp_path: Path):
+    run = cli("export", draft, "--to", "md", "-o", tmp_path, "--allow-todo")
+    stderr = " ".join(run.stderr.split())
+    assert "the formula `\\frac{1}{\\sqrt{k}` does not parse (unbalanced braces)" in stderr
+    assert "1 fact-check callout still open" in stderr
+    assert run.stdout.strip() == str(tmp_path / "post" / "index.md")  # stdout: only the post's path
+
+
+def test_bad_usage_is_one_line(draft: Path, tmp_path: Path):
+    run = cli("export", draft, "--to", "wordpress", "-o", tmp_path)
+    assert run.code == 2 and "unknown export target 'wordpress'" in run.stderr
+    not_a_draft = tmp_path / "notes.md"
+    not_a_draft.write_text("# just notes\n", encoding="utf-8")
+    run = cli("export", not_a_draft, "--to", "md", "-o", tmp_path)
+    assert run.code == 2 and "no drafter section markers" in run.stderr
