@@ -284,3 +284,37 @@ def test_an_unexpected_error_in_one_entry_does_not_end_the_batch(tmp_path: Path,
     assert by_name["other.pdf"].status == "failed"
     assert "internal error: RuntimeError: boom" in by_name["other.pdf"].error
     assert result.exit_code == 70  # a bug, not a model failure
+
+
+def test_an_unclosed_bib_entry_is_reported_and_swallows_nothing(tmp_path: Path):
+    bib = ("@article{a, title={Unclosed}\n@article{b, eprint={2401.00001}}\n@article{c, eprint={2401.00002}}\n"
+           "@misc{d, title={Fine}, eprint={2401.00003}}\n")
+    entries = parse_bib(bib, tmp_path, "x.bib")
+    assert [(e.where, e.source) for e in entries] == [("x.bib:a", ""), ("x.bib:b", "2401.00001"),
+                                                       ("x.bib:c", "2401.00002"), ("x.bib:d", "2401.00003")]
+    assert "never closed" in (entries[0].error or "")
+
+
+def test_repeated_entries_fetch_and_look_up_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """200 copies of one arXiv id: one download, one Semantic Scholar lookup, 199 skipped as repeats."""
+    from drafter import enrich
+    from fakes2 import FakeS2
+
+    monkeypatch.setattr(enrich, "LOOKUPS", True)
+    monkeypatch.setenv("DRAFTER_ENRICH", "1")
+    monkeypatch.setenv("DRAFTER_S2_DELAY", "0")
+    monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")
+    with FakeArxiv() as arxiv, FakeS2() as s2:
+        arxiv.add("2401.00001", "Gated Widgets", ["Ada Lovelace"], pdf=make_pdf("Gated Widgets", seed="gw"))
+        s2.add_paper("Gated Widgets", arxiv="2401.00001")
+        monkeypatch.setenv("DRAFTER_ARXIV_API", arxiv.api_url)
+        monkeypatch.setenv("DRAFTER_ARXIV_EPRINT", f"{arxiv.base}/e-print")
+        monkeypatch.setenv("DRAFTER_S2_API", s2.url)
+        settings = load_settings({"offline": True, "cache_dir": tmp_path / "cache"}, file=tmp_path / "none.toml")
+        result = _run([Entry("2401.00001")] * 200, settings, tmp_path / "out")
+        downloads, lookups = len(arxiv.paths("/pdf/")), len(s2.paths())
+    assert sorted(r.status for r in result.results) == ["done"] + ["skipped"] * 199
+    assert {r.error for r in result.results[1:]} == {"same source as 2401.00001"}
+    assert downloads == 1
+    assert 1 <= lookups <= 4  # the paper, its citations and references: once
+    assert [p.name for p in (tmp_path / "out").glob("*.md")] == ["gated-widgets.md"]

@@ -33,7 +33,7 @@ from drafter import sources
 from drafter.assemble import read_front_matter
 from drafter.config import Settings
 from drafter.enrich import EnrichJob
-from drafter.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_MODEL, DrafterError, InputError
+from drafter.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_MODEL, DrafterError, InputError, os_error
 from drafter.figures import figures_dir
 from drafter.files import atomic_write, backup_file, slugify
 from drafter.llm import Backend, Events, Reply, make_backend
@@ -166,6 +166,9 @@ def _zotero_pdf(value: str, base: Path) -> Path | None:
     return None
 
 
+_BIB_NEXT = re.compile(r"\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
+
+
 def parse_bib(text: str, base: Path, name: str = "bib") -> list[Entry]:
     """Entries with an arXiv eprint (or arXiv URL), a `file` PDF (Zotero), or a `url`, in that preference."""
     out: list[Entry] = []
@@ -180,6 +183,16 @@ def parse_bib(text: str, base: Path, name: str = "bib") -> list[Entry]:
             elif text[j] == closer:
                 depth -= 1
             j += 1
+        if depth:
+            # Never closed: like biber, the entry ends where the next one starts a line, and is reported, so
+            # one unclosed brace does not swallow every later entry (and lend them its name).
+            cut = _BIB_NEXT.search(text, match.end())
+            pos = cut.start() + 1 if cut else len(text)
+            if kind not in ("comment", "string", "preamble"):
+                key = text[match.end():pos].partition(",")[0].strip() or kind
+                out.append(Entry("", f"{name}:{key}", base, error=f"{name}:{key}: the entry's {opener} is never "
+                                 f"closed; add the missing {closer}"))
+            continue
         body, pos = text[match.end():j - 1], j
         if kind in ("comment", "string", "preamble"):
             continue
@@ -548,7 +561,7 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
                         "see the error.")
     except OSError as exc:
         result.status, result.exit_code = FAILED, EXIT_INPUT
-        result.error = f"{exc}. Check the path and its permissions."
+        result.error = os_error(exc).one_line()
     except Exception as exc:  # a bug hit by one entry must not end the rest of the batch
         log.debug("entry %s failed", result.entry.label, exc_info=True)
         result.status, result.exit_code = FAILED, EXIT_INTERNAL
@@ -558,6 +571,23 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         result.seconds = time.perf_counter() - started
         if result.status != PENDING:
             run.reporter.finished(result)
+
+
+def _source_key(source: sources.Source | None) -> tuple[str, str] | None:
+    """What makes two list entries the same paper before anything is fetched."""
+    if source is None:
+        return None
+    if source.kind == "path":
+        return "path", str(Path(source.value).resolve())
+    return source.kind, source.arxiv_key if source.kind == "arxiv" else source.value
+
+
+async def _same_as(run: _Run, result: EntryResult, first: EntryResult, drafting: asyncio.Task[None]) -> None:
+    """A repeated entry: skipped once the first copy is done, with its draft; it fetches and looks up nothing."""
+    await asyncio.wait([drafting])
+    result.status, result.error, result.output = SKIPPED, f"same source as {first.entry.label}", first.output
+    result.title = first.title
+    run.reporter.finished(result)
 
 
 async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False,
@@ -602,8 +632,18 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
                export_after=export_after)
     reporter.begin(results, events)
     try:
-        tasks = [asyncio.create_task(_one(run, r, s), name=f"batch:{r.entry.label}")
-                 for r, s in zip(results, parsed, strict=True)]
+        # Repeated entries are settled before any fetch or lookup starts (10,000 copies of one id: one draft,
+        # one download, one lookup, not 10,000 threads starving the first's lookups).
+        firsts: dict[tuple[str, str], tuple[EntryResult, asyncio.Task[None]]] = {}
+        for result, source in zip(results, parsed, strict=True):
+            key = _source_key(source)
+            if key is not None and key in firsts:
+                tasks.append(asyncio.create_task(_same_as(run, result, *firsts[key]), name="batch:repeat"))
+                continue
+            drafting = asyncio.create_task(_one(run, result, source), name=f"batch:{result.entry.label}")
+            tasks.append(drafting)
+            if key is not None:
+                firsts[key] = (result, drafting)
         await asyncio.gather(*tasks)
     except BaseException:
         batch.interrupted = True
