@@ -164,3 +164,61 @@ def test_drawn_soft_hyphen_in_a_heading_is_a_hyphen(tmp_path):
                   [Text("2 Few\u00adshot Recognition", 72, 0, 12, True)], body])
     paper = extract(tmp_path, [first, page([lines(30)])])
     assert [t for t, _ in heads(paper)] == ["Introduction", "Few-shot Recognition"]
+
+
+def test_running_headers_in_wide_margins_alternating_left_and_right(tmp_path):
+    """LNCS/Springer pages: the running header sits well inside the page, with the page number at its
+    left on even pages and at its right on odd ones; a Nature footer likewise."""
+    pages = []
+    for n in range(1, 9):
+        header = f"{n}  A. Mallya, D. Davis, and S. Lazebnik" if n % 2 == 0 else f"Piggyback: Masking Weights  {n}"
+        footer = f"{60 + n} | Nature | Vol 600 | 2 December 2021" if n % 2 else f"Nature | Vol 600 | {60 + n}"
+        items = [Text(header, 134, 650, 9), Text(footer, 72, 90, 8)]
+        blocks: list = [lines(30)]
+        if n == 1:
+            blocks = [[Text("Wide Margins", 72, 0, 17, True)], [Text("1 Introduction", 72, 0, 12, True)],
+                      lines(24)]
+        if n == 5:
+            blocks = [lines(10), [Text("2 Method", 72, 0, 12, True)], lines(16)]
+        items += page(blocks, top=640)
+        pages.append(items)
+    paper = extract(tmp_path, pages)
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Method"]
+    text = " ".join(s.text for s in paper.sections)
+    assert "Mallya" not in text and "Piggyback" not in text and "Nature" not in text
+
+
+def test_line_break_hyphens_decided_by_the_papers_own_words(tmp_path):
+    body = ("We connect over the Wi-\nFi network and test on PAS-\nCAL VOC and on PASCAL VOC again with the\n"
+            "Vector Quantised-\nVariational AutoEncoder, a model that is com-\npatible with few-\n"
+            "shot learning, and few-shot learning is what we study here in some detail.\n" + lines(6))
+    first = page([[Text("Hyphens", 72, 0, 17, True)], [Text("1 Introduction", 72, 0, 12, True)], body,
+                  [Text("2 Vector Quantised-", 72, 0, 12, True)], [Text("Variational Models", 72, 0, 12, True)],
+                  lines(6)])
+    for item in first:  # the wrapped heading's second line sits one line below its first
+        if item.text == "Variational Models":
+            item.y = next(i.y for i in first if i.text == "2 Vector Quantised-") - 14
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    text = paper.sections[0].text
+    assert "Wi-Fi network" in text and "on PASCAL VOC" in text
+    assert "Vector Quantised-Variational AutoEncoder" in text and "compatible" in text
+    assert "few-shot learning, and" in text
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Vector Quantised-Variational Models"]
+
+
+def test_table_rows_and_axis_ticks_stay_out_of_the_body(tmp_path):
+    body = lines(4)
+    rows = "ResNet-50 [9]  75.87  92.70  75.3\nInception-V3 [26]  77.32  93.43  78.8\n20  40  60  80  100"
+    first = page([[Text("Tables", 72, 0, 17, True)], [Text("1 Introduction", 72, 0, 12, True)], body])
+    y = min(i.y for i in first) - 20
+    for k, row in enumerate(rows.split("\n")):  # cells set wide apart, as a table draws them
+        x = 72.0
+        for cell in row.split("  "):
+            first.append(Text(cell, x, y - 12 * k, 10))
+            x += stringWidth(cell, "Times-Roman", 10) + 24
+    first.append(Text("We train the model on the data and the loss goes down   0   1", 72, y - 48, 10))
+    first.extend(Text(line, 72, y - 60 - 12 * k, 10) for k, line in enumerate(lines(4).split("\n")))
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    text = paper.sections[0].text
+    assert "75.87" not in text and "92.70" not in text and "60 80" not in text
+    assert "the loss goes down" in text and "down 0" not in text

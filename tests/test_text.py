@@ -54,7 +54,14 @@ def test_restore_accents(raw, want):
     ("few-\nshot learning", None, "fewshot learning"),
     ("pre-\ntraining and pretraining", ["pretraining"], "pretraining and pretraining"),
     ("the year 2014-\n2015", None, "the year 2014-\n2015"),  # digits: not a word break
-    ("Section A-\nB", None, "Section A-\nB"),  # capital continuation: kept
+    ("Section A-\nB", None, "Section A-B"),  # capital continuation: the hyphen stays, the break goes
+    ("the Wi-\nFi network", None, "the Wi-Fi network"),
+    ("on PAS-\nCAL VOC", ["PASCAL"], "on PASCAL VOC"),  # the paper writes the joined word elsewhere
+    ("Vector Quantised-\nVariational AutoEncoder", None, "Vector Quantised-Variational AutoEncoder"),
+    ("Batch-\nNorm layers", ["Batch-Norm"], "Batch-Norm layers"),
+    ("Batch-\nnorm layers", ["batch-norm"], "Batch-norm layers"),
+    ("ResNet-\n50 backbone", None, "ResNet-50 backbone"),
+    ("Swin-\nT and Swin-B", None, "Swin-T and Swin-B"),
 ])
 def test_join_hyphenation(raw, vocab, want):
     assert join_hyphenation(raw, vocab) == want

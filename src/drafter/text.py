@@ -41,8 +41,8 @@ FOOTNOTE_MARKS = "*\u2217\u2020\u2021\u00a7\u00b6\u2016\u22c6\u2605\u2606\u266f\
 _FOOTNOTE_RE = re.compile(f"[{re.escape(FOOTNOTE_MARKS)}]+")
 _SUPERSCRIPTS = str.maketrans("", "", "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079")
 
-_HYPHEN_BREAK = re.compile(r"([A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*)[-\u00ad\u2010]\n[ \t]*"
-                           r"([a-z\u00df-\u024f][\w\u00c0-\u024f-]*)")
+_HYPHEN_BREAK = re.compile(r"((?<![\w\u00c0-\u024f-])[A-Za-z\u00c0-\u024f][\w\u00c0-\u024f]*(?:-[\w\u00c0-\u024f]+)*)"
+                           r"[-\u00ad\u2010]\n[ \t]*([\w\u00c0-\u024f][\w\u00c0-\u024f-]*)")
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u202f]+")
 
 
@@ -72,9 +72,11 @@ def restore_accents(text: str) -> str:
 def join_hyphenation(text: str, vocabulary: Iterable[str] | None = None) -> str:
     """Join words broken with a hyphen at a line end: "com-\\npatible" -> "compatible".
 
-    The hyphen is kept inside compounds ("English-\\nto-German", "state-of-the-\\nart"), or when
-    `vocabulary` (words seen elsewhere in the document; a set is taken as already lower case) knows the
-    hyphenated form and not the joined one ("few-\\nshot" stays "few-shot" if the paper writes "few-shot").
+    The paper's own words (`vocabulary`: words seen inside its lines; a set is taken as already lower
+    case) decide: a hyphenated form it writes and no joined one keeps the hyphen ("few-\\nshot" ->
+    "few-shot"), a joined form it writes and no hyphenated one joins ("PAS-\\nCAL" -> "PASCAL"). Else a
+    lower-case piece after the break joins; a capital or a digit after it, or a compound going on
+    ("English-\\nto-German", "state-of-the-\\nart"), keeps the hyphen ("Wi-\\nFi", "ResNet-\\n50").
     """
     if vocabulary is None:
         vocab: set[str] | frozenset[str] = frozenset()
@@ -88,15 +90,21 @@ def join_hyphenation(text: str, vocabulary: Iterable[str] | None = None) -> str:
         tail_word = re.match(r"[\w\u00c0-\u024f]+", tail)
         first = tail_word.group() if tail_word else tail
         last = head.rsplit("-", 1)[-1]
-        joined = (last + first).lower()
-        hyphenated = f"{last}-{first}".lower()
-        if "-" in tail or "-" in head:  # a compound goes on: "English-\nto-German", "state-of-the-\nart"
-            return f"{head}-{tail}"
-        if vocab and hyphenated in vocab and joined not in vocab:
-            return f"{head}-{tail}"
-        return head + tail
+        return head + ("-" if hyphen_stays(last, first, vocab, compound="-" in tail or "-" in head) else "") + tail
 
     return _HYPHEN_BREAK.sub(join, text)
+
+
+def hyphen_stays(last: str, first: str, vocab: set[str] | frozenset[str], compound: bool = False) -> bool:
+    """Whether the hyphen between `last` (before a line break) and `first` (after it) is part of the word."""
+    joined, hyphenated = (last + first).lower(), f"{last}-{first}".lower()
+    if compound:
+        return True
+    if hyphenated in vocab and joined not in vocab:
+        return True
+    if joined in vocab and hyphenated not in vocab:
+        return False
+    return not first[:1].islower()
 
 
 def strip_footnote_marks(text: str) -> str:

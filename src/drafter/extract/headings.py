@@ -17,6 +17,7 @@ from drafter.paper import Section
 from drafter.text import (
     collect_vocabulary,
     expand_ligatures,
+    hyphen_stays,
     normalize_text,
     restore_accents,
     strip_footnote_marks,
@@ -359,6 +360,17 @@ def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstrac
     return Body(walk.abstract_text(), sections, walk.references_lines, walk.url_text)
 
 
+def _join_wrapped(title: str, more: str, vocab: set[str]) -> str:
+    """A heading and the line it wraps onto, a line-end hyphen decided as in the body text."""
+    head, tail = re.search(r"[\w-]*$", title), re.match(r"[\w]+", more)
+    if title.endswith("-") and head and tail and len(head.group()) > 1:
+        last = head.group()[:-1].rsplit("-", 1)[-1]
+        if last and not hyphen_stays(last, tail.group(), vocab, compound="-" in head.group()[:-1]):
+            return title[:-1] + more
+        return title + more
+    return f"{title} {more}".strip()
+
+
 class _BodyWalk:
     """One pass over the content lines: each line goes to the abstract, the current section, the
     references, or nowhere (furniture, floats), as the headings met so far decide."""
@@ -448,7 +460,7 @@ class _BodyWalk:
                     and 0 < ln.y - nxt.y < 1.6 * ln.size and (other is None or not other.number)
                     and not SECTION_NUM.match(nxt.text) and len(nxt.text) < 80
                     and (_is_caps(nxt.text) == caps or not (caps or plain))):
-                title = f"{title} {strip_footnote_marks(nxt.text).strip()}".strip()
+                title = _join_wrapped(title, strip_footnote_marks(nxt.text).strip(), self.vocab)
                 self.consumed.add(id(nxt))
                 ln = nxt
             else:
@@ -480,11 +492,34 @@ class _BodyWalk:
         return unwrap_lines(normalize_text(strip_footnote_marks(raw), self.vocab))
 
     def section_line(self, ln: Line) -> None:
+        text = prose_of(ln.text)
+        if text is None:  # a table row or a figure's tick labels that float detection left in the flow
+            self.url_text.append(ln.text)
+            return
         if self.current and self.paragraphs.starts(ln):
             self.current.append("")
         self.paragraphs.last = ln
-        self.current.append(ln.text)
+        self.current.append(text)
         self.url_text.append(ln.text)
+
+
+_NUMERIC_CELL = re.compile(r"^[-+\u2212\u2013(\[]?[\d.,]+(?:[%\u00d7x]|[kKMGB]\b)?[)\]]?"
+                           r"(?:\s*[\u00b1/]\s*[\d.,]+)?$|^-$")
+
+
+def prose_of(text: str) -> str | None:
+    """The prose of a body line, judged by its cells (runs of text set wide apart): None for a row of
+    cells two or more of which are numbers (table rows, axis ticks); a sentence with numbers set apart
+    after it (ticks of a figure beside the column) keeps the sentence."""
+    cells = [c.strip() for c in re.split(r" {2,}", text) if c.strip()]
+    if len(cells) < 2:
+        return text
+    numeric = [bool(_NUMERIC_CELL.match(c)) for c in cells]
+    if sum(numeric) < 2:
+        return text
+    if len(re.findall(r"[^\W\d_]{3,}", cells[0])) >= 4 and all(numeric[1:]):
+        return cells[0]
+    return None
 
 
 class _Paragraphs:

@@ -177,24 +177,33 @@ def measure_body_size(pages: list[list[Line]]) -> float:
     return weights.most_common(1)[0][0] if weights else 10.0
 
 
-def mark_boilerplate(pages: list[list[Line]], heights: list[float]) -> None:
-    """Flag running headers/footers (repeated near the page edge) and bare page numbers."""
+def _furniture_key(text: str) -> str:
+    """What repeats of a running header or footer: digits as '#', without the page number and separators at
+    either end ("70 | Nature | Vol 600" and "Nature | Vol 600 | 71" are one footer on left and right pages)."""
+    key = re.sub(r"\d+", "#", text.lower()).strip()
+    return re.sub(r"^[#\s|\-\u2013\u2014\u2022\u00b7:.]+|[#\s|\-\u2013\u2014\u2022\u00b7:.]+$", "", key) or key
+
+
+def mark_boilerplate(pages: list[list[Line]], heights: list[float], body: float = 99.0) -> None:
+    """Flag running headers/footers (repeated at the top or bottom of pages) and bare page numbers.
+
+    A line is at the page's edge in the outer tenth of the page, or when it is one of the two topmost or
+    bottommost lines of its page (wide margins: LNCS, Springer) and no larger than the `body` text (the
+    title on the first page repeats the running header of the others)."""
     keys_needed = 99 if len(pages) < 3 else max(3, len(pages) // 4)
     counts: Counter[str] = Counter()
     for lines in pages:
-        seen = set()
-        for ln in lines:
-            key = re.sub(r"\d+", "#", ln.text.lower()).strip()
-            if key not in seen:
-                seen.add(key)
-                counts[key] += 1
+        for key in {_furniture_key(ln.text) for ln in lines}:
+            counts[key] += 1
     for lines, height in zip(pages, heights, strict=True):
+        order = sorted(lines, key=lambda ln: ln.y)
+        outer = {id(ln) for ln in order[:2] + order[-2:]}
         for ln in lines:
-            edge = ln.y > height * 0.9 or ln.y < height * 0.09
+            edge = ln.y > height * 0.9 or ln.y < height * 0.09 or (id(ln) in outer and ln.size <= body + 0.5)
             key = re.sub(r"\d+", "#", ln.text.lower()).strip()
-            if edge and (counts[key] >= keys_needed or re.fullmatch(r"[#\s\-–—|]*(?:page\s*#)?[#\s]*", key)):
+            if edge and (counts[_furniture_key(ln.text)] >= keys_needed
+                         or re.fullmatch(r"[#\s\-–—|]*(?:page\s*#)?[#\s]*", key)):
                 ln.boiler = True
-
 
 
 @dataclass
@@ -213,8 +222,8 @@ def read_layout(doc: RawDocument) -> Layout:
     """Lines of every page, running headers/footers and page numbers flagged, cover pages counted."""
     pages, rotated = build_lines(doc)
     heights = [p.height for p in doc.pages]
-    mark_boilerplate(pages, heights)
     body = measure_body_size(pages)
+    mark_boilerplate(pages, heights, body)
     first = 0
     while first + 1 < len(pages) and first < 2 and is_cover_page(pages[first]):
         first += 1
