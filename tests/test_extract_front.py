@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from drafter.extract import load_paper
+from drafter.extract.header import _find_authors
+from drafter.extract.layout import Line, join_spans
+from drafter.ingest import Span
 from pdfgen import make_paper
 
 INTRO = ("Things matter more than anyone thought, and we show why in this paper with care. " * 12).strip()
@@ -48,3 +51,34 @@ def test_a_file_made_years_after_its_newest_reference_dates_the_paper_by_the_ref
     assert _year([], "D:20190301", refs) == (2018, "references-latest")  # an open-access copy made in 2019
     assert _year([], "D:20180301", refs) == (2018, "pdf-metadata")
 
+
+
+def _line(y: float, *runs: tuple[str, float], x: float = 72.0) -> Line:
+    """A byline line from (text, size) runs laid out left to right, marks raised small."""
+    spans = []
+    for text, size in runs:
+        width = 0.5 * size * len(text)
+        spans.append(Span(text, x, y, size, "Times-Roman", x + width))
+        x += width + 0.3 * size
+    return Line(join_spans(spans), 1, spans[0].x, spans[-1].x1, y, max(s for _, s in runs), 0.0, "Times-Roman",
+                spans)
+
+
+def test_authors_with_raised_affiliation_marks_and_the_affiliation_rows_under_them() -> None:
+    names = _line(600, ("Flood Sung", 12), ("1", 8), ("Yongxin Yang", 12), ("3", 8), ("Li Zhang", 12), ("2", 8))
+    affiliations = _line(588, ("1", 8), ("Queen Mary University of London", 12), ("2", 8), ("Oxford", 12))
+    beside = _line(588, ("IST Austria", 12), x=400)  # its own line, on the affiliations' row
+    assert _find_authors([names, affiliations, beside], None, None) == ["Flood Sung", "Yongxin Yang", "Li Zhang"]
+
+
+def test_a_name_set_apart_by_marks_keeps_all_its_words() -> None:
+    line = _line(600, ("Qiming Yuan", 10), ("* 1", 7), ("Henrique Ponde de Oliveira Pinto", 10), ("* 1", 7),
+                 ("Jared Kaplan", 10), ("2", 7))
+    assert _find_authors([line], None, None) == ["Qiming Yuan", "Henrique Ponde de Oliveira Pinto", "Jared Kaplan"]
+
+
+def test_a_name_cut_at_a_spacing_accent_is_joined_and_the_accent_restored() -> None:
+    head = _line(600, ("Tadas Baltru\u02c7", 11))
+    rest = _line(600, ("saitis, Chaitanya Ahuja, and Louis-Philippe Morency", 11), x=head.x1 - 1)
+    assert _find_authors([head, rest], None, None) == ["Tadas Baltru\u0161aitis", "Chaitanya Ahuja",
+                                                       "Louis-Philippe Morency"]

@@ -114,7 +114,8 @@ def _split_plain_names(chunk: str) -> list[str]:
     for w in words:
         cur = names[-1]
         full = [x for x in cur if not re.fullmatch(r"[A-Z]\.?(?:-[A-Z]\.?)?", x) and x.lower() not in _PARTICLES]
-        if len(full) >= 2 and not re.fullmatch(r"[A-Z]\.", w) and w.lower() not in _PARTICLES:
+        after_particle = bool(cur) and cur[-1].lower() in _PARTICLES  # "Ponde de Oliveira": the surname goes on
+        if len(full) >= 2 and not after_particle and not re.fullmatch(r"[A-Z]\.", w) and w.lower() not in _PARTICLES:
             names.append([w])
         else:
             cur.append(w)
@@ -143,7 +144,8 @@ def _split_author_line(line: Line) -> list[str]:
     text = re.sub(r"\s*(?:,|;|\band\b|&|\u2227|\|)\s*", "|", text)
     text = re.sub(r"\s{2,}", "|", text)
     chunks = []
-    for raw in text.split("|"):
+    pieces = [piece for piece in text.split("|") if strip_footnote_marks(piece).strip(" .,*()")]
+    for raw in pieces:
         raw = strip_footnote_marks(raw)
         raw = re.sub(r"(?<=[a-z\u00e0-\u024f])\d+(?:,\d+)*\b|\b\d+\b", "", raw)
         raw = _NAME_SUFFIX.sub("", raw)
@@ -151,8 +153,11 @@ def _split_author_line(line: Line) -> list[str]:
         raw = re.sub(r"\s+", " ", raw)
         if raw.isupper() and len(raw) > 4:  # names set in capitals
             raw = " ".join(w if len(w) <= 2 and w.endswith(".") else w.capitalize() for w in raw.split())
+        # An affiliation stays whole ("Queen Mary University of London" is no name + "University ..."), and so
+        # does a name the line sets apart with marks, commas or gaps ("Henrique Ponde de Oliveira Pinto *1").
         if raw:
-            chunks.extend(_split_plain_names(raw))
+            whole = _AFFILIATION.search(raw) or (len(pieces) > 1 and len(raw.split()) <= 6)
+            chunks.extend([raw] if whole else _split_plain_names(raw))
     return chunks
 
 
@@ -171,16 +176,46 @@ def _find_authors(lines: list[Line], after: Line | None, stop: Line | None) -> l
             author_font = (ln.font, round(ln.size, 1))
             break
     names: list[str] = []
-    for ln in block:
-        if author_font and (ln.font, round(ln.size, 1)) != author_font:
-            continue
-        chunks = _split_author_line(ln)
-        if chunks and _AFFILIATION.search(chunks[0]):  # "Google Inc., Mountain View, CA": an affiliation line
+    rows = [(ln, _split_author_line(ln)) for ln in _join_accents(block)
+            if not author_font or (ln.font, round(ln.size, 1)) == author_font]
+    # "Google Inc., Mountain View, CA", "1Queen Mary University": an affiliation line, and so is what shares
+    # its row ("IST Austria" printed beside "University of Oxford/IST Austria")
+    affiliation_rows = {round(ln.y) for ln, chunks in rows if (chunks and _AFFILIATION.search(chunks[0]))
+                        or _opens_with_mark(ln)}
+    for ln, chunks in rows:
+        if round(ln.y) in affiliation_rows or round(ln.y) + 1 in affiliation_rows or round(ln.y) - 1 in \
+                affiliation_rows:
             continue
         for chunk in chunks:
             if _looks_like_name(chunk) and chunk not in names:
                 names.append(chunk)
     return names
+
+
+def _opens_with_mark(line: Line) -> bool:
+    """A line that starts with a small raised digit or mark: affiliations carry their mark before them."""
+    if len(line.spans) < 2:
+        return False
+    head, top = line.spans[0], max(s.size for s in line.spans)
+    return head.size < 0.85 * top and bool(re.fullmatch(f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]+", head.text))
+
+
+_SPACING_ACCENTS = "\u02c7\u00b4\u0060\u00a8\u02dc\u005e\u00b8\u02d8\u02d9\u02da\u02db\u02dd"
+
+
+def _join_accents(block: list[Line]) -> list[Line]:
+    """A line cut at a spacing accent ("Baltru\u02c7" + "saitis, ...", the accent drawn as its own glyph) and
+    the piece that goes on at the same baseline, joined into one line."""
+    out: list[Line] = []
+    for ln in block:
+        last = out[-1] if out else None
+        if (last is not None and last.text.endswith(tuple(_SPACING_ACCENTS)) and abs(last.y - ln.y) < 1
+                and ln.x <= last.x1 + 1):
+            out[-1] = Line(last.text + ln.text, last.page, last.x, ln.x1, last.y, last.size, last.bold, last.font,
+                           last.spans + ln.spans)
+        else:
+            out.append(ln)
+    return out
 
 
 # -- venue, year, arXiv --------------------------------------------------------------------------------
