@@ -208,3 +208,16 @@ def test_a_section_that_cannot_be_parsed_costs_only_its_own_equations() -> None:
     assert sections == ["Good", "Also good"]
     with pytest.raises(EnrichError, match="could not be parsed"):
         extract_equations("{" * 3000)
+
+
+def test_new_refuses_an_existing_draft_before_anything_is_looked_up(arxiv: FakeArxiv, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(enrich.EnrichJob, "_start_s2", lambda self, *ids: started.append(ids))
+    out = tmp_path / "post.md"
+    out.write_text("my draft\n", encoding="utf-8")
+    run = cli("new", f"arXiv:{ARXIV_ID}", "-o", out, "--offline")
+    assert run.code == 2 and "already exists" in run.stderr
+    assert started == []  # no Semantic Scholar lookup for a draft that is refused
+    assert arxiv.paths("/e-print") == []
+    assert out.read_text(encoding="utf-8") == "my draft\n"

@@ -399,3 +399,16 @@ def test_a_figure_set_as_text_is_found_by_its_ink_and_a_strip_is_made_tall_enoug
     listing, strip = (png_size(im.path) for im in result.images)
     assert 40 * DPI / 72 <= listing[1] <= 75 * DPI / 72  # the four lines, not the paragraph 40 points above
     assert min(strip) >= 150
+
+
+@pytest.mark.usefixtures("with_figures")
+def test_a_failed_draft_leaves_no_figures_behind(figure_pdf: Path, tmp_path: Path, fake_server_factory) -> None:
+    from fakeserver import Fault
+
+    server = fake_server_factory()
+    server.enqueue(*[Fault.invalid_api_key()] * 40)
+    out = tmp_path / "drafts" / "post.md"
+    run = cli("new", figure_pdf, "-o", out, "--base-url", server.url, "--model", "fake-model")
+    assert run.code == 1, run.stderr
+    assert not out.exists()
+    assert list((tmp_path / "drafts").iterdir()) == []  # no post-figures/, no staging folder either

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from drafter import text as textmod
 from drafter.assemble import SectionText, content_hash, parse_draft, replace_section, wrap
-from drafter.cli import _output_path
+from drafter.drafts import output_path as _output_path
 from drafter.errors import DrafterError, DraftFormatError
 from drafter.extract import load_paper
 from drafter.files import MAX_SLUG, slugify

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from drafter.cli import _output_path, app
+from drafter.cli import app
+from drafter.drafts import output_path as _output_path
 from drafter.errors import InputError
 from drafter.files import MAX_SLUG, slugify
 from drafter.paper import Paper, Section

@@ -39,7 +39,8 @@ _ONE_ATTR = re.compile(r"[a-z_]+=\S+")
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(text.strip("\n").encode("utf-8")).hexdigest()[:16]
+    """The hash of a section's text, whatever its line ends (an editor may save the draft with CRLF)."""
+    return hashlib.sha256(re.sub(r"\r\n?", "\n", text).strip("\n").encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -162,15 +163,14 @@ def _scalar(value: Any) -> str:
 
 
 def front_matter_end(text: str) -> int:
-    """Offset just past the front matter's closing `---` line (0 when the draft has none)."""
-    if not text.startswith("---\n"):
-        return 0
-    end = text.find("\n---\n", 4)
-    return 0 if end < 0 else end + len("\n---\n")
+    """Offset just past the front matter's closing `---` line (0 when the draft has none); LF or CRLF."""
+    match = re.match(r"---\r?\n(?:.*?\n)??---\r?\n", text, re.S)
+    return match.end() if match else 0
 
 
 def read_front_matter(text: str) -> dict[str, Any]:
     """The front matter drafter wrote (tolerates hand edits: unparsable values come back as strings)."""
+    text = text.replace("\r\n", "\n")  # a draft saved with CRLF line ends
     if not text.startswith("---\n"):
         return {}
     end = text.find("\n---\n", 4)
@@ -319,7 +319,7 @@ def parse_draft(text: str, name: str = "draft") -> ParsedDraft:
         if section_id in parsed.blocks:
             raise DraftFormatError(f"{name}:{line}: section {section_id!r} appears twice",
                                    "Delete one copy, markers included.")
-        content = text[match.end():end].strip("\n")
+        content = text[match.end():end].strip("\r\n")
         parsed.blocks[section_id] = Block(section_id, attrs, match.start(), end + len(end_marker), content, line)
     if not parsed.blocks:
         raise DraftFormatError(f"{name} holds no drafter section markers",
@@ -331,12 +331,15 @@ def parse_draft(text: str, name: str = "draft") -> ParsedDraft:
 def replace_section(parsed: ParsedDraft, section: SectionText) -> str:
     """The draft with exactly one section's block replaced; every other byte stays the same."""
     block = parsed.blocks[section.id]
-    text = parsed.text[: block.start] + wrap(section) + parsed.text[block.end:]
+    new = wrap(section)
+    if parsed.text.count("\r\n") * 2 > parsed.text.count("\n"):
+        new = new.replace("\n", "\r\n")  # the draft was saved with CRLF line ends: the new section too
+    text = parsed.text[: block.start] + new + parsed.text[block.end:]
     if section.id == "tags":
         # The front matter repeats the tags; keep it in step with the section.
         tags = json.dumps(tags_from(section.text), ensure_ascii=False)
         head = front_matter_end(text)  # the front matter's tags line, never a line of the body
-        text = re.sub(r"^tags: .*$", lambda _: f"tags: {tags}", text[:head], count=1, flags=re.M) + text[head:]
+        text = re.sub(r"^tags: [^\r\n]*", lambda _: f"tags: {tags}", text[:head], count=1, flags=re.M) + text[head:]
     return text
 
 

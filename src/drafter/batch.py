@@ -32,13 +32,12 @@ from typing import TextIO
 from drafter import sources
 from drafter.assemble import read_front_matter
 from drafter.config import Settings
-from drafter.enrich import EnrichJob
+from drafter.drafts import write_new_draft
 from drafter.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_MODEL, DrafterError, InputError, os_error
-from drafter.figures import figures_dir
-from drafter.files import atomic_write, backup_file, slugify
+from drafter.files import slugify
 from drafter.llm import Backend, Events, Reply, make_backend
 from drafter.paper import Paper
-from drafter.pipeline import check_draftable, draft_paper
+from drafter.pipeline import check_draftable
 from drafter.plan import LLM_SECTIONS
 from drafter.prompts import PromptSet
 
@@ -488,19 +487,12 @@ async def _extract(run: _Run, path: Path) -> Paper:
     return await asyncio.get_running_loop().run_in_executor(run.pool, sources.extract_pdf, str(path), cache)
 
 
-def _finish_enrichment(job: EnrichJob, paper: Paper, label: str) -> None:
-    job.finish(paper)
-    if job.warning():
-        log.warning("%s: %s", label, job.warning())
-
-
 async def _one(run: _Run, result: EntryResult, source: sources.Source | None) -> None:
     started = time.perf_counter()
     try:
         if result.entry.error or source is None:
             raise InputError(result.entry.error or f"{result.entry.label}: not a usable source")
         run.reporter.stage(result, "fetching")
-        job = EnrichJob(run.settings, source) if run.settings.enrich_on else None
         metas = await run.metas if (run.metas is not None and source.kind == "arxiv") else None
         fetched = await asyncio.to_thread(sources.fetch, source, run.settings.cache_dir, metas)
         run.reporter.stage(result, "extracting")
@@ -526,23 +518,19 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         def on_done(label: str, section_id: str, reply: Reply) -> None:
             run.reporter.section_done(result, section_id, reply)
 
-        # --force replaces this paper's own draft (keeping the old one). The name is taken before drafting, so the
-        # figures are exported next to it while the sections are drafted.
+        # --force replaces this paper's own draft (keeping the old one); a new name is claimed before drafting.
         target = existing if existing is not None else free_name(run.out_dir, slug, run.claimed)
         run.claimed.add(target)
-        finishing = asyncio.ensure_future(asyncio.to_thread(_finish_enrichment, job, paper, result.entry.label)) \
-            if job is not None else None
-        draft = await draft_paper(paper, run.settings, run.drafting_backend(), run.prompts, on_done=on_done,
-                                  label=result.entry.label, pdf=fetched.pdf,
-                                  figures_to=figures_dir(target) if run.figures else None,
-                                  enriched=finishing, export_after=run.export_after)
+        written = await write_new_draft(paper, run.settings, target, pdf=fetched.pdf, force=existing is not None,
+                                        figures=run.figures, backend=run.drafting_backend(), prompts=run.prompts,
+                                        on_done=on_done, label=result.entry.label, export_after=run.export_after)
+        for warning in written.warnings:
+            log.warning("%s: %s", result.entry.label, warning)
+        draft = written.draft
         stats = draft.stats
         result.sections, result.requests, result.cache_hits = stats.sections, stats.requests, stats.cache_hits
         result.prompt_tokens, result.completion_tokens = stats.prompt_tokens, stats.completion_tokens
         result.checks = stats.checks
-        if existing is not None:
-            backup_file(existing)
-        atomic_write(target, draft.text)
         problem = draft.figures.summary() if draft.figures else None
         if problem:
             log.warning("%s: %s", result.entry.label, problem)

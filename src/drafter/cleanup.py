@@ -30,6 +30,7 @@ def valid_text(text: str) -> str:
 def clean_model_text(section_id: str, text: str) -> str:
     """Strip what models add (thinking, chatter, a fence around the answer, a repeated heading) and enforce
     the section's sub-headings."""
+    text = re.sub(r"\r\n?", "\n", text)  # CR line ends: the draft's section hash is taken over LF text
     text = strip_chatter(unwrap_fence(strip_chatter(strip_thinking(text))))
     spec = BY_ID[section_id]
     first, _, rest = text.partition("\n")

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from drafter import __version__
 from drafter.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, DrafterError, InputError, os_error
-from drafter.files import atomic_write, backup_file, read_draft, slugify
+from drafter.files import atomic_write, read_draft
 from drafter.plan import LLM_SECTIONS, SECTIONS
 
 # Each command imports what it uses (below, in its body): `drafter --help` and `drafter status` must not pay for
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from drafter.config import Settings
     from drafter.figures import FigureExport
     from drafter.llm import Reply
-    from drafter.prompts import PromptSet
 
 app = typer.Typer(
     name="drafter",
@@ -193,7 +192,7 @@ PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .m
 def _settings(model: str | None = None, base_url: str | None = None, offline: bool = False,
               jobs: int | None = None, timeout: float | None = None, context_tokens: int | None = None,
               no_cache: bool = False, prompts: Path | None = None, max_tokens: int | None = None,
-              reasoning_effort: str | None = None, recorded: dict[str, Any] | None = None) -> Settings:
+              reasoning_effort: str | None = None, draft: Path | None = None) -> Settings:
     from drafter.config import config_file, load_settings
 
     flags: dict[str, Any] = {"model": model, "base_url": base_url, "jobs": jobs, "timeout": timeout,
@@ -203,7 +202,12 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
         flags["offline"] = True
     if no_cache:
         flags["cache"] = False
-    settings = load_settings(flags, recorded=recorded)
+    if draft is not None:
+        from drafter.drafts import settings_for_redo  # the model and endpoint the draft records
+
+        settings = settings_for_redo(draft, flags)
+    else:
+        settings = load_settings(flags)
     if settings.api_key:
         _secrets.add(settings.api_key)
     password = urlsplit(settings.endpoint).password
@@ -216,23 +220,8 @@ def _settings(model: str | None = None, base_url: str | None = None, offline: bo
     return settings
 
 
-def _finish_enrichment(job: Any, paper: Any) -> None:
-    """Collect the lookups started beside extraction; a failure costs one warning line, never the draft."""
-    if job is None:
-        return
-    job.finish(paper)
-    warning = job.warning()
-    if warning:
-        err.print(f"[yellow]warning:[/] {escape(_scrub(warning))}")
-
-
-async def _draft_enriched(draft_paper: Any, job: Any, paper: Any, settings: Settings, prompts: PromptSet,
-                          on_done: Any, **options: Any) -> Any:
-    """Draft while the lookups finish: only the sections that use their data wait for them."""
-    import asyncio
-
-    finishing = asyncio.ensure_future(asyncio.to_thread(_finish_enrichment, job, paper)) if job else None
-    return await draft_paper(paper, settings, prompts=prompts, on_done=on_done, enriched=finishing, **options)
+def _warn(line: str) -> None:
+    err.print(f"[yellow]warning:[/] {escape(_scrub(line))}")
 
 
 def _announce_offline(settings: Settings) -> None:
@@ -270,21 +259,6 @@ def _warn_cut_off(stats: Any, draft: str) -> None:
                   "the whole answer")
 
 
-def _output_path(output: str | None, title: str) -> Path | None:
-    """Where the draft goes: None for stdout (-o -), a folder gets <slug>.md, default ./<slug>.md."""
-    if output == "-":
-        return None
-    name = f"{slugify(title)}.md"
-    if output is None:
-        return Path.cwd() / name
-    path = Path(output)
-    if path.is_dir() or output.endswith(("/", "\\")):
-        return path / name
-    if path.suffix.lower() == ".pdf":
-        raise InputError(f"refusing to write the draft to {path} (a .pdf name)", "Pass -o draft.md.")
-    return path
-
-
 # -- commands -----------------------------------------------------------------------------------------
 
 
@@ -313,9 +287,8 @@ def new(
       drafter new paper.pdf -o - > post.md         # draft on stdout\n
       drafter new paper.pdf --base-url http://localhost:11434/v1 --model llama3.1
     """
-    from drafter.enrich import cached_enrichment, start_enrichment
-    from drafter.figures import figures_dir
-    from drafter.pipeline import draft_paper
+    from drafter.drafts import output_path, refuse_existing, write_new_draft
+    from drafter.enrich import cached_enrichment
     from drafter.pipeline import dry_run as render_all
     from drafter.prompts import PromptSet
     from drafter.sources import load_source_pdf
@@ -325,32 +298,28 @@ def new(
                              reasoning_effort)
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         prompt_set = PromptSet(settings.prompts_dir)
-        job = start_enrichment(paper, settings) if settings.enrich_on and not dry_run else None
         loaded, pdf = load_source_pdf(paper, settings)
         if dry_run:
             cached = settings.enrich_on and cached_enrichment(paper, loaded, settings)
             _print_dry_run(render_all(loaded, settings, prompt_set), from_cache=cached)
             return
-        target = _output_path(output, loaded.title)
-        if target is not None and target.exists() and not force:
-            raise InputError(f"{target} already exists", "Pass --force to replace it (the old file is kept in "
-                             ".drafter-history/), or -o another path.")
+        target = output_path(output, loaded.title)
+        refuse_existing(target, force)  # before anything is looked up or drafted
         for warning in loaded.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}")
         _announce_offline(settings)
         err.print(f"drafting [bold]{escape(loaded.title)}[/] with {settings.backend_label}: "
                   f"{len(LLM_SECTIONS)} sections, {settings.jobs} at a time")
-        figures_to = figures_dir(target) if target is not None and not no_figures else None
-        draft = _async(_draft_enriched(draft_paper, job, loaded, settings, prompt_set,
-                                       _progress(len(LLM_SECTIONS)), pdf=pdf, figures_to=figures_to))
+        written = _async(write_new_draft(loaded, settings, target, pdf=pdf, force=force, figures=not no_figures,
+                                         prompts=prompt_set, on_done=_progress(len(LLM_SECTIONS))))
+        for warning in written.warnings:
+            _warn(warning)
+        draft = written.draft
         if target is None:
             sys.stdout.write(draft.text)
             sys.stdout.flush()
-        else:
-            if target.exists():
-                kept = backup_file(target)
-                err.print(f"previous draft kept as {kept}")
-            atomic_write(target, draft.text)
+        elif written.kept is not None:
+            err.print(f"previous draft kept as {written.kept}")
         for section_id, note in draft.stats.cuts.items():
             err.print(f"[yellow]note:[/] {section_id}: {note}")
         _report_figures(draft.figures)
@@ -422,13 +391,13 @@ def inspect(
     with _errors():
         settings = _settings(offline=True)
         enrich = not no_enrich and settings.enrich is not False
-        job = None
-        if enrich:
-            from drafter.enrich import start_enrichment  # the lookups' clients load only when they run
-
-            job = start_enrichment(paper, settings)
         loaded = load_source(paper, settings)
-        _finish_enrichment(job, loaded)
+        if enrich:
+            from drafter.drafts import finish_lookups, start_lookups  # the lookups' clients load only when they run
+
+            warning = finish_lookups(start_lookups(settings.with_overrides(enrich=True)), loaded)
+            if warning:
+                _warn(warning)
         if as_json:
             print(json.dumps(loaded.inspect_json(full=full), ensure_ascii=False, indent=2))
             return
@@ -568,18 +537,11 @@ def redo(
     A section you edited by hand is kept unless you pass --force. The model and endpoint the draft was made
     with are used unless flags or environment variables name others.
     """
-    from drafter.assemble import read_front_matter
-    from drafter.config import Settings
-    from drafter.pipeline import redo_section
+    from drafter.drafts import redo_in_file
 
     with _errors():
-        text = read_draft(draft)
-        front = read_front_matter(text)
-        recorded = {} if front.get("model") == "offline" else {"model": front.get("model")}
-        if recorded and front.get("base_url") != Settings().endpoint:  # OpenAI's own: the default already
-            recorded["base_url"] = front.get("base_url")
         settings = _settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts, max_tokens,
-                             reasoning_effort, recorded=recorded)
+                             reasoning_effort, draft=draft)
         if no_enrich:
             settings = settings.with_overrides(enrich=False)
         _announce_offline(settings)
@@ -591,13 +553,15 @@ def redo(
         if settings.offline and hint:
             err.print("[yellow]warning:[/] --hint is ignored offline: the offline drafter picks sentences from "
                       "the paper and takes no instructions")
-        result = _async(redo_section(text, draft, section, settings, hint=hint, force=force, paper_path=paper))
+        redone = _async(redo_in_file(draft, section, settings, hint=hint, force=force, paper_path=paper))
+        result = redone.result
         if result.warning:
-            err.print(f"[yellow]warning:[/] {escape(_scrub(result.warning))}")
-        kept = backup_file(draft)
-        atomic_write(draft, result.text)
+            _warn(result.warning)
         _warn_cut_off(result.stats, str(draft))
-        note = f"; your edited text is kept in {kept}" if result.was_edited else f"; previous draft in {kept}"
+        note = (f"; your edited text is kept in {redone.kept}" if result.was_edited else
+                f"; previous draft in {redone.kept}")
+        if redone.merged:
+            note += " (you saved the draft meanwhile: your changes are kept, only this section was replaced)"
         s = result.stats
         err.print(f"[green]redid[/] {section} in {draft}: {s.prompt_tokens + s.completion_tokens} tokens"
                   f"{' (cached)' if s.cache_hits else ''}, {s.seconds:.1f}s{note}")

@@ -46,6 +46,31 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     _sync_folder(path.parent)
 
 
+def create_new(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path` only if nothing is there at the moment of writing (FileExistsError otherwise):
+    the whole file appears at once, through a hard link of a complete temporary file, which fails rather than
+    replace a file another process wrote meanwhile (two `drafter new` to one name cannot both win)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = _utf8(data) if isinstance(data, str) else data
+    fd, tmp = _create_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: an exclusive create, then the bytes
+            with path.open("xb") as out:
+                out.write(payload)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _sync_folder(path.parent)
+
+
 def _create_temp(path: Path) -> tuple[int, Path]:
     """A new file beside `path`, created with mode 0666 so the kernel applies the umask: the usual mode of a file
     the user creates, without reading the umask (os.umask sets it process-wide, racing other threads' writes)."""
@@ -90,10 +115,12 @@ def _utf8(text: str) -> bytes:
 
 
 def read_draft(path: Path) -> str:
-    """A draft's text; a file that is not UTF-8 (a PDF passed by mistake) is bad input, not a crash."""
+    """A draft's text exactly as on disk (CRLF line ends stay CRLF: no newline translation); a file that is not
+    UTF-8 (a PDF passed by mistake) is bad input, not a crash."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not a Markdown draft (not UTF-8 text: byte {exc.start} is "
                          f"0x{exc.object[exc.start]:02x})",
