@@ -162,7 +162,7 @@ def test_a_failed_write_says_what_failed(code: int, says: str, hint: str, tmp_pa
     def fail(path: Path, data: str | bytes) -> None:
         raise OSError(code, os.strerror(code), str(path))
 
-    monkeypatch.setattr("drafter.cli.atomic_write", fail)
+    monkeypatch.setattr("drafter.drafts.create_new", fail)  # a new draft is created without replacing anything
     run = cli("new", SAMPLE_PDF, "--offline", "-o", tmp_path / "out.md", "--no-figures")
     assert run.code == 2
     line = _one_error_line(run.stderr)
