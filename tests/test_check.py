@@ -198,3 +198,24 @@ def test_check_draft_counts_lines_in_the_whole_file_and_skips_author_sections() 
     assert found[0].to_json() == {"section": "problem", "kind": "number", "text": "93.2%", "line": 7,
                                   "message": '"93.2%" does not appear in the paper'}
     assert draft.splitlines()[6] == "It reaches 93.2% accuracy." and draft.splitlines()[17] == "$\\frac{a$"
+
+
+def test_findings_keep_their_lines_across_many_blanked_spans() -> None:
+    """The one-pass blanking and the bisected line numbers give what the per-match copies gave."""
+    unit = 'Inline $x_{t}$ and `code 7.5` and "a quote of 99.9 words that is not there" then 31337 here.\n'
+    found = check_section("problem", unit * 300, INDEX)
+    # Math, code and the quote's own 99.9 are blanked; the quote and 31337 are flagged, on their own line.
+    assert [(f.kind, f.text, f.line) for f in found] == [
+        pair for n in range(1, 301) for pair in (("quote", '"a quote of 99.9 words that is not there"', n),
+                                                 ("number", "31337", n))]
+
+
+def test_a_section_past_the_checked_length_is_checked_up_to_it(monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    from drafter import check
+
+    monkeypatch.setattr(check, "MAX_CHECKED", 1000)
+    text = "Plain words here. " * 100 + "The gain is 31337 points."
+    assert check_section("problem", text, INDEX) == []
+    assert "only the first 1000 characters" in caplog.text
+    assert [f.text for f in check_section("problem", text[-40:], INDEX)] == ["31337 points"]

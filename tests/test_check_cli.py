@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,16 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     assert run.code == 2 and "--paper" in run.stderr
     run = cli("check", tmp_path / "missing.md")
     assert run.code == 2
+
+
+def test_terminal_control_sequences_in_a_draft_reach_no_terminal(tmp_path: Path) -> None:
+    """An escape sequence in a flagged quote (from a model, or pasted) is shown as \\x1b, never sent raw."""
+    draft = _copy_example(tmp_path)
+    text = draft.read_text(encoding="utf-8")
+    hostile = '"\x1b]0;pwned\x07 these are six words or more quoted here \x9b2J"'
+    text = re.sub(r"(<!-- drafter:begin id=problem [^\n]*\n)", lambda m: m.group(1) + hostile + "\n\n", text, count=1)
+    draft.write_text(text, encoding="utf-8")
+    run = cli("check", draft)
+    assert run.code == 1, run.stderr
+    assert "\\x1b]0;pwned\\x07 these are six words" in run.stdout
+    assert not any(ch in run.stdout for ch in "\x1b\x07\x9b")

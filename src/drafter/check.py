@@ -8,9 +8,11 @@ author to verify, never a verdict; nothing is removed or rewritten.
 
 from __future__ import annotations
 
+import bisect
+import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -257,19 +259,35 @@ _EQUATION_TAG = re.compile(r"\(\d{1,2}[a-z]?\)")
 _LONG_ID = re.compile(r"(?<![\d.,])\d{7,}(?!\d|[.,]\d)")  # hashes, ids: no separators, seven digits or more
 
 
-def _blank(text: str, start: int, end: int) -> str:
-    """`text` with [start, end) replaced by spaces; newlines stay, so offsets and lines keep their meaning."""
-    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+_NOT_NEWLINE = re.compile(r"[^\n]")
+MAX_CHECKED = 200_000  # characters of one section (a long section is ~10,000); the check is linear but not free
+log = logging.getLogger(__name__)
+
+
+def _blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with each [start, end) replaced by spaces, in one pass (copying the text per match made a long
+    answer quadratic); newlines stay, so offsets and lines keep their meaning."""
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        start = max(start, pos)
+        if end <= start:
+            continue
+        out += [text[pos:start], _NOT_NEWLINE.sub(" ", text[start:end])]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _blank_all(text: str, pattern: re.Pattern[str]) -> str:
-    for match in reversed(list(pattern.finditer(text))):
-        text = _blank(text, match.start(), match.end())
-    return text
+    return _blank_spans(text, [match.span() for match in pattern.finditer(text)])
 
 
-def _line(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+def _line_counter(text: str) -> Callable[[int], int]:
+    """offset -> 1-based line, by bisection over the newlines (counting from 0 per finding was quadratic)."""
+    newlines = [i for i, char in enumerate(text) if char == "\n"]
+    return lambda offset: bisect.bisect_left(newlines, offset) + 1
 
 
 # -- the four checks ---------------------------------------------------------------------------------------------
@@ -399,12 +417,18 @@ def _short_quote(quote: str, limit: int = 70) -> str:
 
 
 def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[Finding]:
-    """Findings in one section's text (lines are 1-based within `text`), in reading order."""
+    """Findings in one section's text (lines are 1-based within `text`), in reading order. Only the first
+    MAX_CHECKED characters are read: a server that ignores max_tokens can send megabytes."""
+    if len(text) > MAX_CHECKED:
+        log.warning("%s: only the first %d characters of %d are checked against the paper", section_id,
+                    MAX_CHECKED, len(text))
+        text = text[:MAX_CHECKED]
     skip = _SKIP.get(section_id, frozenset())
     findings: list[tuple[int, Finding]] = []
+    line_of = _line_counter(text)
 
     def add(offset: int, kind: str, flagged: str, message: str) -> None:
-        findings.append((offset, Finding(section_id, kind, flagged, _line(text, offset), message)))
+        findings.append((offset, Finding(section_id, kind, flagged, line_of(offset), message)))
 
     prose = _blank_all(text, _OWN_LINE)
     prose = _blank_all(prose, _OWN_INLINE)
@@ -413,12 +437,14 @@ def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[F
     prose = _blank_all(prose, _INLINE_CODE)
     # math: every $$...$$, \[...\], $...$, \(...\) must parse; then it is not prose any more
     for pattern in (_DISPLAY_MATH, _INLINE_MATH):
-        for match in reversed(list(pattern.finditer(prose))):
+        spans = []
+        for match in pattern.finditer(prose):
             latex = next(g for g in match.groups() if g is not None)
             problem = latex_problem(latex)
             if problem and "math" not in skip:
                 add(match.start(), "math", match.group(0), f"{_short(match.group(0))} does not parse: {problem}")
-            prose = _blank(prose, match.start(), match.end())
+            spans.append(match.span())
+        prose = _blank_spans(prose, spans)
     for match in _STRAY_DOLLAR.finditer(prose):
         if "math" not in skip:
             add(match.start(), "math", match.group(0), "a stray $: math that is never closed")
@@ -427,6 +453,7 @@ def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[F
         for offset, slot in _placeholders(prose, paper_index):
             add(offset, "placeholder", slot, f"{slot} is a template slot, not filled in")
     # quotes: six words or more in quotation marks are the paper's words, or a finding
+    quoted = []
     for match in _QUOTE.finditer(prose):
         quote = next(g for g in match.groups() if g is not None)
         if len(normalise_words(quote).split()) < QUOTE_MIN_WORDS or "\n\n" in quote:
@@ -434,7 +461,8 @@ def check_section(section_id: str, text: str, paper_index: PaperIndex) -> list[F
         if "quote" not in skip and not _quote_found(quote, paper_index):
             add(match.start(), "quote", match.group(0),
                 f"the quote {_short_quote(match.group(0))} is not in the paper's words")
-        prose = _blank(prose, match.start(), match.end())  # its numbers are the quote's business
+        quoted.append(match.span())
+    prose = _blank_spans(prose, quoted)  # a quote's numbers are the quote's business
     if "number" not in skip:
         for pattern in (_PART_REFERENCE, _LIST_NUMBER, _HEADING_NUMBER, _EQUATION_TAG, _CITATION, _LONG_ID):
             prose = _blank_all(prose, pattern)
@@ -506,6 +534,15 @@ def callout(findings: list[Finding]) -> str:
     return f"{CALLOUT} {'; '.join(parts)}." if parts else ""
 
 
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """A line fit for a terminal: control characters (ESC starts sequences that retitle or rewrite the terminal)
+    shown as \\x1b escapes."""
+    return _TERMINAL_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def summary_line(finding: Finding) -> str:
     """The short form kept in SectionText.checks (its count goes into the section marker)."""
     return f"{finding.kind}: {_short(finding.text, 60)}"
@@ -519,4 +556,5 @@ def with_callout(section_id: str, text: str, paper_index: PaperIndex) -> tuple[s
 
 
 __all__ = ["CALLOUT", "KINDS", "Finding", "PaperIndex", "callout", "check_draft", "check_section",
-           "checked_sections", "index_paper", "latex_problem", "normalise_words", "summary_line", "with_callout"]
+           "checked_sections", "index_paper", "latex_problem", "normalise_words", "printable", "summary_line",
+           "with_callout"]

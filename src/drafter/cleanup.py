@@ -14,9 +14,10 @@ from collections.abc import Callable
 from drafter.plan import BY_ID
 
 # Lone surrogates (a `\udXXX` escape for half an emoji) cannot be written as UTF-8; NUL and the other C0 controls
-# but tab, newline and carriage return are never text (ESC would reach a terminal that shows the draft).
+# but tab, newline and carriage return, and the C1 controls, are never text (ESC would reach a terminal that
+# shows the draft).
 _UNWRITABLE = re.compile(r"[\ud800-\udfff]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C1 too: \x9b is a CSI
 
 
 def valid_text(text: str) -> str:

@@ -496,7 +496,7 @@ def check(
       drafter check post.md --json | jq '.[] | select(.kind == "number")'
     """
     from drafter.assemble import parse_draft
-    from drafter.check import check_draft
+    from drafter.check import check_draft, printable
     from drafter.pipeline import paper_for_draft
 
     with _errors():
@@ -507,7 +507,7 @@ def check(
             print(json.dumps([f.to_json() for f in findings], ensure_ascii=False, indent=2))
         else:
             for finding in findings:
-                print(f"{draft}:{finding.line}: {finding.section}: {finding.message}")
+                print(printable(f"{draft}:{finding.line}: {finding.section}: {finding.message}"))
         sections = len({f.section for f in findings})
         err.print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {sections} section"
                   f"{'s' if sections != 1 else ''}: verify them against the paper" if findings else
