@@ -82,3 +82,20 @@ def test_a_name_cut_at_a_spacing_accent_is_joined_and_the_accent_restored() -> N
     rest = _line(600, ("saitis, Chaitanya Ahuja, and Louis-Philippe Morency", 11), x=head.x1 - 1)
     assert _find_authors([head, rest], None, None) == ["Tadas Baltru\u0161aitis", "Chaitanya Ahuja",
                                                        "Louis-Philippe Morency"]
+
+
+def test_spaces_drawn_small_between_names_are_spaces_not_marks() -> None:
+    line = _line(600, ("Yanghao", 10.6), (" ", 6.4), ("Li", 10.6), (" ", 6.4), ("a", 7.4), (",", 10.6), (" ", 6.4),
+                 ("Naiyan", 10.6), (" ", 6.4), ("Wang", 10.6), (" ", 6.4), ("b", 7.4))
+    assert _find_authors([line], None, None) == ["Yanghao Li", "Naiyan Wang"]
+
+
+def test_the_title_the_metadata_names_wins_over_a_larger_journal_masthead(tmp_path: Path) -> None:
+    from pdfgen import Doc, Text, make_pdf
+
+    title = "Adaptive Things for Practical Study"
+    page = [Text("Pattern Journal", 200, 700, 14), Text(title, 72, 640, 13.4, True),
+            Text("Ada Lovelace, Alan Turing", 72, 615, 10.6), Text("1. Introduction", 72, 560, 10, True),
+            *(Text(INTRO[i * 90:(i + 1) * 90], 72, 540 - 12 * i, 10) for i in range(12))]
+    pdf = make_pdf(tmp_path / "p.pdf", [page, page[3:]], Doc(title=title))
+    assert load_paper(pdf).title == title

@@ -128,6 +128,10 @@ def _split_author_line(line: Line) -> list[str]:
     parts: list[str] = []
     last = None
     for span in line.spans:
+        if not span.text.strip():  # a space drawn in a small font is a space, not a mark
+            if parts and not parts[-1].endswith(" "):
+                parts.append(" ")
+            continue
         text = re.sub(r"\S*@\S*|\{[^}]*\}|\[\d{4}-\d{4}-\d{4}-\d{3}[\dX]\]", "|", span.text)  # e-mails, ORCID
         is_mark = span.size < 0.85 * body or not re.sub(f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]", "", text)
         if is_mark:
@@ -135,7 +139,7 @@ def _split_author_line(line: Line) -> list[str]:
         else:
             if last is not None and span.x - last.x1 > 0.8 * min(span.size, last.size):
                 parts.append("|")
-            elif last is not None and span.x - last.x1 > 0.15 * span.size:
+            elif last is not None and span.x - last.x1 > 0.15 * span.size and not parts[-1].endswith(" "):
                 parts.append(" ")
             parts.append(text)
         last = span
@@ -250,6 +254,30 @@ def _find_venue(texts: list[str]) -> tuple[str | None, int | None]:
 
 
 
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", restore_accents(expand_ligatures(text)).lower())
+
+
+def _title_as_in_metadata(lines: list[Line], found: list[Line], meta_title: str, body: float) -> list[Line]:
+    """The largest text is not always the title (a journal's name in its masthead): when the file's metadata
+    names a title and consecutive large lines of the page spell exactly it, those lines are the title."""
+    want = _key(meta_title)
+    if len(want) < 10 or _key(" ".join(ln.text for ln in found)) == want:
+        return found
+    for i, ln in enumerate(lines):
+        if ln.size < body + 1 or not want.startswith(_key(ln.text)) or not _key(ln.text):
+            continue
+        run = [ln]
+        while _key(" ".join(r.text for r in run)) != want and i + len(run) < len(lines):
+            nxt = lines[i + len(run)]
+            if abs(nxt.size - ln.size) > 0.3 or not want.startswith(_key(" ".join(r.text for r in [*run, nxt]))):
+                break
+            run.append(nxt)
+        if _key(" ".join(r.text for r in run)) == want:
+            return run
+    return found
+
+
 @dataclass
 class Front:
     """The first content page's landmarks later steps need."""
@@ -268,6 +296,7 @@ def read_front(doc: RawDocument, layout: Layout, paper: Paper) -> Front:
     meta_title = doc.metadata.get("title", "").strip()
     if re.search(r"(?i)^(untitled|microsoft word|document\d*$)|\.(pdf|docx?|tex|dvi)$", meta_title):
         meta_title = ""
+    title_lines = _title_as_in_metadata(lines1, title_lines, meta_title, body)
     if title_lines:
         paper.title = clean_title(" ".join(ln.text for ln in title_lines))
         paper.provenance["title"] = "pdf-layout"
