@@ -221,3 +221,35 @@ def test_new_refuses_an_existing_draft_before_anything_is_looked_up(arxiv: FakeA
     assert started == []  # no Semantic Scholar lookup for a draft that is refused
     assert arxiv.paths("/e-print") == []
     assert out.read_text(encoding="utf-8") == "my draft\n"
+
+
+def test_an_input_fan_out_stops_at_the_expansion_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four files that each \\input the next ten times make 10,000 copies of the last (a "billion laughs" in
+    miniature: 10 MB from 2 KB); the expansion stops at MAX_TEX and keeps what came first."""
+    monkeypatch.setattr(arxiv_source, "MAX_TEX", 100_000)
+    files = {"main.tex": "\\documentclass{article}\\begin{document}\\input{f0}\\end{document}"}
+    for i in range(4):
+        files[f"f{i}.tex"] = ("\\input{f%d}\n" % (i + 1)) * 10
+    files["f4.tex"] = "\\[ a = b \\]" + " " * 1000
+    document = expand_inputs(files, main_file(files))
+    assert len(document) < 100_000 + 2 * 1011
+    assert extract_equations(document)[0][0].latex == "a = b"
+
+
+def test_the_equation_parse_has_a_budget_of_its_own(monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(arxiv_source, "MAX_PARSE", 1000)
+    document = "\\begin{document}\\[ first \\]" + " " * 2000 + "\\[ late \\]\\end{document}"
+    equations, _ = extract_equations(document)
+    assert [e.latex for e in equations] == ["first"]
+    assert "equations are read from its first" in caplog.text
+
+
+def test_random_bytes_gzipped_are_not_a_tex_file() -> None:
+    noise = bytes((i * 7919 + 13) % 251 for i in range(20_000))  # holds backslashes and NULs, like random data
+    assert b"\\" in noise
+    with pytest.raises(EnrichError, match="neither"):
+        read_eprint(gzip.compress(noise))
+    without_nul = noise.replace(b"\x00", b" ")
+    with pytest.raises(EnrichError, match="neither"):
+        read_eprint(gzip.compress(without_nul))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import posixpath
 import re
@@ -39,12 +40,14 @@ from drafter.paper import Equation
 from drafter.sources import arxiv_get
 
 DEFAULT_EPRINT = "https://arxiv.org/e-print"
+log = logging.getLogger(__name__)
 TIMEOUT = 15.0
 MAX_DOWNLOAD = 50 * 1024 * 1024  # bytes of e-print (compressed)
 MAX_UNPACKED = 100 * 1024 * 1024  # bytes after gunzip
 MAX_FILES = 3000  # archive members looked at
 MAX_TEX = 8 * 1024 * 1024  # bytes of .tex read in all
 MAX_DEPTH = 12  # \input nesting
+MAX_PARSE = 2 * 1024 * 1024  # characters of the document body parsed for equations (a long paper is ~300 KB)
 MAX_EQUATIONS = 300
 
 DISPLAY_ENVS = {f"{name}{star}" for name in ("equation", "align", "gather", "multline", "eqnarray", "flalign")
@@ -90,6 +93,9 @@ def _text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+_LATEX = re.compile(r"\\(?:documentclass|begin\{|section\*?\{|input\{|usepackage)")
+
+
 def read_eprint(data: bytes) -> dict[str, str]:
     """The .tex files of an e-print (gzipped tar, plain tar, or one gzipped .tex) as {relative path: text}."""
     if data[:5] == b"%PDF-":
@@ -98,7 +104,7 @@ def read_eprint(data: bytes) -> dict[str, str]:
     archive = _open_tar(raw)
     if archive is None:
         text = _text(raw[:MAX_TEX])
-        if "\\" not in text:
+        if "\x00" in text or not _LATEX.search(text):  # random bytes often hold a backslash
             raise EnrichError("the e-print is neither a tar archive nor a .tex file")
         return {"main.tex": text}
     try:
@@ -167,20 +173,27 @@ _INPUT = re.compile(r"\\(?:input|include|subfile)\s*(?:\{([^{}]+)\}|([^\s{}\\]+)
 
 
 def expand_inputs(files: dict[str, str], name: str, root: str | None = None, depth: int = 0,
-                  seen: frozenset[str] = frozenset()) -> str:
+                  seen: frozenset[str] = frozenset(), budget: list[int] | None = None) -> str:
     """The file's text, comments dropped, with every `\\input`/`\\include` of a file in the archive put in place
-    (paths as LaTeX resolves them: from the main file's folder; a missing `.tex` suffix is added)."""
+    (paths as LaTeX resolves them: from the main file's folder; a missing `.tex` suffix is added).
+
+    The whole expansion holds at most MAX_TEX characters (`budget`, shared by the recursion): ten files that each
+    \\input the next ten times would otherwise expand to gigabytes from a few kilobytes (a "billion laughs")."""
+    budget = [MAX_TEX] if budget is None else budget
     text = strip_comments(files[name])
-    if depth >= MAX_DEPTH:
+    budget[0] -= len(text)
+    if depth >= MAX_DEPTH or budget[0] <= 0:
         return text
     base = posixpath.dirname(name) if root is None else root
 
     def include(match: re.Match[str]) -> str:
+        if budget[0] <= 0:
+            return ""  # past the budget: the rest of the document stays out
         wanted = (match.group(1) or match.group(2) or "").strip()
         for candidate in (wanted, f"{wanted}.tex"):
             path = _safe_name(posixpath.join(base, candidate) if base else candidate)
             if path and path in files and path not in seen and path != name:
-                return expand_inputs(files, path, base, depth + 1, seen | {name})
+                return expand_inputs(files, path, base, depth + 1, seen | {name}, budget)
         return ""  # a figure, a missing or a refused file
 
     return _INPUT.sub(include, text)
@@ -216,6 +229,10 @@ def extract_equations(document: str) -> tuple[list[Equation], list[str]]:
     start = document.find("\\begin{document}")
     body = document[start + len("\\begin{document}"):] if start >= 0 else document
     body = body.split("\\end{document}")[0]
+    if len(body) > MAX_PARSE:  # the parse is pure Python (about 3 s a MB): a budget of its own, not the caller's
+        log.warning("the LaTeX source is %.1f MB: equations are read from its first %d MB only", len(body) / 1e6,
+                    MAX_PARSE >> 20)
+        body = body[:MAX_PARSE]
     equations: list[Equation] = []
     sections: list[str] = []
     current = [""]
