@@ -229,7 +229,7 @@ def test_an_input_fan_out_stops_at_the_expansion_budget(monkeypatch: pytest.Monk
     monkeypatch.setattr(arxiv_source, "MAX_TEX", 100_000)
     files = {"main.tex": "\\documentclass{article}\\begin{document}\\input{f0}\\end{document}"}
     for i in range(4):
-        files[f"f{i}.tex"] = ("\\input{f%d}\n" % (i + 1)) * 10
+        files[f"f{i}.tex"] = f"\\input{{f{i + 1}}}\n" * 10
     files["f4.tex"] = "\\[ a = b \\]" + " " * 1000
     document = expand_inputs(files, main_file(files))
     assert len(document) < 100_000 + 2 * 1011
