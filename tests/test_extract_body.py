@@ -222,3 +222,64 @@ def test_table_rows_and_axis_ticks_stay_out_of_the_body(tmp_path):
     text = paper.sections[0].text
     assert "75.87" not in text and "92.70" not in text and "60 80" not in text
     assert "the loss goes down" in text and "down 0" not in text
+
+
+def type3_pdf(path: Path, lines_of_codes: list[list[int]], names: dict[int, str]) -> Path:
+    """A one-page PDF whose text is set in a Type 3 font (every glyph a box) with the glyph `names` in its
+    /Differences and no ToUnicode map, one line per list of character codes."""
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    def stream(data: bytes) -> bytes:
+        return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+    procs = {name: add(stream(b"500 0 0 0 400 600 d1 0 0 400 600 re f")) for name in set(names.values())}
+    charprocs = b" ".join(b"/%s %d 0 R" % (n.encode(), i) for n, i in procs.items())
+    differences = b" ".join(b"%d /%s" % (code, name.encode()) for code, name in sorted(names.items()))
+    font = add(b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 500 700] /FontMatrix [0.001 0 0 0.001 0 0] "
+               b"/CharProcs << " + charprocs + b" >> /Encoding << /Type /Encoding /Differences [" + differences
+               + b"] >> /FirstChar 0 /LastChar 255 /Widths [" + b" ".join([b"500"] * 256) + b"] >>")
+    shows = b"".join(b"1 0 0 1 72 %d Tm <%s> Tj\n" % (740 - 14 * k, bytes(codes).hex().encode())
+                     for k, codes in enumerate(lines_of_codes))
+    content = add(stream(b"BT /F1 10 Tf\n" + shows + b"ET"))
+    page_id = len(objects) + 1
+    add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_id + 1, content, font))
+    add(b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % page_id)
+    add(b"<< /Type /Catalog /Pages %d 0 R >>" % (page_id + 1))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, page_id + 2, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+SENTENCE = "our classifiers beat the baseline on every split of the data "
+
+
+def test_type3_glyphs_pypdf_knows_only_by_name_are_read_with_pdfium(tmp_path):
+    """Glyph names like /g99 map to no character for pypdf (it prints the name); PDFium reads the codes."""
+    codes = [ord(c) for c in SENTENCE]
+    names = {c: f"g{c}" for c in set(codes)}
+    doc = read_pdf(type3_pdf(tmp_path / "t3.pdf", [codes] * 10, names))
+    text = doc.pages[0].text
+    assert "/g" not in text and "\ufffd" not in text
+    assert text.count("our classifiers beat the baseline") == 10
+
+
+def test_tex_ligature_slots_without_a_mapping_are_ligatures(tmp_path):
+    """An OT1-encoded font that names no glyph for code 12 (fi) leaves a control character: "classi ers"."""
+    word = SENTENCE.replace("fi", "\x0c")
+    codes = [ord(c) for c in word]
+    names = {c: ("space" if c == 32 else chr(c)) for c in set(codes) if c != 12}
+    doc = read_pdf(type3_pdf(tmp_path / "t3.pdf", [codes] * 10, names))
+    assert doc.pages[0].text.count("our classifiers beat") == 10

@@ -29,6 +29,7 @@ except ImportError:  # a pypdf outside the declared range: read_pdf says so in o
     Font = None  # type: ignore[assignment,misc]
 
 from drafter.errors import DrafterError, PdfError
+from drafter.pdfium_text import UNMAPPED, PdfiumText
 
 log = logging.getLogger(__name__)
 
@@ -392,6 +393,20 @@ def _decode_string_token(token: bytes) -> bytes:
     return bytes.fromhex(hexdigits.decode("ascii"))
 
 
+# Codes 11-15 are ff, fi, fl, ffi, ffl in TeX's OT1 encoding; a font that maps them to nothing leaves
+# control characters there ("classi\x0cers"), never text.
+_TEX_LIGATURES = {"\x0b": "ff", "\x0c": "fi", "\x0d": "fl", "\x0e": "ffi", "\x0f": "ffl"}
+_TEX_LIGATURE = re.compile("[\x0b-\x0f]")
+
+
+def _unmapped_glyph(name: str, type3: bool) -> str:
+    """Text for a glyph pypdf knows only by its name: a ligature named by its letters ("f_l"), or in a Type 3
+    font (arbitrary names: "/g99") a mark for PDFium to read; other fonts' unknown glyphs are symbols."""
+    if re.fullmatch(r"[A-Za-z](?:_[A-Za-z])+", name):
+        return name.replace("_", "")
+    return UNMAPPED if type3 else ""
+
+
 class _FontInfo:
     """Decodes the bytes of one font's strings to text and their advance width (in 1/1000 em)."""
 
@@ -435,7 +450,11 @@ class _FontInfo:
         widths = font.character_widths
         default = widths.get("default", 500)
         width = sum(widths.get(k, default) for k in keys) * self.scale
+        if len(raw) > len(data) and raw.startswith("/") and len(data) == 1 and raw not in font.character_map:
+            return _unmapped_glyph(raw[1:], font.sub_type == "Type3"), float(width)
         text = "".join(font.character_map.get(ch, ch) for ch in raw)
+        if _TEX_LIGATURE.search(text):  # TeX's ligature slots, left unmapped by fonts without a ToUnicode
+            text = _TEX_LIGATURE.sub(lambda m: _TEX_LIGATURES[m.group()], text)
         return text, float(width)
 
     def spaced(self, data: bytes, text: str) -> str:
@@ -776,17 +795,31 @@ def _group_runs(runs: list[_TextRun]) -> tuple[str, list[Span]]:
     return "\n".join(out_lines), spans
 
 
-def _scan_page(page: Any, fonts: dict[Any, _FontInfo]) -> tuple[str, list[Span]]:
+def _scan_page(page: Any, fonts: dict[Any, _FontInfo], pdfium: PdfiumText | None = None,
+               index: int = 0) -> tuple[str, list[Span]]:
     resources = page.get("/Resources")
     resources = resources.get_object() if resources is not None else {}
     scanner = _ContentScanner(fonts)
     scanner.scan(_read_page_content(page), resources)
     runs = scanner.runs
+    if pdfium is not None:
+        _read_unmapped(runs, pdfium, index)
     in_forms = sum(len(r.text) for r in runs if r.figure)
     if in_forms * 2 > sum(len(r.text) for r in runs):  # the page itself is wrapped in a form: not a figure
         for r in runs:
             r.figure = False
     return _group_runs(runs)
+
+
+def _read_unmapped(runs: list[_TextRun], pdfium: PdfiumText, index: int) -> None:
+    """Runs with glyphs pypdf cannot map take PDFium's text for their box; without it the glyphs go."""
+    for run in runs:
+        if UNMAPPED not in run.text:
+            continue
+        text = None
+        if not run.rotated:
+            text = pdfium.read(index, (run.x0 - 0.1, run.y - 0.25 * run.size, run.x1 + 0.1, run.y + 0.8 * run.size))
+        run.text = text if text is not None else run.text.replace(UNMAPPED, "")
 
 
 def _outline(reader: pypdf.PdfReader) -> list[OutlineItem]:
@@ -851,6 +884,37 @@ def _spans(page: Any) -> tuple[str, list[Span]]:
     return text, spans
 
 
+def _read_pages(doc: RawDocument, reader: pypdf.PdfReader, count: int, fallback_layout: int,
+                fonts: dict[Any, _FontInfo], objects: _RawObjects, pdfium: PdfiumText) -> None:
+    """Every page's text, spans and links into `doc`; a page that cannot be read is skipped with a warning."""
+    for index in range(count):
+        try:
+            page = reader.pages[index]
+            box = page.mediabox
+            width, height = float(box.width), float(box.height)
+            try:
+                text, spans = _scan_page(page, fonts, pdfium, index)
+            except PDF_FAULTS as exc:
+                log.debug("fast text scan failed on page %d (%s); using pypdf", index + 1, exc)
+                if index < fallback_layout:
+                    text, spans = _spans(page)
+                else:
+                    text, spans = page.extract_text(), []
+            try:
+                link_boxes = _page_links(page, objects)
+            except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                    RecursionError) as exc:  # broken annotations must not cost the page its text
+                log.debug("links of page %d unreadable (%s)", index + 1, exc)
+                link_boxes = []
+        except PDF_FAULTS as exc:
+            doc.warnings.append(
+                f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
+            doc.pages.append(RawPage(index + 1, ""))
+            continue
+        doc.pages.append(RawPage(index + 1, text or "", width, height, spans, [b[0] for b in link_boxes],
+                                 link_boxes))
+
+
 def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
     """Read a PDF into a RawDocument with positioned spans for every page.
 
@@ -878,32 +942,13 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
             doc.warnings.append(f"{path.name} has {count} pages; extraction may take a while")
         fonts: dict[Any, _FontInfo] = {}
         objects = _RawObjects(reader)
-        for index in range(count):
-            try:
-                page = reader.pages[index]
-                box = page.mediabox
-                width, height = float(box.width), float(box.height)
-                try:
-                    text, spans = _scan_page(page, fonts)
-                except PDF_FAULTS as exc:
-                    log.debug("fast text scan failed on page %d (%s); using pypdf", index + 1, exc)
-                    if index < fallback_layout:
-                        text, spans = _spans(page)
-                    else:
-                        text, spans = page.extract_text(), []
-                try:
-                    link_boxes = _page_links(page, objects)
-                except (PdfReadError, PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                        RecursionError) as exc:  # broken annotations must not cost the page its text
-                    log.debug("links of page %d unreadable (%s)", index + 1, exc)
-                    link_boxes = []
-            except PDF_FAULTS as exc:
-                doc.warnings.append(
-                    f"page {index + 1} could not be read and was skipped ({type(exc).__name__})")
-                doc.pages.append(RawPage(index + 1, ""))
-                continue
-            doc.pages.append(RawPage(index + 1, text or "", width, height, spans, [b[0] for b in link_boxes],
-                                     link_boxes))
+        pdfium = PdfiumText(path)
+        try:
+            _read_pages(doc, reader, count, fallback_layout, fonts, objects, pdfium)
+        finally:
+            pdfium.close()
+        if pdfium.reads:
+            log.debug("%s: PDFium read %d text runs pypdf could not map", path.name, pdfium.reads)
     total = sum(len(p.text.strip()) for p in doc.pages)
     if total == 0:
         raise PdfError(f"{path} has no text layer (it looks like a scan)",
