@@ -99,3 +99,16 @@ def test_the_title_the_metadata_names_wins_over_a_larger_journal_masthead(tmp_pa
             *(Text(INTRO[i * 90:(i + 1) * 90], 72, 540 - 12 * i, 10) for i in range(12))]
     pdf = make_pdf(tmp_path / "p.pdf", [page, page[3:]], Doc(title=title))
     assert load_paper(pdf).title == title
+
+
+def test_a_letter_spaced_abstract_heading_and_the_copyright_line_that_ends_the_abstract(tmp_path: Path) -> None:
+    from pdfgen import Text, make_pdf
+
+    abstract = ["We study things with care and we find them good.", "Our results hold on every run we made."]
+    page = [Text("A Study of Many Things", 72, 700, 17, True), Text("Ada Lovelace, Alan Turing", 72, 670, 11),
+            Text("a b s t r a c t", 72, 640, 9), *(Text(t, 72, 625 - 10 * i, 7.2) for i, t in enumerate(abstract)),
+            Text("\u00a9 2018 Elsevier Ltd. All rights reserved.", 300, 600, 7.2),
+            Text("1. Introduction", 72, 570, 8, True),
+            *(Text(INTRO[i * 90:(i + 1) * 90], 72, 555 - 10 * i, 8) for i in range(12))]
+    paper = load_paper(make_pdf(tmp_path / "p.pdf", [page, page[6:]]))
+    assert paper.abstract == " ".join(abstract)

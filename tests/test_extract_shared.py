@@ -239,7 +239,7 @@ KNOWN_GAPS = {
     "title": set(),
     "authors": set(),
     "year": {"piggyback"},
-    "abstract": {"adaptive-batchnorm", "math-intuition"},
+    "abstract": {"math-intuition"},
     "sections": {"adaptive-batchnorm"},
     "subsections": {"blockchain-access", "deep-compression", "fast-pruning-1994"},
     "captions": {"adaptive-batchnorm", "blockchain-access", "blockchain-conf", "math-intuition", "transfer-survey"},

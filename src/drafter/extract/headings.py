@@ -39,7 +39,7 @@ END_MATTER = re.compile(r"(?i)^(?:online content|code availability|data availabi
                         r"availability|additional information|author contributions?|competing interests?|"
                         r"declaration of competing interest|ethics declarations?|reporting summary|"
                         r"supplementary information|credit authorship contribution statement|funding)\s*$")
-ABSTRACT = re.compile(r"^\s*a\s?bstract\b\s*[.:\u2014\u2013-]?\s*(.*)$", re.I)
+ABSTRACT = re.compile(r"^\s*(?:a\s?bstract|a b s t r a c t)\b\s*[.:\u2014\u2013-]?\s*(.*)$", re.I)  # (letter-spaced)
 _CAPTION = re.compile(r"^(?:fig(?:ure)?|table|algorithm|listing|eq(?:uation)?)\.?\s*\d", re.I)
 
 
@@ -472,7 +472,8 @@ class _BodyWalk:
         if self.abstract_size is None:
             self.abstract_size = ln.size
         lines = self.abstract_lines
-        keywords = re.match(r"(?i)(key\s?words|index terms|ccs concepts|acm reference format)\b", ln.text)
+        keywords = re.match(r"(?i)(key\s?words|index terms|ccs concepts|acm reference format|categories and "
+                            r"subject descriptors|general terms)\b|\s*(?:\u00a9|copyright\b)", ln.text)  # ends it
         # no heading after the abstract: it still ends with its page once it has some text, or when long
         overflow = lines and ((ln.page != lines[0].page and len(lines) >= 3)
                               or sum(len(a.text) for a in lines) > 4000)
