@@ -387,7 +387,25 @@ def convert(text: str, target: str, figure_link: Callable[[Path], str | None], f
         for match in _LIQUID.finditer(text):
             if not inside(match.start(), protected):
                 edits.append((match.start(), match.end(), _liquid_safe(match.group(0))))
+    if target == "hugo":
+        edits += _shortcode_edits(text, [(s, e) for s, e, _ in edits])
     return apply(text, edits)
+
+
+_SHORTCODE = re.compile(r"\{\{([<%])(.*?)([>%])\}\}")
+
+
+def _shortcode_edits(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """Hugo runs `{{< x >}}` and `{{% x %}}` as shortcodes even inside code; `{{</* x */>}}` prints them."""
+    edits = []
+    for match in _SHORTCODE.finditer(text):
+        if any(s < match.end() and match.start() < max(e, s + 1) for s, e in taken):
+            continue
+        opening, inner, closing = match.groups()
+        if inner.startswith("/*"):
+            continue  # already escaped
+        edits.append((match.start(), match.end(), f"{{{{{opening}/*{inner}*/{closing}}}}}"))
+    return edits
 
 
 # -- front matter -----------------------------------------------------------------------------------------------
