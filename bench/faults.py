@@ -262,7 +262,7 @@ def fault_matrix(retries: int = 2) -> list[FaultCase]:
         FaultCase("429-insufficient-quota", [Fault.insufficient_quota()] * every, False, r"quota",
                   max_requests=N_SECTIONS),
         FaultCase("503-forever", [Fault.server_error(503)] * every, False, r"503"),
-        FaultCase("timeout-forever", [Fault.hang(5)] * every, False, r"did not answer", args=["--timeout", "1"]),
+        FaultCase("timeout-forever", [Fault.hang(5)] * every, False, r"sent nothing", args=["--timeout", "1"]),
         FaultCase("empty-forever", [Fault.empty()] * every, False, r"empty answer"),
         FaultCase("context-forever", [Fault.context_length_exceeded()] * every, False, r"context"),
         FaultCase("partial-then-401", [Fault.hang(0)] * 4 + [Fault.invalid_api_key()] * every, False,

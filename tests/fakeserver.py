@@ -12,8 +12,10 @@ talks to it over a real socket::
 
 Endpoints
 ---------
-* ``POST /v1/chat/completions`` -- non-streaming chat completions (``stream=true`` is
-  rejected with HTTP 400).  Every request is recorded in :attr:`FakeOpenAI.requests`.
+* ``POST /v1/chat/completions`` -- chat completions, whole or streamed (``stream=true``: server-sent events
+  in OpenAI's chunk format, a usage chunk when ``stream_options.include_usage`` is set, ``data: [DONE]``).
+  ``streaming=False`` rejects ``stream`` with HTTP 400, ``stream_options=False`` rejects ``stream_options``.
+  Every request is recorded in :attr:`FakeOpenAI.requests`.
 * ``GET /v1/models`` and ``GET /v1/models/<id>`` -- the configured ``model_ids``.
 * anything else -- HTTP 404 with an OpenAI-style JSON error body.
 
@@ -69,7 +71,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["FakeOpenAI", "Fault", "RecordedRequest", "default_reply", "unused_port"]
+__all__ = ["FakeOpenAI", "Fault", "RecordedRequest", "default_reply", "send_sse", "stream_chunks", "unused_port"]
 
 SECTION_ID_RE = re.compile(r"section id:\s*([a-z0-9-]+)", re.IGNORECASE)
 
@@ -389,6 +391,64 @@ def default_reply(body: dict[str, Any]) -> str:
     return f"Fake draft for {section}.\n\nfake-hash: {_messages_hash(body)}\n"
 
 
+def stream_chunks(completion: dict[str, Any], include_usage: bool, piece: int = 4) -> list[dict[str, Any]]:
+    """A whole chat completion as the ``chat.completion.chunk`` objects OpenAI streams: the role, the content a
+    few characters (about a token) at a time, the finish reason, then (``include_usage``) a chunk with no choices
+    and the usage; every other chunk then carries ``"usage": null``."""
+    head = {k: completion[k] for k in ("id", "created", "model", "system_fingerprint")}
+    head["object"] = "chat.completion.chunk"
+    choice = completion["choices"][0]
+    message = choice["message"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        out = {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if include_usage:
+            out["usage"] = None
+        return out
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    for field_name in ("reasoning_content", "reasoning"):
+        if message.get(field_name):
+            chunks.append(chunk({field_name: message[field_name]}))
+    content = message.get("content") or ""
+    chunks += [chunk({"content": content[i:i + piece]}) for i in range(0, len(content), piece)]
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": completion["usage"]})
+    return chunks
+
+
+def send_sse(handler: BaseHTTPRequestHandler, chunks: list[dict[str, Any]], between: Callable[[], bool] | None = None,
+             done: bool = True) -> bool:
+    """Stream chunks as server-sent events (chunked transfer encoding), ``data: [DONE]`` last (if ``done``).
+    ``between()`` runs before each chunk after the first; False stops the stream there (connection closed).
+    Returns False when the client went away or the stream was stopped."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
+    handler.send_header("Cache-Control", "no-cache")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+
+    def write(data: bytes) -> None:
+        handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        handler.wfile.flush()
+
+    try:
+        for i, item in enumerate(chunks):
+            if i and between is not None and not between():
+                handler.close_connection = True
+                return False
+            write(f"data: {json.dumps(item)}\n\n".encode())
+        if done:
+            write(b"data: [DONE]\n\n")
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+    except OSError:
+        handler.close_connection = True
+        return False
+    return True
+
+
 class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that tracks its connections so stop() can end them promptly."""
 
@@ -566,6 +626,8 @@ class FakeOpenAI:
         thinking: str | None = None,
         chatty: bool = False,
         enforce_limit: bool = False,
+        streaming: bool = True,
+        stream_options: bool = True,
     ) -> None:
         if thinking not in (None, "content", "reasoning_content", "reasoning"):
             raise ValueError(f"thinking must be content, reasoning_content or reasoning, not {thinking!r}")
@@ -577,6 +639,8 @@ class FakeOpenAI:
         self.thinking = thinking
         self.chatty = chatty
         self.enforce_limit = enforce_limit
+        self.streaming = streaming
+        self.stream_options = stream_options
         self.requests: list[RecordedRequest] = []
         self.max_in_flight = 0
         self.errors: list[BaseException] = []
@@ -700,8 +764,10 @@ class FakeOpenAI:
             return 0
         if not isinstance(body, dict):
             return self._error(handler, 400, "We could not parse the JSON body of your request.")
-        if body.get("stream"):
+        if body.get("stream") and not self.streaming:
             return self._error(handler, 400, "FakeOpenAI does not support stream=true.")
+        if "stream_options" in body and not self.stream_options:
+            return self._error(handler, 400, "Unrecognized request argument supplied: stream_options")
         model = str(body.get("model", ""))
 
         if fault is not None and fault.kind == "drop":
@@ -724,15 +790,22 @@ class FakeOpenAI:
             return fault.status_code
 
         if fault is not None and fault.kind == "reply":
-            handler._send_json(200, self._completion(rec, model, fault.text, fault.finish_reason))
-            return 200
+            return self._answer(handler, body, self._completion(rec, model, fault.text, fault.finish_reason))
         rejection = self._rejection(body)
         if rejection is not None:
             handler._send_json(400, {"error": rejection})
             return 400
         content = self.reply(body) if self.reply is not None else default_reply(body)
-        handler._send_json(200, self._behave(rec, model, body, content))
-        return 200
+        return self._answer(handler, body, self._behave(rec, model, body, content))
+
+    def _answer(self, handler: _Handler, body: dict[str, Any], completion: dict[str, Any]) -> int:
+        """Send a completion whole, or streamed when the request asked for a stream."""
+        if not body.get("stream"):
+            handler._send_json(200, completion)
+            return 200
+        options = body.get("stream_options")
+        usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        return 200 if send_sse(handler, stream_chunks(completion, usage)) else 0
 
     def _rejection(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """OpenAI's error object for the first parameter this server rejects, as a reasoning model does."""

@@ -300,8 +300,35 @@ def test_faults_are_consumed_fifo_then_requests_succeed(fake_server: FakeOpenAI)
     assert fake_server.pending_faults() == 0
 
 
-def test_stream_true_is_rejected(fake_server: FakeOpenAI) -> None:
-    _raises(fake_server.url, openai.BadRequestError, stream=True)
+def test_a_server_that_does_not_stream_rejects_stream_true(fake_server_factory: Callable[..., FakeOpenAI]) -> None:
+    server = fake_server_factory(streaming=False)
+    _raises(server.url, openai.BadRequestError, stream=True)
+
+
+async def _stream(url: str, **kw: Any) -> list[Any]:
+    async with openai.AsyncOpenAI(base_url=url, api_key="test-key", max_retries=0, timeout=5) as c:
+        stream = await c.chat.completions.create(model="fake-model", messages=_messages("Section ID: intro\nGo."),
+                                                 stream=True, **kw)
+        return [chunk async for chunk in stream]
+
+
+def test_a_stream_carries_the_whole_answer_then_the_usage(fake_server: FakeOpenAI) -> None:
+    chunks = asyncio.run(_stream(fake_server.url, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("Fake draft for intro.") and "fake-hash: " in text
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == len(text) // 4
+    assert all(c.usage is None for c in chunks[:-1])
+    plain = asyncio.run(_stream(fake_server.url))
+    assert all(c.choices for c in plain)  # no usage chunk unless asked
+
+
+def test_stream_options_can_be_rejected(fake_server_factory: Callable[..., FakeOpenAI]) -> None:
+    server = fake_server_factory(stream_options=False)
+    error = _raises(server.url, openai.BadRequestError, stream=True, stream_options={"include_usage": True})
+    assert "stream_options" in str(error)
+    assert asyncio.run(_stream(server.url))  # streaming without it still works
 
 
 # -- plumbing ------------------------------------------------------------------------------------

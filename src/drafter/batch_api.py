@@ -23,11 +23,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from drafter.batch import DONE, FAILED, PENDING, BatchResult, Deferred, Entry, EntryResult, Reporter, run_batch
 from drafter.cache import ResponseCache
@@ -35,7 +33,6 @@ from drafter.config import Settings, public_url
 from drafter.errors import InputError, ModelError
 from drafter.files import atomic_write, slugify
 from drafter.llm import (
-    MIN_BUDGET_HEADROOM,
     BudgetSpent,
     CachedBackend,
     ContextTooLong,
@@ -44,12 +41,13 @@ from drafter.llm import (
     Reply,
     Request,
     adapt_profile,
-    is_transient,
+    budget_error,
     rejected_parameter,
     reply_from_completion,
     scrub,
     token_limit,
 )
+from drafter.llm.errors import auth_error
 from drafter.prompts import PromptSet
 
 if TYPE_CHECKING:
@@ -279,11 +277,10 @@ class BatchAnswers:
         if spent:
             last, limit = spent[-1]
             if len(spent) >= ATTEMPTS:
-                raise self.online._budget_error(request, last)
+                raise budget_error(request, last)
             profile = self.online.profile(request)
             if limit is not None and limit >= token_limit(request, profile):  # not learned yet: learn it now
-                headroom = max(2 * profile.headroom, MIN_BUDGET_HEADROOM, request.max_tokens)
-                self.online.profiles.remember(self.online._profile_key(request), replace(profile, headroom=headroom))
+                self.online.learn_headroom(request, profile)
         return None
 
     def _counted_failures(self, outcome: Outcome, request: Request) -> list[ModelError]:
@@ -300,9 +297,9 @@ class BatchAnswers:
                     profile = self.online.profile(request)
                     adapted = adapt_profile(profile, param)
                     if adapted is not None:
-                        self.online.profiles.remember(self.online._profile_key(request), adapted)
+                        self.online.remember_profile(request, adapted)
                         continue
-                error = self.online._to_error(exc, request)
+                error = self.online.model_error(exc, request)
                 if isinstance(error, ContextTooLong):
                     raise error  # the pipeline shrinks the paper context: a new request for the next round
                 counted.append(error)
@@ -338,11 +335,8 @@ class Provider:
     async def _call(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
         import openai
 
-        retrying = AsyncRetrying(retry=retry_if_exception(is_transient), reraise=True,
-                                 stop=stop_after_attempt(self.settings.retries + 1),
-                                 wait=wait_random_exponential(multiplier=0.5, max=self.settings.max_backoff))
         try:
-            async for attempt in retrying:
+            async for attempt in self.online.policy.retrying():
                 with attempt:
                     return await make()
         except openai.NotFoundError as exc:
@@ -353,8 +347,7 @@ class Provider:
             raise ModelError(f"{self.settings.public_endpoint}: {what} not found (404)",
                              f"The provider no longer knows it; move {STATE_NAME} away to start afresh.") from exc
         except openai.AuthenticationError as exc:
-            raise ModelError(f"{self.settings.public_endpoint} rejected the API key (401)",
-                             "Check OPENAI_API_KEY or DRAFTER_API_KEY.") from exc
+            raise auth_error(self.settings.public_endpoint) from exc
         except openai.APIConnectionError as exc:
             raise ModelError(f"cannot connect to {self.settings.public_endpoint} ({what})",
                              "Check --base-url and the network; re-running resumes.") from exc

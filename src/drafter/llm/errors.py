@@ -1,0 +1,160 @@
+"""What an endpoint's failure means: transient or not, refused, how long it asked us to wait, and the one-line
+ModelError the user sees (the online path and the Batch API word every failure the same way)."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+
+from drafter.errors import ModelError
+from drafter.llm.types import ContextTooLong, EmptyCompletion, MalformedCompletion, NoProgress
+
+CONTEXT_PATTERNS = re.compile(
+    r"context[_ ]length[_ ]exceeded|maximum context length|exceeds? the (available )?context|context size|"
+    r"too many tokens|prompt is too long|input is too long|exceed_context_size",
+    re.I,
+)
+# A refused connection usually means the local server is not running: say so after a short while instead of
+# backing off for a minute. Timeouts and dropped connections keep the full retry budget.
+REFUSED_ATTEMPTS = 3
+
+
+def status_of(exc: BaseException | None) -> int | None:
+    return getattr(exc, "status_code", None)
+
+
+def error_code(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    code = getattr(exc, "code", None) or ""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            code = code or str(inner.get("code") or inner.get("type") or "")
+    return str(code)
+
+
+def server_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+def is_quota(exc: BaseException) -> bool:
+    return "insufficient_quota" in error_code(exc) or "quota" in str(getattr(exc, "message", "")).lower()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: rate limits (not exhausted quota), server errors, timeouts, dropped connections, a request
+    that made no progress, an empty answer (not one that spent its budget: that gets more room instead)."""
+    import openai  # imported on first use: it costs about a second at start-up
+
+    from drafter.llm.types import BudgetSpent
+
+    if isinstance(exc, BudgetSpent):
+        return False
+    if isinstance(exc, EmptyCompletion | NoProgress | openai.APITimeoutError | openai.APIConnectionError):
+        return True
+    if isinstance(exc, openai.RateLimitError):
+        return not is_quota(exc)
+    status = status_of(exc)
+    return isinstance(exc, openai.APIStatusError) and status is not None and (status >= 500 or status == 408)
+
+
+def is_refused(exc: BaseException | None) -> bool:
+    """The endpoint refused the connection (nothing listens there), as opposed to a timeout or a drop."""
+    import openai
+
+    if not isinstance(exc, openai.APIConnectionError) or isinstance(exc, openai.APITimeoutError):
+        return False
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower() or (
+                "all connection attempts failed" in str(cause).lower()):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header value (a number of seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """Remove an API key (and OpenAI-style key fragments) from text shown to the user."""
+    if secret:
+        text = text.replace(secret, "***")
+    return re.sub(r"\bsk-[A-Za-z0-9_\-*]{6,}", "sk-***", text)
+
+
+def auth_error(where: str) -> ModelError:
+    """The endpoint rejected the API key: the same line for every call that meets it."""
+    return ModelError(f"{where} rejected the API key (401)", "Check OPENAI_API_KEY or DRAFTER_API_KEY, or use "
+                      "--offline.")
+
+
+def model_error(exc: BaseException, *, where: str, model: str, section: str, tries: int, timeout: float,
+                secret: str | None) -> ModelError:
+    """The one line a failed chat request reports (after its retries)."""
+    import openai
+
+    message = scrub(server_message(exc), secret)
+    if isinstance(exc, MalformedCompletion):
+        return ModelError(f"{where} sent a malformed answer for section {section} ({tries} tries): {exc}",
+                          "Check that --base-url points at an OpenAI-compatible /v1 endpoint.")
+    if isinstance(exc, EmptyCompletion):
+        return ModelError(f"model {model} returned an empty answer for section {section} ({tries} tries)",
+                          "Try again, raise --context-tokens or use a stronger model.")
+    if isinstance(exc, openai.AuthenticationError):
+        return auth_error(where)
+    if isinstance(exc, openai.PermissionDeniedError):
+        return ModelError(f"{where} denied access to model {model} (403): {message}",
+                          "Check that your key may use this model.")
+    if isinstance(exc, openai.NotFoundError):
+        return ModelError(f"model {model!r} not found at {where} (404)",
+                          "Check --model against the models your server lists (GET /models).")
+    if isinstance(exc, openai.RateLimitError) and is_quota(exc):
+        return ModelError(f"quota exhausted at {where} (429 insufficient_quota)",
+                          "Add credit or switch model; finished sections are cached, so re-running resumes.")
+    if isinstance(exc, openai.BadRequestError) and CONTEXT_PATTERNS.search(f"{error_code(exc)} {message}"):
+        return ContextTooLong(f"section {section}: prompt too long for {model}'s context window: {message}",
+                              "Lower --context-tokens or use a model with a larger context.")
+    if isinstance(exc, NoProgress | openai.APITimeoutError):
+        return ModelError(f"{where} sent nothing for section {section} for {timeout:g}s ({tries} tries)",
+                          "Check that the server is running and not stuck; raise --timeout for a slow one.")
+    if isinstance(exc, openai.APIConnectionError):
+        tries = min(tries, REFUSED_ATTEMPTS) if is_refused(exc) else tries
+        return ModelError(f"cannot connect to {where} ({tries} tries)",
+                          "Check --base-url and that the server is running, or use --offline.")
+    status = status_of(exc)
+    return ModelError(f"{where} failed for section {section}" + (f" ({status})" if status else "")
+                      + f": {message}", "Try again later; finished sections are cached.")

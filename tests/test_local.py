@@ -1,0 +1,205 @@
+"""Local servers at their own speed (issue 17), against the one-slot stand-in (tests/fakellama.py) over real HTTP:
+streamed answers, --timeout as time without progress, the server's slots learned and remembered, nothing paid
+twice, one-slot requests in prompt-prefix order. No wall-clock assertions: counters and orders only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cliutil import cli
+from drafter.assemble import parse_draft
+from drafter.config import load_settings
+from drafter.llm import Events, OpenAIBackend, Request
+from drafter.llm.gate import Gate, shared_prefix
+from drafter.plan import LLM_SECTIONS
+from fakellama import FakeLlama
+from fakeserver import FakeOpenAI
+
+N = len(LLM_SECTIONS)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("DRAFTER_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def llama() -> Iterator[list[FakeLlama]]:
+    made: list[FakeLlama] = []
+    yield made
+    for server in made:
+        server.stop()
+    assert not [e for s in made for e in s.errors]
+
+
+def _start(made: list[FakeLlama], *args: object, **kwargs: object) -> FakeLlama:
+    server = FakeLlama(*args, **kwargs).start()  # type: ignore[arg-type]
+    made.append(server)
+    return server
+
+
+def _draft(url: str, pdf: Path, out: Path, *extra: str) -> object:
+    return cli("new", pdf, "-o", out, "--base-url", url, "--model", "local-model", "--no-figures", *extra)
+
+
+def _complete(out: Path) -> None:
+    blocks = parse_draft(out.read_text(encoding="utf-8")).blocks
+    assert all(blocks[s].source == "llm" and blocks[s].content.strip() for s in LLM_SECTIONS)
+
+
+def _slots(cache: Path) -> dict[str, int]:
+    return json.loads((cache / "endpoints.json").read_text(encoding="utf-8"))["slots"]
+
+
+def test_a_one_slot_server_with_props_gets_one_request_at_a_time(llama, cache, sample_pdf, tmp_path) -> None:
+    server = _start(llama, 1, props=True)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    counts = server.counters()
+    assert counts["started"] == N and counts["wasted"] == 0 and counts["dropped"] == 0
+    assert counts["max_queued"] == 0  # held by drafter, never waiting in the server's queue
+    assert list(_slots(cache).values()) == [1]
+    assert all(b["stream"] is True and b["stream_options"] == {"include_usage": True} for b in server.bodies)
+
+
+def test_without_props_the_slots_are_learned_from_how_answers_arrive(llama, cache, sample_pdf, tmp_path) -> None:
+    first = _start(llama, 1, props=False)
+    run = _draft(first.url, sample_pdf, tmp_path / "a.md")
+    assert run.code == 0, run.stderr
+    counts = first.counters()
+    # The first run queues at the server (nothing is known yet), but nothing times out, is dropped or is paid twice.
+    assert counts["started"] == N and counts["wasted"] == 0 and counts["dropped"] == 0
+    assert counts["max_queued"] > 1
+    assert list(_slots(cache).values()) == [1]
+    # The next run remembers: one request at a time, none queued at the server.
+    again = FakeLlama(1, props=False)
+    again.start()
+    llama.append(again)
+    remembered = json.loads((cache / "endpoints.json").read_text(encoding="utf-8"))
+    remembered["slots"] = {again.url: 1}
+    (cache / "endpoints.json").write_text(json.dumps(remembered), encoding="utf-8")
+    run = _draft(again.url, sample_pdf, tmp_path / "b.md", "--no-cache")
+    assert run.code == 0, run.stderr
+    assert again.counters()["max_queued"] == 0 and again.counters()["started"] == N
+
+
+def test_a_parallel_server_gets_every_section_at_once(fake_server_factory, cache, sample_pdf, tmp_path) -> None:
+    server: FakeOpenAI = fake_server_factory(latency=1.5)  # longer than the first-contact wait
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    first_answer = min(r.finished for r in server.requests)
+    assert len(server.requests) == N and all(r.started < first_answer for r in server.requests)
+    assert not _slots(cache)  # nothing limits it next time either
+
+
+def test_a_server_with_many_slots_says_so_and_gets_them_all(llama, cache, sample_pdf, tmp_path) -> None:
+    server = _start(llama, 16, props=True, token_rate=200)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert server.counters()["max_queued"] == 0
+    assert list(_slots(cache).values()) == [16]
+
+
+def test_timeout_is_time_without_progress_not_time_for_the_answer(llama, cache, sample_pdf, tmp_path) -> None:
+    # Each answer streams for longer than --timeout; tokens keep arriving, so none is given up on, and the requests
+    # queued behind it (no /props: sent at once) are waiting, not failing.
+    server = _start(llama, 1, props=False, token_rate=40, answer_tokens=60)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "1")
+    assert run.code == 0, run.stderr
+    counts = server.counters()
+    assert counts["started"] == N and counts["wasted"] == 0 and counts["dropped"] == 0
+
+
+def test_a_stream_that_stalls_is_closed_and_sent_again(llama, cache, sample_pdf, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DRAFTER_RETRIES", "2")
+    server = _start(llama, 1, props=True, mode="stall", bad=1, after=3)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "1")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    counts = server.counters()
+    assert counts["started"] == N + 1  # the stalled one once more, nothing else twice
+    assert counts["wasted"] == 3 and counts["dropped"] == 0
+
+
+def test_a_dropped_stream_is_sent_again(llama, cache, sample_pdf, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DRAFTER_RETRIES", "2")
+    server = _start(llama, 1, props=True, mode="drop", bad=2, after=5)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    assert server.counters()["started"] == N + 2
+
+
+def test_a_server_that_never_answers_is_one_line(llama, cache, sample_pdf, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DRAFTER_RETRIES", "1")
+    server = _start(llama, 1, mode="silent")
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "1")
+    assert run.code == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "sent nothing" in errors[0] and "Traceback" not in run.stderr
+    assert not (tmp_path / "d.md").exists()
+
+
+def test_a_server_that_rejects_streaming_gets_whole_answers(fake_server_factory, cache, sample_pdf,
+                                                            tmp_path) -> None:
+    server: FakeOpenAI = fake_server_factory(streaming=False)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    assert len(server.completions()) == N and not any(r.body.get("stream") for r in server.completions())
+    profiles = json.loads((cache / "endpoints.json").read_text(encoding="utf-8"))["profiles"]
+    assert [p["stream"] for p in profiles.values()] == [False]
+
+
+def test_a_server_that_rejects_stream_options_streams_without_them(fake_server_factory, cache, sample_pdf,
+                                                                   tmp_path) -> None:
+    server: FakeOpenAI = fake_server_factory(stream_options=False)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    answered = server.completions()
+    assert len(answered) == N and all(r.body["stream"] and "stream_options" not in r.body for r in answered)
+    assert "completion tokens" in run.stderr
+
+
+def test_progress_events_report_tokens_as_they_arrive(llama, tmp_path) -> None:
+    server = _start(llama, 1, props=True, answer_tokens=30)
+    seen: list[tuple[str, int]] = []
+    events = Events(on_stream=lambda section, label, tokens, seconds: seen.append((section, tokens)))
+    settings = load_settings({"base_url": server.url, "model": "m", "cache_dir": tmp_path})
+
+    async def go() -> None:
+        backend = OpenAIBackend(settings, events)
+        try:
+            await backend.complete(Request("summary", [{"role": "user", "content": "Section id: summary"}], 50, "m"))
+        finally:
+            await backend.aclose()
+
+    asyncio.run(go())
+    counts = [t for s, t in seen if s == "summary"]
+    assert counts[:3] == [1, 2, 3] and max(counts) == 30 and counts[-1] == -1  # then the end of the request
+
+
+def test_waiting_requests_go_in_prompt_prefix_order() -> None:
+    async def go() -> list[str]:
+        gate = Gate(jobs=12, timeout=5, slots=1)
+        order: list[str] = []
+
+        async def one(prompt: str) -> None:
+            async with gate.slot(prompt):
+                order.append(prompt)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(one(p) for p in ["A intro", "B other", "C third", "A intro more", "B other too"]))
+        return order
+
+    # After "A intro" the one sharing its prefix, then the first of the rest, then its own kin.
+    assert asyncio.run(go()) == ["A intro", "A intro more", "B other", "B other too", "C third"]
+    assert shared_prefix("abcdef", "abcxyz") == 3 and shared_prefix("", "a") == 0 and shared_prefix("ab", "ab") == 2
