@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from drafter.llm.gate import Gate, shared_prefix
 from drafter.plan import LLM_SECTIONS
 from fakellama import FakeLlama
 from fakeserver import FakeOpenAI
+from localhttp import start_server, stop_server
 
 N = len(LLM_SECTIONS)
 
@@ -203,3 +205,54 @@ def test_waiting_requests_go_in_prompt_prefix_order() -> None:
     # After "A intro" the one sharing its prefix, then the first of the rest, then its own kin.
     assert asyncio.run(go()) == ["A intro", "A intro more", "B other", "B other too", "C third"]
     assert shared_prefix("abcdef", "abcxyz") == 3 and shared_prefix("", "a") == 0 and shared_prefix("ab", "ab") == 2
+
+
+def test_the_live_display_shows_each_section_in_flight_with_tokens_per_second() -> None:
+    import io
+
+    from rich.console import Console
+
+    from drafter.llm import Reply
+    from drafter.progress import SectionProgress
+
+    stream = io.StringIO()
+    progress = SectionProgress(Console(file=stream, force_terminal=True, width=100, highlight=False,
+                                       color_system=None), total=11)
+    assert progress.live_on  # a terminal gets the live lines
+    progress.streamed("summary", "", 40, 2.0)
+    progress.streamed("math", "", 5, 0.1)
+    assert progress.lines() == ["  … math                  5 tokens       … tok/s",
+                                "  … summary              40 tokens   20.0 tok/s"]
+    progress.streamed("math", "", -1, 0.0)  # its request ended
+    progress.on_done("", "math", Reply("text", "m", 100, 50))
+    assert [line.split()[1] for line in progress.lines()] == ["summary"]
+    assert "math" in stream.getvalue() and "150 tokens" in stream.getvalue() and "[1/11]" in stream.getvalue()
+    assert not SectionProgress(Console(file=io.StringIO()), total=11).live_on  # a pipe gets plain lines
+
+
+class _RawStream(BaseHTTPRequestHandler):
+    """A streaming chat endpoint whose chunks carry raw bytes that are not UTF-8 (a token split mid-character)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        head = b'{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+        for delta, finish in ((b'"content":"bad \xff\xe2\x82"', b"null"), (b'"content":" end"', b'"stop"')):
+            self.wfile.write(b"data: " + head + b'"delta":{' + delta + b'},"finish_reason":' + finish + b"}]}\n\n")
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_streamed_answer_with_bytes_that_are_not_utf8_drafts(cache, sample_pdf, tmp_path) -> None:
+    server, thread = start_server(_RawStream, "raw-stream")
+    try:
+        run = _draft(f"http://127.0.0.1:{server.server_address[1]}/v1", sample_pdf, tmp_path / "d.md")
+    finally:
+        stop_server(server, thread)
+    assert run.code == 0, run.stderr
+    assert "bad \ufffd\ufffd end" in parse_draft((tmp_path / "d.md").read_text(encoding="utf-8")).blocks["math"].content

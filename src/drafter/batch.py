@@ -1,10 +1,10 @@
 """Reading list (text file, folder of PDFs, .bib, stdin) -> one draft per entry, resumable, with a summary.
 
-Throughput: downloads run in threads, extraction in worker processes (CPU-bound pure Python), and every
-paper's sections share one LimitedBackend, so LLM requests in flight never exceed `settings.jobs` across
-the whole batch while later papers are still being extracted. A failed entry is reported and the rest go
-on; a finished draft is written atomically, and an existing draft of the same PDF (front matter
-`paper_sha256`) is skipped unless `force`. Callable without the CLI:
+Throughput: downloads run in threads, extraction in worker processes (CPU-bound pure Python), and every paper's
+sections share one backend and so one request gate (drafter.llm.gate), so LLM requests in flight never exceed
+`settings.jobs` (nor the server's slots) across the whole batch while later papers are still being extracted. A
+failed entry is reported and the rest go on; a finished draft is written atomically, and an existing draft of the
+same PDF (front matter `paper_sha256`) is skipped unless `force`. Callable without the CLI:
 
     if __name__ == "__main__":  # extraction runs in worker processes, which re-import the main script
         result = asyncio.run(run_batch(read_list("papers.txt"), settings, Path("drafts")))

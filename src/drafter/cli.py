@@ -6,9 +6,8 @@ import json
 import logging
 import os
 import sys
-import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -28,7 +27,6 @@ from drafter.plan import LLM_SECTIONS, SECTIONS
 if TYPE_CHECKING:
     from drafter.config import Settings
     from drafter.figures import FigureExport
-    from drafter.llm import Reply
 
 app = typer.Typer(
     name="drafter",
@@ -231,19 +229,6 @@ def _announce_offline(settings: Settings) -> None:
                   "server: --base-url http://localhost:11434/v1 --model llama3.1")
 
 
-def _progress(total: int) -> Callable[[str, str, Reply], None]:
-    done = [0]
-    started = time.perf_counter()
-
-    def on_done(label: str, section_id: str, reply: Reply) -> None:
-        done[0] += 1
-        how = "cached" if reply.cached else (f"{reply.tokens} tokens" if reply.tokens else reply.source)
-        err.print(f"  [green]✓[/] {section_id:<16} {how:>12}  [{done[0]}/{total}] "
-                  f"{time.perf_counter() - started:5.1f}s")
-
-    return on_done
-
-
 def _report_checks(count: int, draft: str) -> None:
     """The closing line about the fact check: how many things to verify and where to find them."""
     if count:
@@ -290,6 +275,7 @@ def new(
     from drafter.drafts import output_path, refuse_existing, write_new_draft
     from drafter.enrich import cached_enrichment
     from drafter.pipeline import dry_run as render_all
+    from drafter.progress import SectionProgress
     from drafter.prompts import PromptSet
     from drafter.sources import load_source_pdf
 
@@ -310,8 +296,9 @@ def new(
         _announce_offline(settings)
         err.print(f"drafting [bold]{escape(loaded.title)}[/] with {settings.backend_label}: "
                   f"{len(LLM_SECTIONS)} sections, {settings.jobs} at a time")
-        written = _async(write_new_draft(loaded, settings, target, pdf=pdf, force=force, figures=not no_figures,
-                                         prompts=prompt_set, on_done=_progress(len(LLM_SECTIONS))))
+        with SectionProgress(err, len(LLM_SECTIONS)) as progress:  # live lines on a terminal
+            written = _async(write_new_draft(loaded, settings, target, pdf=pdf, force=force, figures=not no_figures,
+                                             prompts=prompt_set, on_done=progress.on_done, events=progress.events))
         for warning in written.warnings:
             _warn(warning)
         draft = written.draft

@@ -34,7 +34,7 @@ from drafter.enrich import EnrichJob
 from drafter.errors import DraftFormatError, InputError
 from drafter.figures import ExportedFigure, FigureExport, figures_dir
 from drafter.files import atomic_write, backup_file, create_new, read_draft, slugify
-from drafter.llm import Backend
+from drafter.llm import Backend, Events
 from drafter.paper import Paper
 from drafter.pipeline import Draft, RedoResult, SectionDone, draft_paper, redo_section
 from drafter.prompts import PromptSet
@@ -176,7 +176,7 @@ class Written:
 async def write_new_draft(paper: Paper, settings: Settings, target: Path | None, *, pdf: Path | None = None,
                           force: bool = False, figures: bool = True, backend: Backend | None = None,
                           prompts: PromptSet | None = None, on_done: SectionDone | None = None, label: str = "",
-                          export_after: bool = False) -> Written:
+                          export_after: bool = False, events: Events | None = None) -> Written:
     """Draft `paper` (lookups beside it, figures staged) and write it to `target` (None: not written).
 
     Refuses an existing `target` without `force` before anything is looked up or drafted, and again at the
@@ -187,7 +187,7 @@ async def write_new_draft(paper: Paper, settings: Settings, target: Path | None,
     with FigureStaging(target, figures and pdf is not None) as staging:
         draft = await draft_with_lookups(paper, settings, job, warnings.append, backend=backend, prompts=prompts,
                                          on_done=on_done, label=label, pdf=pdf, figures_to=staging.folder,
-                                         export_after=export_after)
+                                         export_after=export_after, events=events)
         if target is None:
             return Written(draft, None, warnings=warnings)
         kept = write_draft(target, draft.text, force=force)

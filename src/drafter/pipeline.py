@@ -173,9 +173,11 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
 
 
 async def _timed_sections(paper: Paper, section_ids: list[str], settings: Settings, backend: Backend | None,
-                          prompts: PromptSet, **options: Any) -> tuple[dict[str, SectionText], Stats]:
-    """draft_sections with its wall time and retry count; a backend made here is closed here."""
-    events = Events()
+                          prompts: PromptSet, events: Events | None = None,
+                          **options: Any) -> tuple[dict[str, SectionText], Stats]:
+    """draft_sections with its wall time and retry count; a backend made here is closed here (and reports to
+    `events`, e.g. a progress display's)."""
+    events = events or Events()
     own = backend is None
     active = backend or make_backend(settings, events)
     stats = Stats()
@@ -193,7 +195,8 @@ async def _timed_sections(paper: Paper, section_ids: list[str], settings: Settin
 async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None = None,
                       prompts: PromptSet | None = None, *, on_done: SectionDone | None = None,
                       label: str = "", pdf: Path | None = None, figures_to: Path | None = None,
-                      enriched: asyncio.Future[Any] | None = None, export_after: bool = False) -> Draft:
+                      enriched: asyncio.Future[Any] | None = None, export_after: bool = False,
+                      events: Events | None = None) -> Draft:
     """Draft every LLM section of the template for `paper` and assemble the Markdown.
 
     With `pdf` and `figures_to`, the paper's figures are exported there as PNGs while the sections are drafted,
@@ -214,7 +217,7 @@ async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None 
 
     export = None if export_after else start_export()
     try:
-        sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts,
+        sections, stats = await _timed_sections(paper, list(LLM_SECTIONS), settings, backend, prompts, events,
                                                 on_done=on_done, label=label, enriched=enriched)
         if export_after:
             export = start_export()
