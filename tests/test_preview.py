@@ -141,3 +141,20 @@ def test_open_hands_the_page_to_the_browser(tmp_path: Path, monkeypatch: pytest.
 
         time.sleep(0.05)
     assert (tmp_path / "opened").read_text(encoding="utf-8") == (tmp_path / "post.preview.html").as_uri()
+
+
+def test_a_formula_mathjax_rejects_is_marked_with_its_reason(browser, tmp_path: Path):
+    """pylatexenc (what `drafter check` uses) accepts an unknown macro; MathJax does not: marked in the browser."""
+    draft = make_draft(tmp_path, figures=0)
+    text = draft.read_text(encoding="utf-8").replace("the top $k$ per row", "the top $\\notamacro{k}$ per row")
+    draft.write_text(text, encoding="utf-8")
+    page_file = tmp_path / "p.html"
+    page_file.write_text(preview_html(read_draft(draft))[0], encoding="utf-8")
+    page, _ = _open(browser, page_file)
+    errors = page.evaluate("""() => [...document.querySelectorAll('.math-error')].map(e =>
+        [e.textContent, e.dataset.error, getComputedStyle(e).borderTopColor])""")
+    assert len(errors) == 2
+    text, reason, colour = errors[0]
+    assert text == "$\\notamacro{k}$" and "Undefined control sequence \\notamacro" in reason
+    assert colour == "rgb(176, 0, 32)"
+    page.close()
