@@ -105,3 +105,42 @@ def test_offline_draft_follows_the_template_heading_for_heading(sample_pdf: Path
     assert len(got) == len(want)
     assert all(heading_pattern(w).match(g) for g, w in zip(got, want, strict=True)), list(zip(got, want, strict=True))
     assert out.read_text(encoding="utf-8").count("> **✍️ TODO (author):**") == 8
+
+
+def _tiny_paper(**kw: object):  # type: ignore[no-untyped-def]
+    from drafter.paper import Paper, Section
+    body = ("Batch normalization keeps activations stable. We propose domain adaptation by batch normalization "
+            "statistics. Domain adaptation with batch normalization needs no extra parameters. ") * 2
+    paper = Paper(title="MobileNets: Efficient Networks for Domain Adaptation", pages=3,
+                  abstract="We propose a simple method for domain adaptation based on batch normalization. "
+                           "It allows adaptation to a target domain without labels.",
+                  sections=[Section("Introduction", 1, 1, body), Section("Results", 1, 2, body)])
+    for key, value in kw.items():
+        setattr(paper, key, value)
+    return paper
+
+
+def test_innovations_never_leave_a_slot_when_the_method_has_no_subsections() -> None:
+    text = draft_offline(_tiny_paper(), "innovations")
+    assert "[Second Key Contribution]" not in text and "[" not in text.split("```")[-1]
+    assert "### Core Innovation #1: " in text and "### Core Innovation #2: " in text
+
+
+def test_tags_are_the_papers_frequent_terms_not_title_bigrams() -> None:
+    tags = draft_offline(_tiny_paper(), "tags")
+    assert "#MobilenetsEfficient" not in tags and "#MobileNetsEfficient" not in tags
+    assert "#DomainAdaptation" in tags and "#BatchNormalization" in tags
+
+
+def test_only_the_papers_own_code_link_is_its_implementation() -> None:
+    from drafter.assemble import reference_implementations_text
+    paper = _tiny_paper(urls=["https://github.com/someone/imagenet-tools", "github.com/ada/adabn",
+                              "https://github.com/ada/adabn/LICENSE"])
+    paper.sections[1].text += (" We use the data from github.com/someone/imagenet-tools as a dataset. "
+                               "Our code is available at github.com/ada/adabn for everyone.")
+    text = reference_implementations_text(paper)
+    assert "- Official implementation (linked in the paper): <https://github.com/ada/adabn>" in text
+    assert "Official implementation (linked in the paper): <https://github.com/someone" not in text
+    assert "LICENSE>" not in text.split("Code linked")[0]
+    assert "- Code linked in the paper: <https://github.com/someone/imagenet-tools>" in text
+

@@ -109,11 +109,52 @@ def code_links(paper: Paper) -> list[str]:
     return [u for u in paper.urls if any(h in u.lower() for h in _CODE_HOSTS)]
 
 
+_OWN_CODE = re.compile(
+    r"\b(?:code|implementations?|source|project page|available|releas(?:e|ed|ing)|open[- ]sourced?)\b", re.I)
+_NOT_OWN = re.compile(r"\b(?:data|datasets?|data set|benchmarks?|licen[cs]es?|third[- ]party|toolkits?|librar(?:y|ies)|"
+                      r"baselines?|provided by|from the authors of)\b", re.I)
+
+
+def own_code_links(paper: Paper) -> list[str]:
+    """The code links that are the paper's own: repositories named after the paper's title or method, else
+    links in the abstract or printed after words that say so ("code is available at", "we release"), not
+    after a dataset, licence, library or someone else's tool; never a LICENSE file."""
+    text = " ".join([paper.abstract, *(s.text for s in paper.sections), *paper.footnotes])
+    head = re.sub(r"[^a-z0-9]+", "", f"{paper.title} {paper.abstract}".lower())
+    named = [u for u in code_links(paper) if len(_repo_name(u)) >= 3 and _repo_name(u) in head]
+    if named:  # the repository is named after the paper's title or method ("moco", "Megatron-LM")
+        return named
+    own = []
+    for url in code_links(paper):
+        bare = re.sub(r"^https?://", "", url)
+        at = text.find(bare)
+        context = text[max(0, at - 160):at] if at >= 0 else ""
+        context = re.split(r"(?<=[.!?])\s+(?=[A-Z])", context)[-1]  # the sentence the link is in
+        stated = _OWN_CODE.search(context) or bare in paper.abstract  # a link the abstract prints is its own
+        if "license" in url.lower() or _NOT_OWN.search(context) or not stated:
+            continue
+        own.append(url)
+    return own
+
+
+def _repo_name(url: str) -> str:
+    """The repository's name, letters and digits only ("github.com/NVIDIA/Megatron-LM" -> "megatronlm")."""
+    parts = [p for p in re.sub(r"^[a-z]+://", "", url.lower()).split("/") if p]
+    return re.sub(r"[^a-z0-9]+", "", parts[2]) if len(parts) >= 3 else ""
+
+
+def link(url: str) -> str:
+    """A URL as a Markdown autolink; one printed without a scheme ("github.com/x/y") gets https://, or it
+    would show as literal text."""
+    return f"<{url if re.match(r'^[a-z][a-z0-9+.-]*://', url, re.I) else 'https://' + url}>"
+
+
 def reference_implementations_text(paper: Paper) -> str:
-    links = code_links(paper)
-    lines = [f"- Official implementation (linked in the paper): <{u}>" for u in links]
+    own = own_code_links(paper)
+    lines = [f"- Official implementation (linked in the paper): {link(u)}" for u in own]
     if not lines:
-        lines = ["- [Official implementation if available] <!-- the paper prints no code link -->"]
+        lines = ["- [Official implementation if available] <!-- the paper prints no code link of its own -->"]
+    lines += [f"- Code linked in the paper: {link(u)}" for u in code_links(paper) if u not in own]
     lines.append("- [Notable third-party implementations]")
     return "\n".join(lines)
 

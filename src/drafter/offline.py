@@ -125,16 +125,22 @@ def _solution(paper: Paper) -> str:
 
 
 def _innovations(paper: Paper) -> str:
+    """Two innovations: the method's first two sub-sections; where the paper has fewer, the claims of its
+    abstract and introduction that the first ones did not use (never an unfilled slot)."""
     topics = _method_topics(paper)
+    claims = _sents(paper, "abstract", "introduction")
+    used: list[str] = []
     blocks = []
     for n in (1, 2):
         if len(topics) >= n:
             topic = topics[n - 1]
-            body = _quote(_pick(sentences(topic.text), "solution", 3))
+            chosen = _pick(sentences(topic.text), "solution", 3, used)
             name = topic.title
         else:
-            body, name = _quote([]), "[Second Key Contribution]"
-        blocks.append(f"### Core Innovation #{n}: {name}\n{body}")
+            chosen = _pick(claims, "contribution", 2, used)
+            name = "What the Paper Claims" if n == 1 else "A Further Claim of the Paper"
+        used += chosen
+        blocks.append(f"### Core Innovation #{n}: {name}\n{_quote(chosen)}")
         if n == 1:
             blocks.append(f'```python\n# TODO(author): a short snippet that illustrates "{name}".\n'
                           "# (Offline mode does not write code.)\n```")
@@ -223,23 +229,63 @@ def _discussion(paper: Paper) -> str:
     return f"1. {q1}\n2. {q2}\n3. {q3}"
 
 
-def _camel(words: Iterable[str]) -> str:
-    return "".join(w[:1].upper() + w[1:] for w in words)
+_COMMON = _STOP | set("""each which other such have does not rather than same time per also more most than then
+    there their they them when where while what with without well both many much some very only first second
+    however because between within across about after before while thus since given used uses show shows
+    shown results result number different large small high low good better best work works each long short
+    simple novel efficient fast cheap strong recent several various""".split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+
+
+def keywords(paper: Paper, n: int = 6) -> list[str]:
+    """The paper's distinctive terms: two-word phrases (no punctuation between the words) and single words,
+    not stop words, printed often in its body and also in its title or abstract; as printed most often
+    ("BatchNorm", "ResNet"), most frequent first."""
+    body = " ".join(s.text for s in paper.sections if not s.appendix)
+    head = f"{paper.title} {paper.abstract}".lower()
+    forms: dict[str, Counter[str]] = {}
+    phrases: Counter[tuple[str, str]] = Counter()
+    for chunk in re.split(r"[.,;:!?()\[\]\"\u201c\u201d]", body):  # a phrase never runs over punctuation
+        words = _WORD.findall(chunk)
+        for w in words:
+            forms.setdefault(w.lower(), Counter())[w] += 1
+        keys = [w.lower() for w in words]
+        for pair in pairwise(keys):
+            if not any(k in _COMMON or len(k) < 3 or k.isdigit() for k in pair):
+                phrases[pair] += 1
+    singles = Counter({k: sum(c.values()) for k, c in forms.items()
+                       if k not in _COMMON and len(k) >= 4 and not k.isdigit()})
+
+    def shown(key: str) -> str:
+        word = forms[key].most_common(1)[0][0]
+        return word if any(c.isupper() for c in word[1:]) else word[:1].upper() + word[1:]
+
+    picked: list[str] = []
+    for strict in (True, False):  # terms of the title and abstract first; the body's most frequent next
+        for pair, count in phrases.most_common(40):
+            tag = "".join(shown(k) for k in pair)
+            if count >= (3 if strict else 6) and (" ".join(pair) in head or not strict) and len(picked) < n // 2 \
+                    and _singular(tag) not in map(_singular, picked):
+                picked.append(tag)
+        for key, count in singles.most_common(60):
+            tag = shown(key)
+            if count >= (3 if strict else 8) and (re.search(rf"\b{re.escape(key)}\b", head) or not strict) \
+                    and len(picked) < n and not any(_singular(tag) in _singular(p) for p in picked):
+                picked.append(tag)
+    return [re.sub(r"[^A-Za-z0-9]", "", p) for p in picked]
+
+
+def _singular(tag: str) -> str:
+    return tag.lower().rstrip("s")
 
 
 def _tags(paper: Paper) -> str:
-    text = f"{paper.title} {paper.title} {paper.abstract}".lower()
-    words = [w for w in re.findall(r"[a-z][a-z\-]{2,}", text) if w not in _STOP]
-    bigrams = Counter(pairwise(words))
     tags = ["#MachineLearning", "#DeepLearning", "#AI", "#Research"]
-    for pair, count in bigrams.most_common(4):
-        if count >= 2:
-            tags.append("#" + _camel(w.replace("-", "") for w in pair))
-    for word, _ in Counter(words).most_common(6):
-        tag = "#" + _camel([word.replace("-", "")])
+    for word in keywords(paper):
+        tag = f"#{word}"
         if len(tags) < 10 and tag.lower() not in (t.lower() for t in tags):
             tags.append(tag)
-    return "**Tags**: " + " ".join(dict.fromkeys(tags))
+    return "**Tags**: " + " ".join(tags)
 
 
 def _difficulty(paper: Paper) -> str:
