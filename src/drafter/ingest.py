@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
+from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 from pypdf.generic import ArrayObject, Destination, IndirectObject
 
 try:  # pypdf has no public font decoder; its private one appeared in 6.20 (pyproject.toml bounds the range)
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 MIN_TEXT_CHARS = 400
 # Above this many pages extraction still works, but the user is warned that it takes a while.
 MANY_PAGES = 150
+# Decoded content-stream bytes read per page and per document: the content scanner is pure Python (about a second
+# per MB of operators), so a 70 MB stream of "q Q" from a 73 KB file cost a minute, per page that shares it.
+PAGE_CONTENT_BUDGET = 8 * 1024 * 1024
+DOC_CONTENT_BUDGET = 200 * 1024 * 1024
 
 
 # Bold font names: "...-Bold", "NimbusRomNo9L-Medi", "Helvetica-Black", TeX's Computer Modern "CMBX10",
@@ -539,8 +543,10 @@ class _TextRun:
 class _ContentScanner:
     """Walks a page's content stream (and its form XObjects) and records positioned text runs."""
 
-    def __init__(self, fonts: dict[Any, _FontInfo]) -> None:
+    def __init__(self, fonts: dict[Any, _FontInfo], budget: _ContentBudget | None = None) -> None:
         self.fonts = fonts
+        self.budget = budget or _ContentBudget()
+        self.form_bytes = 0  # decoded bytes of the page's form XObjects, counted against the page's budget
         self.runs: list[_TextRun] = []
         self.seen_forms: set[int] = set()
         self.by_name: dict[tuple[int, str], _FontInfo | None] = {}  # (id of resources, /Fn) -> font
@@ -726,18 +732,59 @@ class _ContentScanner:
             form_m = _IDENTITY
         sub_resources = xobj.get("/Resources")
         sub_resources = sub_resources.get_object() if sub_resources is not None else resources
-        self.scan(xobj.get_data(), sub_resources, _multiply(form_m, ctm), depth + 1)  # type: ignore[arg-type]
+        data = self.budget.take(ref, self.form_bytes)
+        self.form_bytes += len(data)
+        self.scan(data, sub_resources, _multiply(form_m, ctm), depth + 1)  # type: ignore[arg-type]
         self.seen_forms.discard(key)
 
 
-def _read_page_content(page: Any) -> bytes:
-    contents = page.get("/Contents")
-    if contents is None:
+class _ContentRefused(Exception):
+    """A page's content is over the budget, or a stream of it hit pypdf's decoding limit (a Flate bomb): the page is
+    skipped, and a stream shared by other pages is not decoded again for each."""
+
+
+@dataclass
+class _ContentBudget:
+    left: int = field(default_factory=lambda: DOC_CONTENT_BUDGET)
+    refused: dict[int, str] = field(default_factory=dict)  # stream object number -> why it is not read
+    skipped: int = 0  # pages skipped for that
+
+    def take(self, ref: Any, size_so_far: int) -> bytes:
+        """One content or form stream's decoded bytes, counted against the page's and the document's budget."""
+        key = ref.idnum if isinstance(ref, IndirectObject) else None
+        if key is not None and key in self.refused:
+            raise _ContentRefused(self.refused[key])
+        try:
+            data = ref.get_object().get_data()
+        except LimitReachedError as exc:
+            why = f"a content stream decodes past pypdf's limit ({exc})"
+            self._refuse(key, why)
+            raise _ContentRefused(why) from exc
+        size = size_so_far + len(data)
+        if size > PAGE_CONTENT_BUDGET or size > self.left:
+            limit = PAGE_CONTENT_BUDGET if size > PAGE_CONTENT_BUDGET else self.left
+            why = f"its content is {size / 1e6:.0f} MB decoded, over the {limit / 1e6:.0f} MB read per page"
+            self._refuse(key, why)
+            raise _ContentRefused(why)
+        return data
+
+    def _refuse(self, key: int | None, why: str) -> None:
+        if key is not None:
+            self.refused[key] = why
+
+
+def _read_page_content(page: Any, budget: _ContentBudget) -> bytes:
+    ref = page.get("/Contents")
+    if ref is None:
         return b""
-    contents = contents.get_object()
-    if isinstance(contents, ArrayObject):
-        return b"\n".join(part.get_object().get_data() for part in contents)
-    return contents.get_data()
+    contents = ref.get_object()
+    parts, size, out = (list(contents) if isinstance(contents, ArrayObject) else [ref]), 0, []
+    for part in parts:
+        data = budget.take(part, size)
+        size += len(data)
+        out.append(data)
+    budget.left -= size
+    return b"\n".join(out)
 
 
 def _group_runs(runs: list[_TextRun]) -> tuple[str, list[Span]]:
@@ -795,12 +842,12 @@ def _group_runs(runs: list[_TextRun]) -> tuple[str, list[Span]]:
     return "\n".join(out_lines), spans
 
 
-def _scan_page(page: Any, fonts: dict[Any, _FontInfo], pdfium: PdfiumText | None = None,
+def _scan_page(page: Any, fonts: dict[Any, _FontInfo], budget: _ContentBudget, pdfium: PdfiumText | None = None,
                index: int = 0) -> tuple[str, list[Span]]:
     resources = page.get("/Resources")
     resources = resources.get_object() if resources is not None else {}
-    scanner = _ContentScanner(fonts)
-    scanner.scan(_read_page_content(page), resources)
+    scanner = _ContentScanner(fonts, budget)
+    scanner.scan(_read_page_content(page, budget), resources)
     runs = scanner.runs
     if pdfium is not None:
         _read_unmapped(runs, pdfium, index)
@@ -885,7 +932,8 @@ def _spans(page: Any) -> tuple[str, list[Span]]:
 
 
 def _read_pages(doc: RawDocument, reader: pypdf.PdfReader, count: int, fallback_layout: int,
-                fonts: dict[Any, _FontInfo], objects: _RawObjects, pdfium: PdfiumText) -> None:
+                fonts: dict[Any, _FontInfo], objects: _RawObjects, pdfium: PdfiumText,
+                budget: _ContentBudget) -> None:
     """Every page's text, spans and links into `doc`; a page that cannot be read is skipped with a warning."""
     for index in range(count):
         try:
@@ -893,7 +941,12 @@ def _read_pages(doc: RawDocument, reader: pypdf.PdfReader, count: int, fallback_
             box = page.mediabox
             width, height = float(box.width), float(box.height)
             try:
-                text, spans = _scan_page(page, fonts, pdfium, index)
+                text, spans = _scan_page(page, fonts, budget, pdfium, index)
+            except _ContentRefused as exc:  # never handed to pypdf's extract_text: it would decode it again
+                budget.skipped += 1
+                doc.warnings.append(f"page {index + 1} was skipped: {exc}")
+                doc.pages.append(RawPage(index + 1, "", width, height))
+                continue
             except PDF_FAULTS as exc:
                 log.debug("fast text scan failed on page %d (%s); using pypdf", index + 1, exc)
                 if index < fallback_layout:
@@ -943,13 +996,19 @@ def read_pdf(path: Path, layout_pages: int | None = None) -> RawDocument:
         fonts: dict[Any, _FontInfo] = {}
         objects = _RawObjects(reader)
         pdfium = PdfiumText(path)
+        budget = _ContentBudget()
         try:
-            _read_pages(doc, reader, count, fallback_layout, fonts, objects, pdfium)
+            _read_pages(doc, reader, count, fallback_layout, fonts, objects, pdfium, budget)
         finally:
             pdfium.close()
         if pdfium.reads:
             log.debug("%s: PDFium read %d text runs pypdf could not map", path.name, pdfium.reads)
     total = sum(len(p.text.strip()) for p in doc.pages)
+    if total == 0 and budget.skipped:
+        raise PdfError(f"{path}: every page with content was skipped, none for lack of a text layer: "
+                       f"{next(iter(budget.refused.values()), 'over the budget')}",
+                       "The PDF is built to exhaust readers; re-save it with a PDF viewer (print to PDF), or "
+                       "pass another copy.")
     if total == 0:
         raise PdfError(f"{path} has no text layer (it looks like a scan)",
                        "Run OCR first (e.g. `ocrmypdf in.pdf out.pdf`) and pass the result.")
