@@ -7,6 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drafter.errors import InputError
 from drafter.export import convert
 from drafter.markup import apply, scan
 
@@ -82,3 +83,18 @@ def test_markdown_with_nothing_to_rewrite_exports_unchanged_and_code_never_chang
         out = convert(text, target, lambda p: None, Path())
         for piece in code:
             assert piece in out, (target, piece)
+
+
+_HOSTILE = st.sampled_from(["$", "$$", "$x$", "$$y$$", " ", "\n", "\n\n", "{{", "{%", "}}", "\\(", "\\)", "\\[a\\]",
+                            "`", "``", "> ", "- ", "| a | $b$ |\n|---|---|\n", "[t](<f g.png>)", "![i](x.png)",
+                            "<!-- c -->", "\t", "    ", "\\", "5", "word", "```\n", "{{< s >}}"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HOSTILE, max_size=40).map("".join))
+def test_any_text_converts_for_every_target_without_overlapping_edits(text: str):
+    for target in ("hugo", "jekyll", "md", "devto"):
+        try:
+            convert(text, target, lambda p: "figure.png", Path())
+        except InputError as exc:  # the one refusal convert may give; anything else fails the test
+            assert "endraw" in str(exc), (target, exc)
