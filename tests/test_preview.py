@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cliutil import cli
+from cliutil import cli, cli_process
 from drafter.export import read_draft
 from drafter.markup import scan
 from drafter.preview import preview_html
@@ -158,3 +158,27 @@ def test_a_formula_mathjax_rejects_is_marked_with_its_reason(browser, tmp_path: 
     assert text == "$\\notamacro{k}$" and "Undefined control sequence \\notamacro" in reason
     assert colour == "rgb(176, 0, 32)"
     page.close()
+
+
+def test_a_real_draft_with_exported_figures_previews_and_exports(browser, tmp_path: Path):
+    """End to end: `drafter new` on a PDF with two vector figures, then preview and every export of that draft."""
+    from test_figures import make_figure_paper
+
+    pdf = make_figure_paper(tmp_path / "figure-paper.pdf")
+    # a subprocess: playwright's sync API keeps an event loop running in this thread, and `new` starts its own
+    run = cli_process("new", pdf, "--offline", "-o", tmp_path / "post.md", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert sorted(p.name for p in (tmp_path / "post-figures").iterdir()) == ["figure-1.png", "figure-2.png"]
+    run = cli("preview", tmp_path / "post.md")
+    assert run.code == 0, run.stderr
+    page, requests = _open(browser, Path(run.stdout.strip()))
+    widths = page.evaluate("() => [...document.images].map(i => i.naturalWidth)")
+    assert len(widths) == 1 and widths[0] > 100  # the header image: the paper's overview figure
+    assert page.locator("blockquote.todo").count() >= 5 and page.locator("blockquote.offline").count() >= 5
+    assert requests == [Path(run.stdout.strip()).as_uri()]
+    page.close()
+    for target in ("hugo", "jekyll", "md", "devto"):
+        run = cli("export", tmp_path / "post.md", "--to", target, "-o", tmp_path / target, "--allow-todo")
+        assert run.code == 0, run.stderr
+        copied = sorted(p.name for p in (tmp_path / target).rglob("*.png"))
+        assert copied == ["figure-1.png", "figure-2.png"], target
