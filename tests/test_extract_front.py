@@ -112,3 +112,34 @@ def test_a_letter_spaced_abstract_heading_and_the_copyright_line_that_ends_the_a
             *(Text(INTRO[i * 90:(i + 1) * 90], 72, 555 - 10 * i, 8) for i in range(12))]
     paper = load_paper(make_pdf(tmp_path / "p.pdf", [page, page[6:]]))
     assert paper.abstract == " ".join(abstract)
+
+
+def _nature_like(path: Path, abstract_size: float) -> Path:
+    from pdfgen import Text, make_pdf
+
+    summary = ["The practice of study involves finding patterns and using them to state results, and we show",
+               "how a machine can help with this work in two areas of the field, with results that are new and",
+               "that experts in both areas found useful; our work may serve as a model for such joint study."]
+    lead = [INTRO[i * 80:(i + 1) * 80] for i in range(8)]
+    page = [Text("Guiding Study with Machines", 72, 700, 20, True), Text("Ada Lovelace, Alan Turing", 72, 670, 8),
+            *(Text(t, 72, 645 - 13 * i, abstract_size) for i, t in enumerate(summary)),
+            *(Text(t, 72, 590 - 11 * i, 8.2) for i, t in enumerate(lead)),
+            Text("Guiding intuition with machines", 72, 480, 9.8, True),
+            *(Text(t, 72, 465 - 11 * i, 8.2) for i, t in enumerate(lead))]
+    later = [Text("Topology", 72, 700, 9.8, True), *(Text(t, 72, 685 - 11 * i, 8.2) for i, t in enumerate(lead * 3))]
+    return make_pdf(path, [page, later, later])
+
+
+def test_an_unlabelled_abstract_under_the_byline_and_the_introduction_without_a_heading(tmp_path: Path) -> None:
+    paper = load_paper(_nature_like(tmp_path / "p.pdf", 9.0))
+    assert paper.abstract.startswith("The practice of study") and paper.abstract.endswith("such joint study.")
+    first = paper.sections[0]
+    assert first.title == "Guiding intuition with machines" and first.text.startswith("Things matter more")
+    assert paper.authors == ["Ada Lovelace", "Alan Turing"]
+    assert not [w for w in paper.warnings if "abstract" in w]
+
+
+def test_prose_under_the_byline_set_like_the_body_is_not_taken_for_an_abstract(tmp_path: Path) -> None:
+    paper = load_paper(_nature_like(tmp_path / "p.pdf", 8.2))
+    assert paper.abstract == ""
+    assert [w for w in paper.warnings if w.startswith("no abstract found")]

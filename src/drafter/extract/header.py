@@ -278,6 +278,32 @@ def _title_as_in_metadata(lines: list[Line], found: list[Line], meta_title: str,
     return found
 
 
+def _unlabelled_abstract(lines: list[Line], stop: Line | None, layout: Layout) -> list[Line]:
+    """An abstract with no heading (Nature, REVTeX, reports): the first block of prose under the byline, before
+    the first heading, set apart from the body text by its size or font. Empty when nothing is set apart."""
+    end = lines.index(stop) if stop in lines else len(lines)
+    body_lines = [ln for lns in layout.pages[layout.first + 1:] for ln in lns
+                  if ln.font == layout.body_font and abs(ln.size - layout.body) <= 0.6 and len(ln.text) > 30]
+    if not body_lines:
+        return []
+    sizes = sorted(ln.size for ln in body_lines)
+    size = sizes[len(sizes) // 2]
+    block: list[Line] = []
+    for ln in [*lines[:end], None]:
+        if ln is not None and ln.kind == "body" and not ln.boiler and not ln.figure and block and (
+                ln.font, round(ln.size, 1)) == (block[-1].font, round(block[-1].size, 1)) and (
+                0 < block[-1].y - ln.y < 2 * ln.size):
+            block.append(ln)
+            continue
+        words = " ".join(b.text for b in block).split()
+        prose = len(block) >= 3 and len(words) >= 40 and sum(w[:1].islower() for w in words) >= 0.5 * len(words)
+        if prose:  # the first block of prose decides: the abstract if it stands apart, else there is none
+            apart = abs(block[0].size - size) >= 0.4 or (block[0].font != layout.body_font and block[0].bold < 0.5)
+            return block if apart else []
+        block = [ln] if ln is not None and ln.kind == "body" and not ln.boiler and not ln.figure else []
+    return []
+
+
 @dataclass
 class Front:
     """The first content page's landmarks later steps need."""
@@ -325,6 +351,10 @@ def read_front(doc: RawDocument, layout: Layout, paper: Paper) -> Front:
     if stop is None:  # no Abstract heading: authors end at the first numbered heading
         after_title = lines1[lines1.index(title_lines[-1]) + 1:] if title_lines else lines1
         stop = next((ln for ln in after_title if classify_heading(ln, body)), None)
+        summary = _unlabelled_abstract(after_title, stop, layout)
+        for ln in summary:  # the body walk reads these lines as the abstract
+            ln.kind = "abstract"
+        stop = summary[0] if summary else stop
     paper.authors = _find_authors(lines1, title_lines[-1] if title_lines else None, stop)
     if not paper.authors and doc.metadata.get("author"):
         paper.authors = [a.strip() for a in re.split(r",|;|\band\b", doc.metadata["author"]) if a.strip()]

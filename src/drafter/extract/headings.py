@@ -391,6 +391,7 @@ class _BodyWalk:
         self.target: Section | None = None
         self.consumed: set[int] = set()
         self.abstract_size: float | None = None
+        self.lead_in: list[Line] | None = None  # prose after an unlabelled abstract, before the first heading
         self.start_index = lines.index(abstract_line) if abstract_line in lines else 0
 
     def run(self) -> None:
@@ -404,6 +405,9 @@ class _BodyWalk:
                 self.state = "abstract"
             elif ln.boiler:
                 continue
+            elif ln.kind == "abstract":  # an abstract without a heading (header.py found it)
+                self.abstract_lines.append(ln)
+                self.lead_in = []
             elif ln.figure or id(ln) in self.not_prose:  # plot labels, captions, tables, footnotes: URLs count
                 self.url_text.append(ln.text)
             elif self.state == "abstract" and idx > self.start_index:
@@ -414,6 +418,8 @@ class _BodyWalk:
                 self.references_lines.append(ln)
             else:
                 self.url_text.append(ln.text)
+                if self.lead_in is not None and self.state == "front":
+                    self.lead_in.append(ln)
         self.flush()
 
     def flush(self) -> None:
@@ -446,6 +452,9 @@ class _BodyWalk:
             self.target = Section(title.strip(" .:"), h.level, h.line.page, "", is_appendix)
             sections.append(self.target)
             self.state = "section"
+            lead, self.lead_in = self.lead_in or [], None
+            for line in lead if len(lead) >= 2 else []:  # text between that abstract and the first heading:
+                self.section_line(line)  # an introduction without a heading, read with the first section
 
     def wrapped_title(self, idx: int, h: Heading) -> str:
         """The heading's title, with the lines it wraps onto: same style, directly below, not numbered."""
