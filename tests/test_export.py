@@ -218,3 +218,16 @@ def test_bad_usage_is_one_line(draft: Path, tmp_path: Path):
     not_a_draft.write_text("# just notes\n", encoding="utf-8")
     run = cli("export", not_a_draft, "--to", "md", "-o", tmp_path)
     assert run.code == 2 and "no drafter section markers" in run.stderr
+
+
+def test_devto_canonical_url_from_the_config(draft: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DRAFTER_CANONICAL_BASE_URL", "https://blog.example/posts/")
+    assert cli("export", draft, "--to", "devto", "-o", tmp_path / "a", "--allow-todo").code == 0
+    assert 'canonical_url: "https://blog.example/posts/post/"' in (tmp_path / "a" / "post.md").read_text("utf-8")
+    run = cli("export", draft, "--to", "devto", "-o", tmp_path / "b", "--allow-todo", "--canonical-url",
+              "https://elsewhere.example/p")
+    assert run.code == 0 and 'canonical_url: "https://elsewhere.example/p"' in (tmp_path / "b" / "post.md").read_text(
+        "utf-8")
+    monkeypatch.setenv("DRAFTER_CANONICAL_BASE_URL", "blog.example")
+    run = cli("export", draft, "--to", "devto", "-o", tmp_path / "c", "--allow-todo")
+    assert run.code == 2 and "must start with http:// or https://" in run.stderr

@@ -808,7 +808,8 @@ def export_cmd(
         show_default=False)] = None,
     canonical_url: Annotated[str | None, typer.Option(
         "--canonical-url", help="devto: the post's original address (default: canonical_url in the draft's "
-        "front matter).", show_default=False)] = None,
+        "front matter, else canonical_base_url/<slug>/ from config.toml or DRAFTER_CANONICAL_BASE_URL).",
+        show_default=False)] = None,
 ) -> None:
     """Export a finished draft as a post for a blog: math, figures and front matter the way the site reads them.
 
@@ -830,8 +831,10 @@ def export_cmd(
         if image_base_url and not image_base_url.startswith(("http://", "https://")):
             raise InputError(f"--image-base-url {image_base_url!r} is not an http(s) URL",
                              "Example: --image-base-url https://example.com/img/my-post")
+        settings = _settings(offline=True)
         result = export_draft(draft, to, out_dir, allow_todo=allow_todo, force=force,
-                              image_base_url=image_base_url, canonical_url=canonical_url)
+                              image_base_url=image_base_url, canonical_url=canonical_url,
+                              canonical_base_url=settings.canonical_base_url)
         for warning in result.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}")
         for note in result.notes:

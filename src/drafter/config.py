@@ -83,6 +83,8 @@ class Settings:
     batch_discount: float = 0.5
     reasoning_effort: str | None = None  # low | medium | high, sent to endpoints that take it
     max_tokens: int | None = None  # every section's output budget (flag/env, or `max_tokens = N` in the file)
+    # `export --to devto`: the blog a post first appears on; canonical_url = <this>/<slug>/
+    canonical_base_url: str | None = None
     section_max_tokens: dict[str, int] = field(default_factory=dict)  # `[max_tokens]` table: per section
     # Where each setting came from, e.g. {"model": "flag", "api_key": "OPENAI_API_KEY"}; for --debug output.
     origins: dict[str, str] = field(default_factory=dict)
@@ -136,6 +138,7 @@ _ENV_KEYS = {
     "enrich": ("DRAFTER_ENRICH",),
     "reasoning_effort": ("DRAFTER_REASONING_EFFORT",),
     "max_tokens": ("DRAFTER_MAX_TOKENS",),
+    "canonical_base_url": ("DRAFTER_CANONICAL_BASE_URL",),
 }
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 _TYPES: dict[str, type] = {"jobs": int, "retries": int, "context_tokens": int, "timeout": float, "offline": bool,
@@ -143,7 +146,7 @@ _TYPES: dict[str, type] = {"jobs": int, "retries": int, "context_tokens": int, "
                            "max_tokens": int}
 _FILE_KEYS = {"model", "base_url", "api_key", "jobs", "timeout", "retries", "context_tokens", "prompts_dir",
               "offline", "temperature", "max_backoff", "cache_dir", "batch_discount", "enrich", "reasoning_effort",
-              "max_tokens"}
+              "max_tokens", "canonical_base_url"}
 # What a draft records about how it was made; `redo` uses it where no flag or environment variable says.
 RECORDED_KEYS = ("model", "base_url")
 
@@ -286,6 +289,10 @@ def load_settings(flags: dict[str, Any] | None = None, env: dict[str, str] | Non
     if effort is not None:
         values["reasoning_effort"] = str(effort).lower()
     base_url = values.get("base_url")
+    canonical = values.get("canonical_base_url")
+    if canonical and not str(canonical).startswith(("http://", "https://")):
+        raise ConfigError(f"canonical_base_url {canonical!r} ({origins.get('canonical_base_url')}) must start with "
+                          "http:// or https://", "Example: canonical_base_url = \"https://blog.example.com/posts\"")
     if base_url and not str(base_url).startswith(("http://", "https://")):
         raise ConfigError(f"base URL {base_url!r} must start with http:// or https://",
                           "Example: --base-url http://localhost:11434/v1")

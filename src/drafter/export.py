@@ -483,9 +483,11 @@ def _formula_warnings(found: Scan, draft: Draft) -> list[str]:
 
 
 def export_draft(path: Path, target: str, out_dir: Path, *, allow_todo: bool = False, force: bool = False,
-                 image_base_url: str | None = None, canonical_url: str | None = None) -> Exported:
+                 image_base_url: str | None = None, canonical_url: str | None = None,
+                 canonical_base_url: str | None = None) -> Exported:
     """Export the draft at `path` for `target` into `out_dir`; refuses (InputError) while author TODOs remain
-    unless `allow_todo`, and will not replace an earlier export unless `force`."""
+    unless `allow_todo`, and will not replace an earlier export unless `force`. devto's canonical_url:
+    `canonical_url`, else the draft's front matter `canonical_url`, else `canonical_base_url`/<slug>/."""
     if target not in TARGETS:
         raise InputError(f"unknown export target {target!r}", f"Choose one of: {', '.join(TARGETS)}.")
     draft = read_draft(path)
@@ -518,6 +520,8 @@ def export_draft(path: Path, target: str, out_dir: Path, *, allow_todo: bool = F
     text = convert(body, target, link_for, path.parent).lstrip("\n")
     unfinished = bool(todos)
     canonical = canonical_url or (str(draft.front["canonical_url"]) if draft.front.get("canonical_url") else None)
+    if not canonical and canonical_base_url:
+        canonical = f"{canonical_base_url.rstrip('/')}/{draft.slug}/"
     written = []
     for source, name in figures.names.items():
         destination = where.figure_dir / name
