@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -283,3 +284,18 @@ def test_tex_ligature_slots_without_a_mapping_are_ligatures(tmp_path):
     names = {c: ("space" if c == 32 else chr(c)) for c in set(codes) if c != 12}
     doc = read_pdf(type3_pdf(tmp_path / "t3.pdf", [codes] * 10, names))
     assert doc.pages[0].text.count("our classifiers beat") == 10
+
+
+def test_urls_broken_over_lines_are_rejoined_and_end_where_the_sentence_goes_on(tmp_path):
+    body = ("The code and models are available at https://github.com/\ngoogle-research/bert and our page is\n"
+            "at http://www.github.\ncom/srebuffi/iCaRL for all. The slides are at http://www.cse.ust.hk/conf.htm.\n"
+            "is where the list of talks lives, and https://github.com/NVIDIA/Megatron-\nLM is the other one.\n"
+            + lines(6))
+    first = page([[Text("Links", 72, 0, 17, True)], [Text("1 Introduction", 72, 0, 12, True)], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    text = paper.sections[0].text
+    assert "https://github.com/google-research/bert and" in text
+    assert "http://www.github.com/srebuffi/iCaRL for" in text
+    assert re.search(r"conf\.htm\.\s+is where", text)
+    assert "https://github.com/NVIDIA/Megatron-LM is" in text
+

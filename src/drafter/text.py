@@ -118,11 +118,46 @@ def collapse_spaces(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+_URL_AT_END = re.compile(r"(?:https?://|ftp://|www\.)[^\s]*$")
+_URL_BREAKS = ("/", "-", "_", "=", "?", "&", "#", "~")
+
+
+def url_continues(url: str, token: str) -> bool:
+    """Whether `token`, first on the next line, continues `url` that ends a line (LaTeX's \\url breaks after
+    "/", "-", "." ...): after a break character unless a plain capitalised word follows (a new sentence);
+    after a dot only inside the host name; a path or file name after anything."""
+    core = token.rstrip(".,;:)")
+    if not core or not re.fullmatch(r"[\w./~#?=&%:+-]+", core):
+        return False
+    if token[:1].isupper() and not re.search(r"[\d/._~=#?&-]", core):
+        return False
+    if url.endswith(_URL_BREAKS):
+        return True
+    if url.endswith("."):
+        return "/" not in url.split("//", 1)[-1] and token[:1].islower()
+    return bool(re.fullmatch(r"[\w.~#?=&%-]*/[\w./~#?=&%-]*|[\w/~-]*\.html?", core)) and not token[:1].isupper()
+
+
+def join_broken_urls(text: str) -> str:
+    """URLs broken across lines put back together: "https://github.com/" + "tensorflow/tensor2tensor"."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if out:
+            m = _URL_AT_END.search(out[-1].rstrip())
+            token = line.strip().split(" ")[0]
+            if m and token and url_continues(m.group(), token):
+                out[-1] = out[-1].rstrip() + line.strip()
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def normalize_text(text: str, vocabulary: Iterable[str] | None = None) -> str:
-    """Ligatures expanded, accents restored, line-end hyphenation joined, spaces collapsed (lines kept)."""
+    """Ligatures expanded, accents restored, URLs and line-end hyphenation joined, spaces collapsed (lines
+    kept)."""
     text = unicodedata.normalize("NFC", text.replace("\u00ad\n", "-\n"))
     text = restore_accents(expand_ligatures(text))
-    text = join_hyphenation(text, vocabulary)
+    text = join_hyphenation(join_broken_urls(text), vocabulary)
     return collapse_spaces(text)
 
 

@@ -22,8 +22,10 @@ from drafter.text import (
     restore_accents,
     strip_footnote_marks,
     unwrap_lines,
+    url_continues,
 )
 
+_URL_AT_END = re.compile(r"(?:https?://|ftp://|www\.)\S*$")
 SECTION_NUM = re.compile(r"^(?:(?:section|chapter)\s+)?(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$", re.I)
 _APPENDIX_NUM = re.compile(r"^(?:appendix\s+)?([A-H](?:\.\d{1,2}){0,3})(?:\.|:|\s)\s*(\S.*)$")
 _APPENDIX_WORD = re.compile(
@@ -561,6 +563,9 @@ class _Paragraphs:
         prev = self.last
         if prev is None or prev.text.rstrip().endswith("-"):
             return False
+        url = _URL_AT_END.search(prev.text.rstrip())
+        if url and line.text.strip() and url_continues(url.group(), line.text.split()[0]):
+            return False  # a URL broken over the lines goes on
         ends_sentence = bool(re.search(r"[.!?]['\u2019\u201d)]?\s*$", prev.text))
         gap = prev.y - line.y
         if line.page == prev.page and line.x < prev.x1 and line.x1 > prev.x and gap > 1.3 * self.pitch:

@@ -6,7 +6,7 @@ import re
 
 from drafter.extract.layout import Line
 from drafter.ingest import RawDocument
-from drafter.text import expand_ligatures, normalize_text, unwrap_lines
+from drafter.text import expand_ligatures, normalize_text, unwrap_lines, url_continues
 
 _URL = re.compile(
     r"(?:https?://|ftp://|www\.|(?<![\w@./-])(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co)/)"
@@ -77,11 +77,7 @@ def find_urls(text: str) -> list[str]:
             while (m.end() == len(line.rstrip()) or url == line[m.start():].rstrip()) and j + 1 < len(lines):
                 nxt = lines[j + 1].strip()
                 token = nxt.split(" ")[0] if nxt else ""
-                joinable = token and (url.endswith(("/", "-", "_", "=", "?", "&", "#", "~"))
-                                      or (url.endswith(".") and token[:1].islower())
-                                      or (re.match(r"[\w.~#?=&%-]*/[\w./~#?=&%-]*$|[\w/~-]*\.html?$", token)
-                                      and not token[:1].isupper()))
-                if not joinable or not re.match(r"[\w./~#?=&%:-]+$", token.rstrip(".,;:)")):
+                if not token or not url_continues(url, token):  # a dot after a path ends a sentence
                     break
                 url += token
                 j += 1
