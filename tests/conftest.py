@@ -52,10 +52,11 @@ def _isolate_machine(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     for name in list(os.environ):
         if name.upper().startswith(ISOLATED_ENV_PREFIXES) or name in ("S2_API_KEY",):
             monkeypatch.delenv(name)
-    # Enrichment (Semantic Scholar, arXiv e-prints) defaults to real services: off in every test, and pointed at a
-    # closed local port in case a test turns it on without its own stand-in (tests/fakes2.py, tests/fakearxiv.py).
+    # Enrichment (Semantic Scholar, arXiv e-prints) defaults to real services: off in every test that reads the
+    # environment, and pointed at a closed local port for settings built without it or a test that turns it on
+    # without its own stand-in (tests/fakes2.py, tests/fakearxiv.py): a lookup there fails at once, one warning.
     monkeypatch.setenv("DRAFTER_ENRICH", "0")
-    monkeypatch.setattr("drafter.enrich.LOOKUPS", False)  # also for settings built without the environment
+    monkeypatch.setenv("DRAFTER_S2_DELAY", "0")  # a stray lookup is refused at once, not after the 1 s spacing
     monkeypatch.setenv("DRAFTER_S2_API", CLOSED_URL)
     monkeypatch.setenv("DRAFTER_ARXIV_EPRINT", CLOSED_URL + "/e-print")
     return home

@@ -143,7 +143,6 @@ def arxiv(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("DRAFTER_ARXIV_EPRINT", f"{server.base}/e-print")
         monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")
         monkeypatch.setenv("DRAFTER_ENRICH", "1")
-        monkeypatch.setattr(enrich, "LOOKUPS", True)
         yield server
 
 

@@ -39,6 +39,7 @@ def papers(tmp_path: Path) -> list[Path]:
 
 
 def _settings(tmp_path: Path, server, **flags):
+    flags.setdefault("enrich", False)  # these tests are about drafting; test_enrich.py covers the lookups
     return load_settings({"base_url": server.url, "model": "fake-model", "cache_dir": tmp_path / "cache",
                           "retries": 0, **flags}, env={}, file=tmp_path / "none.toml")
 
@@ -297,10 +298,8 @@ def test_an_unclosed_bib_entry_is_reported_and_swallows_nothing(tmp_path: Path):
 
 def test_repeated_entries_fetch_and_look_up_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """200 copies of one arXiv id: one download, one Semantic Scholar lookup, 199 skipped as repeats."""
-    from drafter import enrich
     from fakes2 import FakeS2
 
-    monkeypatch.setattr(enrich, "LOOKUPS", True)
     monkeypatch.setenv("DRAFTER_ENRICH", "1")
     monkeypatch.setenv("DRAFTER_S2_DELAY", "0")
     monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")

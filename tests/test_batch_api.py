@@ -49,6 +49,7 @@ def fake() -> Iterator[FakeBatchAPI]:
 
 
 def _settings(tmp_path: Path, url: str, cache: str = "cache", **flags):
+    flags.setdefault("enrich", False)  # these tests are about the Batch API; test_enrich.py covers the lookups
     return load_settings({"base_url": url, "model": "fake-model", "cache_dir": tmp_path / cache, "retries": 0,
                           **flags}, env={}, file=tmp_path / "none.toml")
 
@@ -419,24 +420,29 @@ def test_requests_that_keep_changing_stop_after_max_rounds(tmp_path: Path, paper
     assert len(fake.batches) == 1 and (tmp_path / "out" / STATE_NAME).is_file()
 
 
-def test_lookups_made_at_submission_stay_valid_while_the_batch_runs(tmp_path: Path, papers: Path,
-                                                                    fake: FakeBatchAPI,
+def test_lookups_made_at_submission_stay_valid_while_the_batch_runs(tmp_path: Path, fake: FakeBatchAPI,
                                                                     monkeypatch: pytest.MonkeyPatch):
-    import drafter.batch_api as batch_api
-    from drafter import enrich
+    """The LaTeX equations looked up two days ago (a batch may take a day) still go into the math prompt."""
+    from drafter.arxiv_source import _cache_path, eprint_url
+    from fakearxiv import FakeArxiv
 
-    seen: list[float] = []
-    real = batch_api._pass
-
-    async def spy(*args, **kwargs):
-        seen.append(enrich.CACHE_AGE)
-        return await real(*args, **kwargs)
-
-    monkeypatch.setattr(batch_api, "_pass", spy)
-    before = enrich.CACHE_AGE
-    _api(papers, _settings(tmp_path, fake.url), tmp_path / "out")
-    assert seen and all(age >= batch_api.LOOKUP_AGE > before for age in seen)
-    assert before == enrich.CACHE_AGE  # restored after the run
+    arxiv_id = "2401.00001"
+    settings = _settings(tmp_path, fake.url, enrich=True)
+    cached = _cache_path(settings.cache_dir, eprint_url(arxiv_id))  # the e-print server is a closed port
+    cached.parent.mkdir(parents=True)
+    cached.write_text(json.dumps({"time": time.time() - 2 * 24 * 3600, "sections": ["Method"], "equations": [
+        {"latex": "E = m c^{2} + \\mathrm{cached}", "env": "equation", "label": "eq:1", "section": "Method"}]}),
+        encoding="utf-8")
+    monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")
+    with FakeArxiv() as server:
+        server.add(arxiv_id, "Gated Widgets", ["Ada Lovelace"], pdf=make_pdf("Gated Widgets", seed="gw"))
+        monkeypatch.setenv("DRAFTER_ARXIV_API", server.api_url)
+        (tmp_path / "list.txt").write_text(f"{arxiv_id}\n", encoding="utf-8")
+        result, _ = _api(tmp_path / "list.txt", settings, tmp_path / "out")
+    assert result.batch.exit_code == 0
+    [math] = [line for line in _jsonl(tmp_path / "out") if line["custom_id"].split("-")[-2:-1] == ["math"]
+              or "Section id: math" in line["body"]["messages"][-1]["content"]]
+    assert "E = m c^{2} + \\mathrm{cached}" in math["body"]["messages"][1]["content"]
 
 
 def test_figures_are_exported_once_in_the_pass_that_writes_the_draft(tmp_path: Path, papers: Path,

@@ -45,7 +45,6 @@ def test_debug_shows_the_traceback_of_a_lookup_that_cost_one_warning(sample_pdf:
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("drafter.enrich.lookup_s2", _bug)
     monkeypatch.setenv("DRAFTER_ENRICH", "1")
-    monkeypatch.setattr("drafter.enrich.LOOKUPS", True)
     quiet = cli("inspect", sample_pdf)
     assert quiet.code == 0, quiet.stderr
     assert "RuntimeError: a bug planted by the test" in quiet.stderr and "Traceback" not in quiet.stderr

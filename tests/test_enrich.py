@@ -46,7 +46,6 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRAFTER_S2_DELAY", "0")
     monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")
     monkeypatch.setattr(enrich, "RETRY_WAIT", 0.01)
-    monkeypatch.setattr(enrich, "LOOKUPS", True)
 
 
 @pytest.fixture
@@ -155,8 +154,8 @@ def test_answers_are_cached_for_a_day(s2: FakeS2, tmp_path: Path, monkeypatch: p
     again = _paper(arxiv_id=ARXIV_ID)
     EnrichJob(settings, equations=False).finish(again)
     assert len(s2.requests) == asked and again.enrichment and again.enrichment.citation_count == 123456
-    monkeypatch.setattr(enrich, "CACHE_AGE", -1)  # a day later
-    EnrichJob(settings, equations=False).finish(_paper(arxiv_id=ARXIV_ID))
+    a_day_later = settings.with_overrides(lookup_age=-1)
+    EnrichJob(a_day_later, equations=False).finish(_paper(arxiv_id=ARXIV_ID))
     assert len(s2.requests) == 2 * asked
 
 

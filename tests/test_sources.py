@@ -143,7 +143,7 @@ def test_delay_setting(monkeypatch: pytest.MonkeyPatch):
     assert sources.arxiv_delay() == 3.0
     monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0.5")
     assert sources.arxiv_delay() == 0.5
-    monkeypatch.setattr(sources, "DELAY", 0.0)
+    monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")
     assert sources.arxiv_delay() == 0.0
 
 

@@ -33,8 +33,7 @@ from pylatexenc.latexwalker import (
     LatexWalkerError,
 )
 
-from drafter.enrich import CACHE_AGE, EnrichError
-from drafter.errors import DrafterError
+from drafter.errors import DrafterError, EnrichError
 from drafter.files import atomic_write
 from drafter.paper import Equation
 from drafter.sources import arxiv_get
@@ -49,6 +48,7 @@ MAX_TEX = 8 * 1024 * 1024  # bytes of .tex read in all
 MAX_DEPTH = 12  # \input nesting
 MAX_PARSE = 2 * 1024 * 1024  # characters of the document body parsed for equations (a long paper is ~300 KB)
 MAX_EQUATIONS = 300
+CACHE_AGE = 24 * 3600  # default seconds a bare id's result is reused
 
 DISPLAY_ENVS = {f"{name}{star}" for name in ("equation", "align", "gather", "multline", "eqnarray", "flalign")
                 for star in ("", "*")}
@@ -285,23 +285,25 @@ def _cache_path(cache_dir: Path, url: str) -> Path:
     return Path(cache_dir) / "enrich" / f"eprint-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:40]}.json"
 
 
-def _cached(path: Path, versioned: bool) -> tuple[list[Equation], list[str]] | None:
-    """A cached result (a versioned id's source never changes; a bare id's is refreshed after a day)."""
+def _cached(path: Path, versioned: bool, max_age: float) -> tuple[list[Equation], list[str]] | None:
+    """A cached result (a versioned id's source never changes; a bare id's is refreshed after `max_age` s)."""
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
-        if versioned or time.time() - float(entry["time"]) <= CACHE_AGE:
+        if versioned or time.time() - float(entry["time"]) <= max_age:
             return [Equation(**e) for e in entry["equations"]], list(entry["sections"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or damaged: download again
     return None
 
 
-def source_equations(arxiv_id: str, cache_dir: Path, *, cached_only: bool = False) -> tuple[list[Equation], list[str]]:
+def source_equations(arxiv_id: str, cache_dir: Path, *, cached_only: bool = False,
+                     max_age: float = CACHE_AGE) -> tuple[list[Equation], list[str]]:
     """The display equations and section titles of an arXiv paper's LaTeX source (EnrichError when unavailable;
-    with `cached_only`, also when they are not in the cache: nothing is downloaded)."""
+    with `cached_only`, also when they are not in the cache: nothing is downloaded). A bare id's cached result is
+    reused for `max_age` seconds (Settings.lookup_age); a versioned id's for good."""
     url = eprint_url(arxiv_id)
     cache = _cache_path(cache_dir, url)
-    cached = _cached(cache, versioned=bool(re.search(r"v\d+$", arxiv_id)))
+    cached = _cached(cache, bool(re.search(r"v\d+$", arxiv_id)), max_age)
     if cached is not None:
         return cached
     if cached_only:

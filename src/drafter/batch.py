@@ -462,6 +462,7 @@ class _Run:
     seen: dict[str, EntryResult] = field(default_factory=dict)
     figures: bool = True  # export each draft's figures next to it
     export_after: bool = False  # ...only once its sections are drafted (see pipeline.draft_paper)
+    cancel: threading.Event = field(default_factory=threading.Event)  # set: downloads stop early
 
     def drafting_backend(self) -> Backend:
         """The one shared backend (and so the one --jobs limit), made when the first paper is ready to draft:
@@ -494,7 +495,7 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
             raise InputError(result.entry.error or f"{result.entry.label}: not a usable source")
         run.reporter.stage(result, "fetching")
         metas = await run.metas if (run.metas is not None and source.kind == "arxiv") else None
-        fetched = await asyncio.to_thread(sources.fetch, source, run.settings.cache_dir, metas)
+        fetched = await asyncio.to_thread(sources.fetch, source, run.settings.cache_dir, metas, run.cancel)
         run.reporter.stage(result, "extracting")
         paper = sources.finish_paper(await _extract(run, fetched.pdf), fetched)
         result.title = paper.title
@@ -605,7 +606,7 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     workers = min(os.cpu_count() or 1, max(local, 1)) if workers is None else workers
     events = Events(on_retry=reporter.retry)
     prompts = prompts or PromptSet(settings.prompts_dir)
-    sources.reset_cancel()
+    cancel = threading.Event()  # set on Ctrl-C: downloads and arXiv waits stop early
     batch = BatchResult(results)
     started = time.perf_counter()
     # Workers first: forked before this process starts any thread (see `extraction_pool`).
@@ -614,10 +615,10 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     if own_backend:
         _warm_model_client(settings)  # after the fork: workers must not inherit a half-done import
     tasks: list[asyncio.Task[None]] = []
-    metas = asyncio.create_task(asyncio.to_thread(sources.arxiv_metadata, arxiv, settings.cache_dir)) \
+    metas = asyncio.create_task(asyncio.to_thread(sources.arxiv_metadata, arxiv, settings.cache_dir, cancel)) \
         if arxiv else None
     run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events, figures=figures,
-               export_after=export_after)
+               export_after=export_after, cancel=cancel)
     reporter.begin(results, events)
     try:
         # Repeated entries are settled before any fetch or lookup starts (10,000 copies of one id: one draft,
@@ -635,7 +636,7 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
         await asyncio.gather(*tasks)
     except BaseException:
         batch.interrupted = True
-        sources.CANCEL.set()
+        cancel.set()
         raise
     finally:
         for task in [*tasks, *([metas] if metas else [])]:

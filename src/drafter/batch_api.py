@@ -18,11 +18,10 @@ Callable without the CLI:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -573,19 +572,6 @@ async def _pass(entries: list[Entry], settings: Settings, out_dir: Path, force: 
                            prompts=prompts, figures=figures, export_after=True)
 
 
-@contextlib.contextmanager
-def _stable_lookups() -> Iterator[None]:
-    """Keep enrichment lookups cached at submission valid while a batch may take (see LOOKUP_AGE)."""
-    from drafter import enrich
-
-    before = enrich.CACHE_AGE
-    enrich.CACHE_AGE = max(before, LOOKUP_AGE)
-    try:
-        yield
-    finally:
-        enrich.CACHE_AGE = before
-
-
 async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False, *,
                         wait_for_results: bool = True, cancel: bool = False, poll: float | None = None,
                         progress: Progress | None = None, workers: int | None = None,
@@ -597,6 +583,9 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
         raise InputError("--batch-api needs a model endpoint (drafting offline makes no model calls)",
                          "Set OPENAI_API_KEY (or --base-url and --model), or drop --batch-api.")
     say = progress or (lambda line: None)
+    # Lookups cached at submission stay valid while the batch may take (see LOOKUP_AGE): the drafts sent and the
+    # drafts written read the same looked-up data.
+    lookups_kept = settings.with_overrides(lookup_age=max(settings.lookup_age, LOOKUP_AGE))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts = prompts or PromptSet(settings.prompts_dir)
@@ -636,8 +625,7 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
             pending = [i for i, r in enumerate(results) if r is None or r.status == PENDING]
             answers = BatchAnswers(online, load_outcomes(state), keyer.key, answered)
             todo = [entries[i] for i in pending]
-            with _stable_lookups():
-                run = await _pass(todo, settings, out_dir, force, prompts, answers, workers, figures)
+            run = await _pass(todo, lookups_kept, out_dir, force, prompts, answers, workers, figures)
             outcome.passes += 1
             for i, row in zip(pending, run.results, strict=True):
                 results[i] = row

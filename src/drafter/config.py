@@ -82,6 +82,9 @@ class Settings:
     # The Batch API's price relative to online calls (OpenAI: half price), for `batch --batch-api` costs.
     batch_discount: float = 0.5
     reasoning_effort: str | None = None  # low | medium | high, sent to endpoints that take it
+    # Seconds a looked-up answer (Semantic Scholar, the arXiv source's equations) is reused from the cache; the
+    # Batch API raises it so that lookups made at submission still hold when the batch is collected.
+    lookup_age: float = 24 * 3600
     max_tokens: int | None = None  # every section's output budget (flag/env, or `max_tokens = N` in the file)
     # `export --to devto`: the blog a post first appears on; canonical_url = <this>/<slug>/
     canonical_base_url: str | None = None

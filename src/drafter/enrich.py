@@ -34,8 +34,9 @@ from typing import Any, Generic, TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from drafter import __version__
+from drafter.arxiv_source import source_equations
 from drafter.config import Settings
-from drafter.errors import InputError
+from drafter.errors import EnrichError, InputError
 from drafter.files import atomic_write
 from drafter.llm import parse_retry_after
 from drafter.paper import CitingPaper, Enrichment, Equation, Paper
@@ -52,22 +53,14 @@ MAX_CITING = 2000  # citing papers ranked at most (two pages); the count itself 
 TOP_CITING = 5
 REQUEST_TIMEOUT = 10.0  # seconds for one request
 DEFAULT_DEADLINE = 20.0  # seconds all lookups of one paper may take (DRAFTER_ENRICH_TIMEOUT)
-CACHE_AGE = 24 * 3600
 ATTEMPTS = 3
 RETRY_WAIT = 0.5  # first backoff in seconds when the server gives no Retry-After; doubles each time
 MAX_RETRY_AFTER = 15.0  # a longer Retry-After is not waited for: the draft goes on without the data
 MAX_BODY = 20 * 1024 * 1024
 DEFAULT_DELAY = 1.0
-DELAY: float | None = None  # seconds between two requests; None means "read DRAFTER_S2_DELAY" (tests lower it)
-# False makes every lookup a no-op whatever the settings say: the test suite's default (tests/conftest.py), so
-# no test reaches a real service; tests of enrichment turn it back on against their stand-ins.
-LOOKUPS = True
+DEFAULT_AGE = 24 * 3600  # seconds a cached answer is reused (Settings.lookup_age)
 
 ENRICHED_SECTIONS = ("impact", "further-reading", "math")
-
-
-class EnrichError(Exception):
-    """A lookup that failed; its message is one short clause for the warning line."""
 
 
 class _Retryable(EnrichError):
@@ -85,8 +78,7 @@ def s2_key() -> str | None:
 
 
 def s2_delay() -> float:
-    if DELAY is not None:
-        return DELAY
+    """Seconds between two requests to Semantic Scholar (env DRAFTER_S2_DELAY, default 1)."""
     try:
         return max(0.0, float(os.environ.get("DRAFTER_S2_DELAY") or DEFAULT_DELAY))
     except ValueError:
@@ -113,8 +105,9 @@ class S2Client:
     """The few Semantic Scholar Graph API calls drafter makes, cached on disk for a day."""
 
     def __init__(self, cache_dir: Path, base: str | None = None, key: str | None = None, *,
-                 cached_only: bool = False) -> None:
+                 cached_only: bool = False, max_age: float = DEFAULT_AGE) -> None:
         self.base = (base or s2_api()).rstrip("/")
+        self.max_age = max_age  # seconds a cached answer is reused
         self.cached_only = cached_only  # answer from the cache or not at all (dry runs promise no network)
         self._key = key if key is not None else s2_key()
         self.cache_root = Path(cache_dir) / "enrich"
@@ -128,7 +121,7 @@ class S2Client:
     def _cached(self, url: str) -> tuple[float, dict[str, Any] | None] | None:
         try:
             entry = json.loads(self._cache_path(url).read_text(encoding="utf-8"))
-            if time.time() - float(entry["time"]) <= CACHE_AGE:
+            if time.time() - float(entry["time"]) <= self.max_age:
                 return float(entry["time"]), entry["body"]
         except (OSError, ValueError, KeyError, TypeError):
             return None  # missing or damaged: a miss
@@ -399,12 +392,6 @@ def lookup_s2(client: S2Client, arxiv_id: str | None, doi: str | None, title: st
     return result
 
 
-def _eprint_lookup(arxiv_id: str, cache_dir: Path, cached_only: bool = False) -> tuple[list[Equation], list[str]]:
-    from drafter.arxiv_source import source_equations
-
-    return source_equations(arxiv_id, cache_dir, cached_only=cached_only)
-
-
 class EnrichJob:
     """The lookups for one paper: started as soon as an id is known, collected by `finish`."""
 
@@ -412,17 +399,16 @@ class EnrichJob:
                  cached_only: bool = False) -> None:
         self.settings = settings
         self.cached_only = cached_only
-        self.client = S2Client(settings.cache_dir, cached_only=cached_only)
+        self.client = S2Client(settings.cache_dir, cached_only=cached_only, max_age=settings.lookup_age)
         self.problems: list[str] = []
         self.want_equations = equations
         self._s2: _Task[S2Result | None] | None = None
         self._s2_by_id = False
         self._tex: _Task[tuple[list[Equation], list[str]]] | None = None
-        self.off = not LOOKUPS
         # The e-print waits for finish(): it shares arXiv's request spacing with the metadata and the PDF, and
         # the draft needs the PDF first.
         self._tex_id: str | None = None
-        if source is not None and source.kind == "arxiv" and not self.off:
+        if source is not None and source.kind == "arxiv":
             self._start_s2(source.value, None, None)
             self._s2_by_id = True
             self._tex_id = source.arxiv_key
@@ -433,14 +419,13 @@ class EnrichJob:
 
     def _start_tex(self, arxiv_id: str) -> None:
         if self.want_equations:
-            cache_dir, cached_only = self.settings.cache_dir, self.cached_only
-            self._tex = _Task("eprint", lambda: _eprint_lookup(arxiv_id, cache_dir, cached_only))
+            cache_dir, cached_only, age = self.settings.cache_dir, self.cached_only, self.settings.lookup_age
+            self._tex = _Task("eprint", lambda: source_equations(arxiv_id, cache_dir, cached_only=cached_only,
+                                                                 max_age=age))
 
     def finish(self, paper: Paper) -> Paper:
         """Wait (up to the deadline) for what was started, start what only the extracted paper made possible,
         and set `paper.enrichment`. Failures end up in `warning()`, never in an exception."""
-        if self.off:
-            return paper
         if self._s2 is None:
             self._start_s2(paper.arxiv_id, find_doi(paper), paper.title)
         if self._tex is None and (self._tex_id or paper.arxiv_id):

@@ -53,6 +53,11 @@ class ModelError(DrafterError):
     exit_code = EXIT_MODEL
 
 
+class EnrichError(Exception):
+    """A lookup (Semantic Scholar, the arXiv LaTeX source) that failed; its message is one short clause for the
+    warning line. Not a DrafterError: a failed lookup never fails the draft."""
+
+
 class NetworkError(ModelError):
     """A download failed for a reason on the network's side (no connection, timeout, server error). Exit 1."""
 

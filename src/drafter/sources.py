@@ -5,7 +5,8 @@ threads and extract in worker processes; `load_source` does both for one paper.
 
 arXiv: metadata comes from the arXiv API (env DRAFTER_ARXIV_API, default export.arxiv.org), the PDF from
 the link the feed gives; every request to arXiv waits until `arxiv_delay()` seconds (env DRAFTER_ARXIV_DELAY,
-default 3.0, or the module-level DELAY) have passed since the previous one, one request at a time.
+default 3.0) have passed since the previous one, one request at a time. Every network call takes an optional
+`cancel` event: set (a batch sets it on Ctrl-C), downloads and arXiv waits stop early.
 Downloads are cached by URL under `<cache_dir>/downloads`.
 """
 
@@ -36,16 +37,12 @@ from drafter.paper import Paper
 
 DEFAULT_ARXIV_API = "https://export.arxiv.org/api/query"
 DEFAULT_ARXIV_DELAY = 3.0
-# Seconds between two requests to arXiv; None means "read DRAFTER_ARXIV_DELAY" (tests lower it).
-DELAY: float | None = None
 TIMEOUT = 60.0  # seconds to wait for a server to answer
 DEADLINE = 600.0  # seconds one whole download may take: a server trickling a byte a second never finishes
 MAX_DOWNLOAD = 200 * 1024 * 1024
 UNVERSIONED_MAX_AGE = 24 * 3600  # cached metadata of an id without version is refreshed after a day
 ARXIV_BATCH = 20  # ids per API request
 
-# Set to make downloads and arXiv waits stop early (a batch sets it on Ctrl-C); cleared by `reset_cancel`.
-CANCEL = threading.Event()
 
 _ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?P<version>v\d+)?"
 _ARXIV_ID = re.compile(rf"^(?:arxiv:\s*)?{_ID}$", re.I)
@@ -108,18 +105,12 @@ def arxiv_api() -> str:
 
 
 def arxiv_delay() -> float:
-    """Seconds between two requests to arXiv (module DELAY, else env DRAFTER_ARXIV_DELAY, else 3)."""
-    if DELAY is not None:
-        return DELAY
+    """Seconds between two requests to arXiv (env DRAFTER_ARXIV_DELAY, else 3)."""
     raw = os.environ.get("DRAFTER_ARXIV_DELAY")
     try:
         return max(0.0, float(raw)) if raw else DEFAULT_ARXIV_DELAY
     except ValueError:
         return DEFAULT_ARXIV_DELAY
-
-
-def reset_cancel() -> None:
-    CANCEL.clear()
 
 
 # -- classifying a source string ---------------------------------------------------------------------
@@ -150,9 +141,10 @@ def parse_source(text: str, base: Path | None = None) -> Source:
 
 
 def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
-         limit: int = MAX_DOWNLOAD, deadline: float | None = None) -> tuple[bytes, str]:
+         limit: int = MAX_DOWNLOAD, deadline: float | None = None,
+         cancel: threading.Event | None = None) -> tuple[bytes, str]:
     """GET a URL: (body, content type). Failures are bad input for this entry (InputError), or a failed network
-    (NetworkError). The whole transfer ends after `deadline` seconds and at once on CANCEL: reads return what
+    (NetworkError). The whole transfer ends after `deadline` seconds and at once when `cancel` is set: reads return what
     has arrived (read1), so a trickling server is noticed between bytes."""
     try:
         _ = urllib.parse.urlsplit(url).port  # "Port out of range", "Invalid IPv6 URL"
@@ -166,7 +158,7 @@ def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
             chunks: list[bytes] = []
             size = 0
             while chunk := response.read1(1 << 16):
-                if CANCEL.is_set():
+                if cancel is not None and cancel.is_set():
                     raise InputError(f"download of {url} was cancelled")
                 if time.monotonic() > ends:
                     raise NetworkError(f"{url} did not finish sending within {deadline or DEADLINE:g}s",
@@ -207,16 +199,16 @@ def _invalid_url(url: str, exc: Exception) -> InputError:
                       "Check the URL: http(s)://host[:port]/path, with a port from 1 to 65535.")
 
 
-def arxiv_get(url: str, accept: str, *, timeout: float | None = None,
-              limit: int = MAX_DOWNLOAD, deadline: float | None = None) -> tuple[bytes, str]:
+def arxiv_get(url: str, accept: str, *, timeout: float | None = None, limit: int = MAX_DOWNLOAD,
+              deadline: float | None = None, cancel: threading.Event | None = None) -> tuple[bytes, str]:
     """GET from arXiv: each request starts at least `arxiv_delay()` seconds after the previous one started. The
     gate is held for the spacing only, not the transfer: one stalled e-print does not block every later request."""
     with _GATE.lock:
         wait = _GATE.last + arxiv_delay() - time.monotonic()
-        if wait > 0 and CANCEL.wait(wait):
+        if wait > 0 and (cancel or threading.Event()).wait(wait):
             raise InputError("arXiv request cancelled")
         _GATE.last = time.monotonic()
-    return _get(url, accept, "arXiv", timeout=timeout, limit=limit, deadline=deadline)
+    return _get(url, accept, "arXiv", timeout=timeout, limit=limit, deadline=deadline, cancel=cancel)
 
 
 def downloads_dir(cache_dir: Path) -> Path:
@@ -238,7 +230,7 @@ def _check_pdf_bytes(url: str, data: bytes, ctype: str) -> None:
                      "Pass the direct link to the PDF file, or download it and pass its path.")
 
 
-def download_pdf(url: str, cache_dir: Path, *, arxiv: bool = False) -> Path:
+def download_pdf(url: str, cache_dir: Path, *, arxiv: bool = False, cancel: threading.Event | None = None) -> Path:
     """The PDF at `url` as a local file, cached by URL; HTML or other non-PDF answers are refused."""
     target = downloads_dir(cache_dir) / f"{_url_key(url)}.pdf"
     try:
@@ -247,7 +239,8 @@ def download_pdf(url: str, cache_dir: Path, *, arxiv: bool = False) -> Path:
                 return target
     except FileNotFoundError:
         pass
-    data, ctype = arxiv_get(url, "application/pdf") if arxiv else _get(url, "application/pdf,*/*", "url")
+    data, ctype = (arxiv_get(url, "application/pdf", cancel=cancel) if arxiv
+                   else _get(url, "application/pdf,*/*", "url", cancel=cancel))
     _check_pdf_bytes(url, data, ctype)
     atomic_write(target, data)
     return target
@@ -323,7 +316,8 @@ def _unknown(source: Source) -> InputError:
                       "old ones like hep-th/9901001.")
 
 
-def arxiv_metadata(sources: list[Source], cache_dir: Path) -> dict[str, ArxivMeta | InputError]:
+def arxiv_metadata(sources: list[Source], cache_dir: Path,
+                   cancel: threading.Event | None = None) -> dict[str, ArxivMeta | InputError]:
     """Metadata for arXiv sources, keyed by `Source.arxiv_key`: cached, else asked in batches of ids."""
     out: dict[str, ArxivMeta | InputError] = {}
     missing: list[Source] = []
@@ -335,20 +329,21 @@ def arxiv_metadata(sources: list[Source], cache_dir: Path) -> dict[str, ArxivMet
             missing.append(source)
     for start in range(0, len(missing), ARXIV_BATCH):
         chunk = missing[start:start + ARXIV_BATCH]
-        _ask_arxiv(chunk, cache_dir, out)
+        _ask_arxiv(chunk, cache_dir, out, cancel)
         unanswered = [s for s in chunk if s.arxiv_key not in out]
         if len(chunk) > 1:  # one bad id must not sink the others: ask the rest one by one
             for source in unanswered:
-                _ask_arxiv([source], cache_dir, out)
+                _ask_arxiv([source], cache_dir, out, cancel)
         for source in chunk:
             out.setdefault(source.arxiv_key, _unknown(source))
     return out
 
 
-def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | InputError]) -> None:
+def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | InputError],
+               cancel: threading.Event | None = None) -> None:
     query = urllib.parse.urlencode({"id_list": ",".join(s.arxiv_key for s in chunk),
                                     "max_results": str(len(chunk))})
-    body, _ = arxiv_get(f"{arxiv_api()}?{query}", "application/atom+xml")
+    body, _ = arxiv_get(f"{arxiv_api()}?{query}", "application/atom+xml", cancel=cancel)
     entries = parse_feed(body)
     for source in chunk:
         for meta in entries:
@@ -364,20 +359,22 @@ def _ask_arxiv(chunk: list[Source], cache_dir: Path, out: dict[str, ArxivMeta | 
 # -- fetch, extract, merge ---------------------------------------------------------------------------
 
 
-def fetch(source: Source, cache_dir: Path, metas: dict[str, ArxivMeta | InputError] | None = None) -> Fetched:
-    """Make a source local (network): a checked path, a downloaded URL, or an arXiv paper's metadata + PDF."""
+def fetch(source: Source, cache_dir: Path, metas: dict[str, ArxivMeta | InputError] | None = None,
+          cancel: threading.Event | None = None) -> Fetched:
+    """Make a source local (network): a checked path, a downloaded URL, or an arXiv paper's metadata + PDF.
+    Setting `cancel` stops the download early."""
     if source.kind == "path":
         path = Path(source.value)
         check_pdf_path(path)
         return Fetched(source, path, label=str(path))
     if source.kind == "url":
-        return Fetched(source, download_pdf(source.value, cache_dir), label=source.value)
+        return Fetched(source, download_pdf(source.value, cache_dir, cancel=cancel), label=source.value)
     found = (metas or {}).get(source.arxiv_key)
     if found is None:
-        found = arxiv_metadata([source], cache_dir)[source.arxiv_key]
+        found = arxiv_metadata([source], cache_dir, cancel)[source.arxiv_key]
     if isinstance(found, InputError):
         raise found
-    return Fetched(source, download_pdf(found.pdf_url, cache_dir, arxiv=True), found,
+    return Fetched(source, download_pdf(found.pdf_url, cache_dir, arxiv=True, cancel=cancel), found,
                    label=f"arXiv:{found.id}{found.version}")
 
 
