@@ -143,3 +143,19 @@ def test_prose_under_the_byline_set_like_the_body_is_not_taken_for_an_abstract(t
     paper = load_paper(_nature_like(tmp_path / "p.pdf", 8.2))
     assert paper.abstract == ""
     assert [w for w in paper.warnings if w.startswith("no abstract found")]
+
+
+def test_acm_bylines_name_in_capitals_then_its_affiliation() -> None:
+    lines = [_line(600, ("JANE DOE, Acme Robotics, USA", 10)), _line(588, ("ANNA LEE, Stanford University, USA", 10))]
+    assert _find_authors(lines, None, None) == ["Jane Doe", "Anna Lee"]
+
+
+def test_a_name_broken_across_byline_lines_after_its_particle() -> None:
+    lines = [_line(600, ("Tim Brown", 10), ("1", 7), ("Cyprien de", 10)),
+             _line(588, ("Masson d'Autume", 10), ("2", 7), ("Sam Smith", 10), ("1", 7))]
+    assert _find_authors(lines, None, None) == ["Tim Brown", "Cyprien de Masson d'Autume", "Sam Smith"]
+
+
+def test_inline_affiliation_digits_after_commas_and_a_spaced_accent() -> None:
+    lines = [_line(600, ("Naftali Tishby,1,2 Fernando Pereira,3 and Tadas Baltru\u02c7 saitis1", 12))]
+    assert _find_authors(lines, None, None) == ["Naftali Tishby", "Fernando Pereira", "Tadas Baltru\u0161aitis"]

@@ -7,6 +7,7 @@ notices, the arXiv id from the rotated margin stamp.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -101,7 +102,7 @@ def _looks_like_name(name: str) -> bool:
         return False
     if any(ch.isdigit() for ch in name) or _AFFILIATION.search(name):
         return False
-    caps = [w for w in words if w.lower() not in _PARTICLES]
+    caps = [w for w in words if w.lower() not in _PARTICLES and not re.match(r"[dl]['\u2019][A-Z]", w)]  # d'Autume
     return all(w[:1].isupper() for w in caps) and sum(len(w.strip(".")) > 1 for w in caps) >= 1
 
 
@@ -147,20 +148,25 @@ def _split_author_line(line: Line) -> list[str]:
     text = _NAME_SUFFIX.sub("", text)
     text = re.sub(r"\s*(?:,|;|\band\b|&|\u2227|\|)\s*", "|", text)
     text = re.sub(r"\s{2,}", "|", text)
-    chunks = []
+    chunks: list[str] = []
+    capitals: list[bool] = []
     pieces = [piece for piece in text.split("|") if strip_footnote_marks(piece).strip(" .,*()")]
     for raw in pieces:
         raw = strip_footnote_marks(raw)
+        raw = re.sub(f"([{_SPACING_ACCENTS}])\\s+(?=\\w)", r"\1", raw)  # "Baltru\u02c7 saitis": the accent's letter
         raw = re.sub(r"(?<=[a-z\u00e0-\u024f])\d+(?:,\d+)*\b|\b\d+\b", "", raw)
         raw = _NAME_SUFFIX.sub("", raw)
         raw = restore_accents(expand_ligatures(raw)).strip(" .,*()")
         raw = re.sub(r"\s+", " ", raw)
+        capitals.append(raw.isupper() and len(raw.split()) >= 2)
         if raw.isupper() and len(raw) > 4:  # names set in capitals
             raw = " ".join(w if len(w) <= 2 and w.endswith(".") else w.capitalize() for w in raw.split())
         # An affiliation stays whole ("Queen Mary University of London" is no name + "University ..."), and so
         # does a name the line sets apart with marks, commas or gaps ("Henrique Ponde de Oliveira Pinto *1").
         if raw:
             whole = _AFFILIATION.search(raw) or (len(pieces) > 1 and len(raw.split()) <= 6)
+            if not capitals[-1] and capitals[0] and len(capitals) > 1:  # ACM: "JANE DOE, Acme Robotics, USA",
+                return chunks  # the name in capitals, what follows in mixed case its affiliation
             chunks.extend([raw] if whole else _split_plain_names(raw))
     return chunks
 
@@ -186,10 +192,11 @@ def _find_authors(lines: list[Line], after: Line | None, stop: Line | None) -> l
     # its row ("IST Austria" printed beside "University of Oxford/IST Austria")
     affiliation_rows = {round(ln.y) for ln, chunks in rows if (chunks and _AFFILIATION.search(chunks[0]))
                         or _opens_with_mark(ln)}
-    for ln, chunks in rows:
-        if round(ln.y) in affiliation_rows or round(ln.y) + 1 in affiliation_rows or round(ln.y) - 1 in \
-                affiliation_rows:
-            continue
+    kept = [chunks for ln, chunks in rows if not {round(ln.y) - 1, round(ln.y), round(ln.y) + 1} & affiliation_rows]
+    for here, there in itertools.pairwise(kept):  # "Cyprien de" / "Masson d'Autume, ...": one name over two lines
+        if here and there and here[-1].split()[-1] in _PARTICLES:
+            here[-1] = f"{here[-1]} {there.pop(0)}"
+    for chunks in kept:
         for chunk in chunks:
             if _looks_like_name(chunk) and chunk not in names:
                 names.append(chunk)
