@@ -96,6 +96,7 @@ def main() -> int:
     print(f"generations started:   {counts['started']} ({counts['started'] / N_SECTIONS:.2f} per section)")
     print(f"tokens wasted:         {counts['wasted']} of {counts['generated']} generated")
     print(f"queued reqs dropped:   {counts['dropped']} (most queued at once: {counts['max_queued']})")
+    print(f"most generating:       {counts['max_running']} at once")
     print(f"prompt tokens read:    {counts['prompt_processed']}")
     busy = counts["busy"]
     if drafting is not None and busy:

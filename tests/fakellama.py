@@ -13,7 +13,8 @@ What a real one-slot server does, so tests and bench/local.py can count what a c
 
 Counters: ``started`` (generations begun), ``generated`` and ``wasted`` tokens (generated for an answer its client
 never received whole), ``dropped`` (queued requests of gone clients), ``busy`` seconds (time at least one slot
-worked), ``prompt_processed`` tokens, ``max_queued``, and ``order`` (the section of each generation, in order).
+worked), ``prompt_processed`` tokens, ``max_queued``, ``max_running`` (generations at once), and ``order`` (the
+section of each generation, in order).
 
 Modes for the ugly cases (``mode=``, for the first ``bad`` generations, then normal; ``bad=None``: all):
 ``"silent"`` accepts every connection and never answers anything; ``"stall"`` stops a stream after ``after``
@@ -73,6 +74,7 @@ class FakeLlama:
         self.after = after
         self.model = model
         self.started = self.generated = self.wasted = self.dropped = self.prompt_processed = self.max_queued = 0
+        self.max_running = 0  # most generations at once
         self.busy = 0.0
         self.order: list[str] = []
         self.bodies: list[dict[str, Any]] = []
@@ -120,7 +122,7 @@ class FakeLlama:
         with self._cond:
             return {"started": self.started, "generated": self.generated, "wasted": self.wasted,
                     "dropped": self.dropped, "busy": round(self.busy, 3), "prompt_processed": self.prompt_processed,
-                    "max_queued": self.max_queued}
+                    "max_queued": self.max_queued, "max_running": self.max_running}
 
     # -- the queue and the slots (handler threads) ---------------------------------------------------------
 
@@ -140,6 +142,7 @@ class FakeLlama:
                     self._queue.pop(0)
                     job.slot = max(self._idle, key=lambda s: _shared(self._slot_prompt[s], job.prompt))
                     self._idle.remove(job.slot)
+                    self.max_running = max(self.max_running, self.slots - len(self._idle))
                     if self._busy_since is None:
                         self._busy_since = time.monotonic()
                     self._cond.notify_all()

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from drafter.cleanup import clean_model_text, strip_chatter, strip_thinking, unwrap_fence
+from drafter.cleanup import (
+    clean_model_text,
+    join_split_words,
+    paper_vocabulary,
+    strip_chatter,
+    strip_thinking,
+    unwrap_fence,
+)
 from drafter.plan import LLM_SECTIONS
 
 BODY = "The gate decides what to keep.\n\n- one\n- two\n\n$$h_t = g_t \\odot x_t$$"
@@ -136,3 +143,44 @@ def test_no_thinking_reaches_the_text(section: str, body: str, thought: str) -> 
 def test_clean_up_is_idempotent(body: str) -> None:
     once = clean_model_text("problem", body)
     assert clean_model_text("problem", once) == once
+
+
+# -- what real small models do (issue 17: seen with Qwen2.5-Coder-1.5B) -----------------------------------------
+
+
+@pytest.mark.parametrize("echo", ["Why This Paper Matters", "**Why This Paper Matters**",
+                                  "🎯 Why This Paper Matters:", "## 🎯 Why This Paper Matters",
+                                  "# Why This Paper Matters\n**Why This Paper Matters**"])
+def test_the_sections_heading_echoed_as_its_first_line_goes(echo: str) -> None:
+    assert clean_model_text("summary", f"{echo}\n\nGated mixing makes long contexts cheap.") == (
+        "Gated mixing makes long contexts cheap.")
+
+
+def test_a_first_line_that_only_starts_like_the_heading_stays() -> None:
+    text = "Why this paper matters to practitioners is simple: it is cheap."
+    assert clean_model_text("summary", text) == text
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("⭐⭐ (3/5) - needs linear algebra", "**Difficulty**: ⭐⭐⭐ (3/5) - needs linear algebra"),
+    ("**Difficulty**: ⭐⭐⭐⭐⭐ (2/5)\n\nThe maths is light.", "**Difficulty**: ⭐⭐ (2/5) - The maths is light."),
+    ("Difficulty: 4 out of 5 stars. Heavy on probability.", "**Difficulty**: ⭐⭐⭐⭐ (4/5) - Heavy on probability."),
+    ("⭐⭐⭐\nMostly intuition.", "**Difficulty**: ⭐⭐⭐ (3/5) - Mostly intuition."),
+])
+def test_the_difficulty_stars_are_drawn_from_the_number(raw: str, expected: str) -> None:
+    assert clean_model_text("difficulty", raw) == expected
+
+
+def test_words_a_line_end_split_are_joined_again() -> None:
+    vocabulary = paper_vocabulary("Quantised-Variational coding keeps long-range memory; an interesting result.")
+    raw = "The Quantised- Variational coder saves mem- ory and keeps long- range context, an inter- esting trick."
+    assert clean_model_text("problem", raw, vocabulary).startswith(
+        "The Quantised-Variational coder saves memory and keeps long-range context, an interesting trick.")
+    # Without the paper's words: a capital keeps the hyphen, lower case is the rest of the word.
+    assert join_split_words("Quantised- Variational and mem- ory") == "Quantised-Variational and memory"
+
+
+@pytest.mark.parametrize("kept", ["short- and long-range models", "first- or second-order terms",
+                                  "`mem- ory` in code", "$a- b$ in maths", "Code:\n```\nmem- ory\n```\nDone."])
+def test_suspended_hyphens_code_and_maths_keep_their_hyphen(kept: str) -> None:
+    assert kept in clean_model_text("math", kept)

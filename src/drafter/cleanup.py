@@ -2,8 +2,11 @@
 
 Models wrap their answers: a chain of thought (`<think>...</think>`, left open when the answer was cut off), a
 chatty opener ("Sure! Here's the section for your post:") or closer ("I hope this helps!"), a ```markdown fence,
-the section's heading repeated. Everything here removes only such wrappers: fenced code, LaTeX, lists and the
-template's sub-headings stay byte-for-byte as the model wrote them.
+the section's heading repeated (as a Markdown heading, or a plain or bold first line, as small models do).
+Everything here removes only such wrappers: fenced code, LaTeX, lists and the template's sub-headings stay
+byte-for-byte as the model wrote them. Two repairs go further, both for what small models copy or get wrong: a
+word the paper's line end split ("mem- ory", "Quantised- Variational") is joined again, and the difficulty's
+stars are drawn from its number.
 """
 
 from __future__ import annotations
@@ -28,16 +31,15 @@ def valid_text(text: str) -> str:
 # -- the whole clean-up, in order -------------------------------------------------------------------
 
 
-def clean_model_text(section_id: str, text: str) -> str:
-    """Strip what models add (thinking, chatter, a fence around the answer, a repeated heading) and enforce
-    the section's sub-headings."""
+def clean_model_text(section_id: str, text: str, vocabulary: frozenset[str] | set[str] = frozenset()) -> str:
+    """Strip what models add (thinking, chatter, a fence around the answer, a repeated heading), join words a
+    line end split (`vocabulary`: the paper's words, lower case, see `paper_vocabulary`) and enforce the
+    section's sub-headings."""
     text = re.sub(r"\r\n?", "\n", text)  # CR line ends: the draft's section hash is taken over LF text
     text = strip_chatter(unwrap_fence(strip_chatter(strip_thinking(text))))
+    text = _drop_echoed_heading(text, BY_ID[section_id].heading)
+    text = _outside_code(text, lambda prose: join_split_words(prose, vocabulary))
     spec = BY_ID[section_id]
-    first, _, rest = text.partition("\n")
-    heading = re.sub(r"[^a-z ]", "", spec.heading.lower()).strip()
-    if first.startswith("#") and heading and heading in re.sub(r"[^a-z ]", "", first.lower()):
-        text = strip_chatter(rest)
     if section_id == "innovations":
         text = _enforce_innovations(text)
     elif section_id == "tags":
@@ -47,6 +49,60 @@ def clean_model_text(section_id: str, text: str) -> str:
     elif spec.subheadings:
         text = _enforce_subheadings(text, spec.subheadings, section_id)
     return _outside_code(text, lambda prose: _demote_headings(prose, section_id))
+
+
+# -- the section's own heading, echoed ---------------------------------------------------------------------
+
+
+def _words(line: str) -> str:
+    """A line as its words: no Markdown marks, emoji or punctuation, lower case."""
+    return " ".join(re.sub(r"[^\w\s]|_", " ", line.lower()).split())
+
+
+def _drop_echoed_heading(text: str, heading: str) -> str:
+    """Drop a first line that repeats the section's heading: `## 🎯 Why This Paper Matters`, or as plain or bold
+    text ("Why This Paper Matters", "**Why This Paper Matters:**"), as small models echo it."""
+    words = _words(heading)
+    for _ in range(2):  # a heading line and then the heading again as bold text
+        first, _, rest = text.partition("\n")
+        line = _words(first)
+        echoed = line == words or (first.lstrip().startswith("#") and words and words in line)
+        if not words or not echoed:
+            break
+        text = strip_chatter(rest)
+    return text
+
+
+# -- words a line end split -----------------------------------------------------------------------------
+
+# "mem- ory", "Quantised- Variational": a word and its hyphen, a space, the rest. Not "short- and long-range" (a
+# suspended hyphen before a conjunction), not inside code or LaTeX.
+_SPLIT = re.compile(r"(?<![\w-])([A-Za-z]{2,})- (?!(?:and|or|to|as|vs|versus|nor|but|then|not|than)\b)"
+                    r"([A-Za-z][a-z]+)\b")
+_MATH = re.compile(r"(\$\$.*?\$\$|\$[^$\n]*\$|`[^`\n]*`)", re.S)
+
+
+def paper_vocabulary(text: str) -> frozenset[str]:
+    """The words of a paper's text, lower case, hyphenated compounds whole ("long-range"), for join_split_words."""
+    return frozenset(w.lower() for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", text))
+
+
+def join_split_words(text: str, vocabulary: frozenset[str] | set[str] = frozenset()) -> str:
+    """Join words a line end split and the model copied: "mem- ory" -> "memory", "Quantised- Variational" ->
+    "Quantised-Variational". The paper's own words decide when they know the word (joined, or a hyphenated
+    compound); otherwise a capital after the hyphen (or an acronym before it) keeps the hyphen, and a lower-case
+    continuation is the rest of the word."""
+
+    def join(match: re.Match[str]) -> str:
+        head, tail = match.group(1), match.group(2)
+        if (head + tail).lower() in vocabulary:
+            return head + tail
+        if f"{head}-{tail}".lower() in vocabulary or tail[0].isupper() or head.isupper():
+            return f"{head}-{tail}"
+        return head + tail
+
+    parts = _MATH.split(text)
+    return "".join(part if i % 2 else _SPLIT.sub(join, part) for i, part in enumerate(parts))
 
 
 # -- code fences -------------------------------------------------------------------------------------
@@ -223,17 +279,31 @@ def _enforce_tags(text: str) -> str:
     return "**Tags**: " + " ".join(f"#{t}" for t in tags)
 
 
+_RATING = re.compile(r"\b([1-5])\s*(?:/|out of)\s*5\b")
+
+
 def _enforce_difficulty(text: str) -> str:
-    """`**Difficulty**: ⭐⭐⭐ (3/5) - reason`, whatever form the model gave the rating in."""
-    rating = re.search(r"\b([1-5])\s*(?:/|out of)\s*5\b", text) or re.search(r"\(([1-5])\)", text)
+    """`**Difficulty**: ⭐⭐⭐ (3/5) - reason`, whatever form the model gave the rating in. The number decides
+    (a small model's "⭐⭐ (3/5)" becomes three stars); only a rating given as stars alone counts the stars."""
+    rating = _RATING.search(text) or re.search(r"\(([1-5])\)", text)
     stars = int(rating.group(1)) if rating else text.count("⭐")
     if not 1 <= stars <= 5:
         return f"**Difficulty**: ⭐⭐⭐ (3/5) - *(the model gave no usable rating; verify)* {text.strip()[:200]}"
-    lines = text.strip().splitlines() or [""]
-    reason = re.sub(r"^.*?(?:\(\s*[1-5]\s*/\s*5\s*\)|[1-5]\s*(?:/|out of)\s*5)\s*[-–—:,.]?\s*", "",
-                    lines[0], count=1)
-    reason = reason.replace("⭐", "").strip(" *-–—") or "see the paper"
-    return f"**Difficulty**: {'⭐' * stars} ({stars}/5) - {reason}"
+    lines = [line for line in text.strip().splitlines() if line.strip()] or [""]
+    at = next((i for i, line in enumerate(lines) if _RATING.search(line) or "⭐" in line), 0)
+    reason = re.sub(r"^.*?(?:\(\s*[1-5]\s*/\s*5\s*\)|[1-5]\s*(?:/|out of)\s*5)\s*(?:stars?\b)?\s*[-–—:,.]?\s*",
+                    "", lines[at], count=1)
+    reason = _reason(reason)
+    for line in lines[at + 1:]:  # the reason on the lines after the rating
+        if reason:
+            break
+        reason = _reason(line)
+    return f"**Difficulty**: {'⭐' * stars} ({stars}/5) - {reason or 'see the paper'}"
+
+
+def _reason(line: str) -> str:
+    line = re.sub(r"^\W*(?:difficulty|rating|reason)\W*:\s*", "", line.replace("⭐", ""), flags=re.I)
+    return line.strip(" *-–—#")
 
 
 def _missing(section_id: str) -> str:

@@ -162,10 +162,13 @@ BaseUrlOpt = Annotated[str | None, typer.Option(
     "(env DRAFTER_BASE_URL or OPENAI_BASE_URL).", show_default=False)]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Draft from the paper's own sentences; no network.")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=256,
-                                             help="LLM requests in flight at once (default: 12).",
+                                             help="LLM requests in flight at once, at most (default: 12; "
+                                             "fewer when the server runs fewer at once).",
                                              show_default=False)]
-TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one answer "
-                                                  "(default: 120).", show_default=False)]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds without progress (no token "
+                                                  "arriving) before a request is given up on; waiting in a "
+                                                  "server's queue does not count (default: 120).",
+                                                  show_default=False)]
 ContextOpt = Annotated[int | None, typer.Option("--context-tokens", min=500, help="Paper text per request, in "
                                                 "tokens; lower it for small local models (default: 12000).",
                                                 show_default=False)]

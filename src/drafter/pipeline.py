@@ -17,7 +17,7 @@ from typing import Any
 
 from drafter.assemble import SectionText, assemble_draft, parse_draft, replace_section
 from drafter.check import index_paper, summary_line, with_callout
-from drafter.cleanup import clean_model_text
+from drafter.cleanup import clean_model_text, paper_vocabulary
 from drafter.config import Settings
 from drafter.enrich import ENRICHED_SECTIONS, annotate_section, enrich_paper
 from drafter.errors import InputError
@@ -121,6 +121,7 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
     stats = stats or Stats()
     tasks: dict[str, asyncio.Task[SectionText]] = {}
     paper_index = index_paper(paper)  # once per paper: every section is checked against it
+    vocabulary = paper_vocabulary(paper.full_text())  # once per paper: words a line end split are joined by it
 
     async def run(section_id: str) -> SectionText:
         inputs = dict(known)
@@ -131,7 +132,7 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
                 inputs[dep] = (await tasks[dep]).text
         reply, rendered = await _one_section(backend, prompts, paper, section_id, settings,
                                              hints.get(section_id), inputs, label)
-        text = clean_model_text(section_id, reply.text) if reply.source == "llm" else reply.text
+        text = clean_model_text(section_id, reply.text, vocabulary) if reply.source == "llm" else reply.text
         text, findings = with_callout(section_id, text, paper_index)  # flagged for the author, never rewritten
         stats.checks += len(findings)
         # Looked-up data (citing papers, links) after the check: it compares model text with the paper.
