@@ -572,12 +572,88 @@ async def _pass(entries: list[Entry], settings: Settings, out_dir: Path, force: 
                            prompts=prompts, figures=figures, export_after=True)
 
 
+def _open_state(out_dir: Path, settings: Settings) -> State:
+    """The folder's state, refused when its batches in flight belong to another endpoint."""
+    state = load_state(out_dir)
+    recorded = public_url(state.endpoint)
+    if recorded and recorded != settings.public_endpoint and any(b.in_flight for b in state.batches):
+        raise InputError(f"the batches in flight in {state.path} were submitted to {recorded}, not "
+                         f"{settings.public_endpoint}", f"Use --base-url {recorded} to collect them, or another "
+                         "--out folder.")
+    state.endpoint, state.model = settings.public_endpoint, settings.model  # the state never holds credentials
+    return state
+
+
+async def _cancel_in_flight(provider: Provider, state: State, outcome: BatchApiResult, say: Progress) -> None:
+    """`--cancel`: ask the provider to cancel every batch of this folder still in flight."""
+    await refresh(provider, state)
+    for batch in state.batches:
+        if batch.in_flight and batch.status != "cancelling":
+            _update(batch, await provider.cancel(batch.id))
+            state.save()
+            outcome.cancelled.append(batch)
+            say(f"cancelling batch {batch.id} ({batch.status}); re-run without --cancel to collect what "
+                "it finished and submit the rest again")
+    if not outcome.cancelled:
+        say("no batch in flight to cancel")
+
+
+def _raise_if_failed(state: State, misses: dict[str, Request]) -> None:
+    """A batch the provider failed, holding requests still missing: stop with its report."""
+    for batch in state.batches:
+        if batch.status == "failed" and batch.request_keys() & set(misses):
+            raise ModelError(f"batch {batch.id} failed at the provider: {_failure_report(state, batch)}",
+                             f"The state is kept in {state.path} for inspection; move it away to submit again, "
+                             "or draft online without --batch-api.")
+
+
+@dataclass
+class _Rounds:
+    """The submission rounds of one run: the last round number, how many this run submitted, and whether more
+    may go (not after someone cancelled a batch)."""
+
+    number: int
+    submitted: int = 0
+    may_submit: bool = True
+
+
+async def _submit_misses(provider: Provider, state: State, misses: dict[str, Request], papers: int,
+                         rounds: _Rounds, say: Progress) -> list[Submitted]:
+    """Submit the requests a pass missed that no batch in flight holds; the batches created."""
+    in_flight = state.in_flight_keys()
+    new = {k: r for k, r in misses.items() if k not in in_flight}
+    if not new or not rounds.may_submit:
+        return []
+    rounds.submitted += 1
+    if rounds.submitted > MAX_ROUNDS:
+        raise ModelError(f"the section requests kept changing between passes ({MAX_ROUNDS} rounds submitted in "
+                         "this run)", "Check that the prompts and the papers stay the same while a batch runs, "
+                         "then re-run; the state is kept.")
+    rounds.number += 1
+    say(f"round {rounds.number}: {len(new)} requests for {papers} papers")
+    return await submit(provider, state, new, rounds.number, say)
+
+
+def _final_rows(results: list[EntryResult | None], entries: list[Entry], answered: dict[str, tuple[str, Reply]],
+                waiting: bool) -> list[EntryResult]:
+    """One row per entry, tokens counted; a paper still pending with nothing in flight was cancelled."""
+    rows = [r if r is not None else EntryResult(e) for r, e in zip(results, entries, strict=True)]
+    _account(rows, answered)
+    for row in rows:
+        if row.status == PENDING and not waiting:
+            row.status, row.exit_code = FAILED, 1
+            row.error = "not drafted: its batch was cancelled. Re-run to submit the rest again"
+    return rows
+
+
 async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path, force: bool = False, *,
                         wait_for_results: bool = True, cancel: bool = False, poll: float | None = None,
                         progress: Progress | None = None, workers: int | None = None,
                         prompts: PromptSet | None = None, figures: bool = True) -> BatchApiResult:
     """Draft every entry into `out_dir` through the Batch API; resumable from the state file in `out_dir`.
 
+    Each pass drafts what is still pending from the answers collected so far; the requests it misses are
+    submitted (once), and the run waits for the batches holding them, then passes again.
     `figures`: export each paper's figures next to its draft, in the pass that writes the draft."""
     if settings.offline:
         raise InputError("--batch-api needs a model endpoint (drafting offline makes no model calls)",
@@ -589,84 +665,46 @@ async def run_batch_api(entries: list[Entry], settings: Settings, out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts = prompts or PromptSet(settings.prompts_dir)
-    state = load_state(out_dir)
-    recorded = public_url(state.endpoint)
-    if recorded and recorded != settings.public_endpoint and any(b.in_flight for b in state.batches):
-        raise InputError(f"the batches in flight in {state.path} were submitted to {recorded}, not "
-                         f"{settings.public_endpoint}", f"Use --base-url {recorded} to collect them, or another "
-                         "--out folder.")
-    state.endpoint, state.model = settings.public_endpoint, settings.model  # the state never holds credentials
+    state = _open_state(out_dir, settings)
     online = OpenAIBackend(settings)
     provider = Provider(online)
     keyer = CachedBackend(online, ResponseCache(settings.cache_dir), settings.endpoint)
     results: list[EntryResult | None] = [None] * len(entries)
     outcome = BatchApiResult(BatchResult([]), state_file=state.path)
     started = time.perf_counter()
-    submitted_rounds = 0
+    answered: dict[str, tuple[str, Reply]] = {}
     try:
         if cancel:
-            await refresh(provider, state)
-            for batch in state.batches:
-                if batch.in_flight and batch.status != "cancelling":
-                    _update(batch, await provider.cancel(batch.id))
-                    state.save()
-                    outcome.cancelled.append(batch)
-                    say(f"cancelling batch {batch.id} ({batch.status}); re-run without --cancel to collect what "
-                        "it finished and submit the rest again")
-            if not outcome.cancelled:
-                say("no batch in flight to cancel")
+            await _cancel_in_flight(provider, state, outcome, say)
             outcome.batch = BatchResult([EntryResult(e) for e in entries])
             return outcome
         await refresh(provider, state)
-        round_number = max((b.round for b in state.batches), default=0)
-        may_submit = True
-        answered: dict[str, tuple[str, Reply]] = {}
+        rounds = _Rounds(max((b.round for b in state.batches), default=0))
         while True:
             pending = [i for i, r in enumerate(results) if r is None or r.status == PENDING]
             answers = BatchAnswers(online, load_outcomes(state), keyer.key, answered)
-            todo = [entries[i] for i in pending]
-            run = await _pass(todo, lookups_kept, out_dir, force, prompts, answers, workers, figures)
+            run = await _pass([entries[i] for i in pending], lookups_kept, out_dir, force, prompts, answers,
+                              workers, figures)
             outcome.passes += 1
             for i, row in zip(pending, run.results, strict=True):
                 results[i] = row
             waiting_labels = {row.entry.label for row in run.results if row.status == PENDING}
             misses = {k: r for k, r in answers.misses.items() if r.label in waiting_labels}
-            for batch in state.batches:
-                if batch.status == "failed" and batch.request_keys() & set(misses):
-                    raise ModelError(f"batch {batch.id} failed at the provider: {_failure_report(state, batch)}",
-                                     f"The state is kept in {state.path} for inspection; move it away to "
-                                     "submit again, or draft online without --batch-api.")
-            in_flight = state.in_flight_keys()
-            new = {k: r for k, r in misses.items() if k not in in_flight}
-            if new and may_submit:
-                submitted_rounds += 1
-                if submitted_rounds > MAX_ROUNDS:
-                    raise ModelError(f"the section requests kept changing between passes ({MAX_ROUNDS} rounds "
-                                     "submitted in this run)", "Check that the prompts and the papers stay the "
-                                     "same while a batch runs, then re-run; the state is kept.")
-                round_number += 1
-                say(f"round {round_number}: {len(new)} requests for {len(waiting_labels)} papers")
-                outcome.created += await submit(provider, state, new, round_number, say)
+            _raise_if_failed(state, misses)
+            outcome.created += await _submit_misses(provider, state, misses, len(waiting_labels), rounds, say)
             holding = [b for b in state.batches if b.in_flight and b.request_keys() & set(misses)]
-            if not holding:
-                break
-            if not wait_for_results:
-                outcome.waiting = holding
+            if not holding or not wait_for_results:
+                outcome.waiting = [] if wait_for_results else holding
                 break
             before = time.perf_counter()
             await wait(provider, state, holding, poll, say)
             outcome.seconds_waiting += time.perf_counter() - before
             if any(b.status == "cancelled" for b in holding):
-                may_submit = False  # someone cancelled: collect what is there, submit nothing more now
+                rounds.may_submit = False  # someone cancelled: collect what is there, submit nothing more now
     finally:
         await online.aclose()
-    rows = [r if r is not None else EntryResult(e) for r, e in zip(results, entries, strict=True)]
-    _account(rows, answered)
-    for row in rows:
-        if row.status == PENDING and not outcome.waiting:
-            row.status, row.exit_code = FAILED, 1
-            row.error = "not drafted: its batch was cancelled. Re-run to submit the rest again"
-    outcome.batch = BatchResult(rows, seconds=time.perf_counter() - started)
+    outcome.batch = BatchResult(_final_rows(results, entries, answered, bool(outcome.waiting)),
+                                seconds=time.perf_counter() - started)
     return outcome
 
 
