@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -56,6 +57,15 @@ def _complete(out: Path) -> None:
     assert all(blocks[s].source == "llm" and blocks[s].content.strip() for s in LLM_SECTIONS)
 
 
+def _section(body: dict) -> str:
+    return re.findall(r"section id: ([a-z-]+)", body["messages"][-1]["content"], re.I)[-1].lower()
+
+
+def _reread(prompts: list[str]) -> int:
+    """Characters a one-slot server reads anew when it gets these prompts in this order (prefix reuse)."""
+    return sum(len(p) - shared_prefix(p, before) for p, before in zip(prompts, ["", *prompts], strict=False))
+
+
 def _slots(cache: Path) -> dict[str, int]:
     return json.loads((cache / "endpoints.json").read_text(encoding="utf-8"))["slots"]
 
@@ -70,6 +80,10 @@ def test_a_one_slot_server_with_props_gets_one_request_at_a_time(llama, cache, s
     assert counts["max_queued"] == 0  # held by drafter, never waiting in the server's queue
     assert list(_slots(cache).values()) == [1]
     assert all(b["stream"] is True and b["stream_options"] == {"include_usage": True} for b in server.bodies)
+    # The order the server saw reuses more of the previous prompt than the template's order would have.
+    prompts = {_section(b): "\n".join(m["content"] for m in b["messages"]) for b in server.bodies}
+    assert set(prompts) == set(LLM_SECTIONS)
+    assert _reread([prompts[s] for s in server.order]) < _reread([prompts[s] for s in LLM_SECTIONS])
 
 
 def test_without_props_the_slots_are_learned_from_how_answers_arrive(llama, cache, sample_pdf, tmp_path) -> None:
