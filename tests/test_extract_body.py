@@ -299,3 +299,43 @@ def test_urls_broken_over_lines_are_rejoined_and_end_where_the_sentence_goes_on(
     assert re.search(r"conf\.htm\.\s+is where", text)
     assert "https://github.com/NVIDIA/Megatron-LM is" in text
 
+
+
+def test_a_table_of_contents_is_not_the_section_list(tmp_path):
+    toc = page([[Text("A Report With Contents", 72, 0, 17, True)], [Text("Contents", 72, 0, 12, True)]]
+               + [[Text(f"{k} {name} " + "." * 40 + f" {k + 1}", 72, 0, 12, True)]
+                  for k, name in enumerate(["Introduction", "Method", "Experiments", "Discussion", "Conclusion"],
+                                           1)])
+    body = lines(5)
+    first = page([[Text("1 Introduction", 72, 0, 12, True)], body, [Text("2 Method", 72, 0, 12, True)], body])
+    second = page([[Text("3 Experiments", 72, 0, 12, True)], body, [Text("4 Discussion", 72, 0, 12, True)], body,
+                   [Text("5 Conclusion", 72, 0, 12, True)], body])
+    paper = extract(tmp_path, [toc, first, second, page([lines(30)])])
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Method", "Experiments", "Discussion", "Conclusion"]
+    assert all(s.page > 1 for s in paper.sections)
+
+
+def test_footnote_mark_after_a_heading_is_not_part_of_it(tmp_path):
+    body = lines(5)
+    x = 72 + stringWidth("2 Experiments", "Times-Bold", 12) + 0.5
+    first = page([[Text("Marks", 72, 0, 17, True)], [Text("1 Introduction", 72, 0, 12, True)], body,
+                  [Text("2 Experiments", 72, 0, 12, True), Text("6", x, 0, 7)], body])
+    for item in first:  # the mark is raised above the baseline
+        if item.text == "6":
+            item.y = next(i.y for i in first if i.text == "2 Experiments") + 4
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Experiments"]
+
+
+def test_bold_table_header_row_is_not_a_heading(tmp_path):
+    body = lines(5)
+    header = []
+    x = 72.0
+    for cell in ("Methods", "Permuted MNIST", "Split CIFAR"):  # a bold header row, cells set wide apart
+        header.append(Text(cell, x, 0, 10, True))
+        x += stringWidth(cell, "Times-Bold", 10) + 30
+    first = page([[Text("Unnumbered Headings", 72, 0, 17, True)], [Text("Introduction", 72, 0, 10, True)], body,
+                  [Text("Results", 72, 0, 10, True)], body, header, "GEM  99.5  0.1  89.5\nA-GEM  99.3  0.2  89.1",
+                  body, [Text("Conclusion", 72, 0, 10, True)], body])
+    paper = extract(tmp_path, [first, page([lines(30)])])
+    assert [t for t, _ in heads(paper)] == ["Introduction", "Results", "Conclusion"]

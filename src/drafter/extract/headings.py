@@ -129,7 +129,8 @@ def classify_heading(line: Line, body: float, loose: bool = False, body_font: st
 
     `loose` also accepts unnumbered bold lines at body size: for papers whose headings carry no numbers.
     """
-    text = restore_accents(expand_ligatures(line.text)).replace("\u00ad", "-").strip()  # a drawn soft hyphen
+    raw = join_spans(drop_marks(line.spans)) if line.spans else line.text  # no footnote marks ("Experiments6")
+    text = restore_accents(expand_ligatures(raw or line.text)).replace("\u00ad", "-").strip()  # soft hyphen
     if len(text) > 110 or len(text) < 3 or line.boiler or line.figure:
         return None
     if not _emphasised(line, text, body, body_font, heading_fonts) or _CAPTION.match(text):
@@ -324,8 +325,21 @@ def find_headings(doc: RawDocument, lines: list[Line], body: float, skip_ids: se
     if sum(1 for h in candidates if h.number and not h.appendix) < 2:  # unnumbered headings: bold lines
         candidates = [h for ln in lines if id(ln) not in skip_ids
                       and (h := classify_heading(ln, body, loose=True, body_font=body_font)) is not None]
+    cells = _table_cells(lines)
+    candidates = [h for h in candidates if id(h.line) not in cells or h.forced]
     candidates = add_outline_headings(doc, lines, candidates, skip_ids)
     return select_headings(candidates)
+
+
+def _table_cells(lines: list[Line]) -> set[int]:
+    """ids of lines that read as the cells of a table row, runs set wide apart after any number ("Methods
+    MNIST  CIFAR"): a heading is one run of words."""
+    out: set[int] = set()
+    for ln in lines:
+        bare = _NUMBER_PREFIX.match(ln.text)
+        if re.search(r"\S {2,}\S", bare.group(1) if bare else ln.text):
+            out.add(id(ln))
+    return out
 
 
 def levels_by_size(headings: list[Heading], after: set[int]) -> None:
@@ -346,10 +360,23 @@ def levels_by_size(headings: list[Heading], after: set[int]) -> None:
             h.level = 2 + smaller.index(round(size * 2) / 2)
 
 
+_TOC_ENTRY = re.compile(r"^\S.{2,}?(?:\s*[.\u00b7\u2026]\s*){3,}\s*\d{1,4}$|^\S.{2,}?\S {2,}\d{1,4}$")
+
+
+def table_of_contents(lines: list[Line]) -> set[int]:
+    """ids of the lines of a table of contents: pages where five or more lines end in a page number set
+    apart by dot leaders or a wide gap ("3 Experiments ....... 6"). They are neither headings nor prose."""
+    by_page: dict[int, list[Line]] = {}
+    for ln in lines:
+        if _TOC_ENTRY.match(ln.text.strip()):
+            by_page.setdefault(ln.page, []).append(ln)
+    return {id(ln) for entries in by_page.values() if len(entries) >= 5 for ln in entries}
+
+
 def read_body(doc: RawDocument, layout: Layout, title_lines: list[Line], abstract_line: Line | None) -> Body:
     """Walk the content pages: the abstract, each section's text, the reference lines, prose for URLs."""
     all_lines: list[Line] = [ln for lns in layout.pages[layout.first:] for ln in lns]
-    not_prose = {id(ln) for ln in all_lines if ln.kind != "body"}
+    not_prose = {id(ln) for ln in all_lines if ln.kind != "body"} | table_of_contents(all_lines)
     headings = find_headings(doc, all_lines, layout.body, {id(ln) for ln in title_lines} | not_prose,
                              layout.body_font)
     start = all_lines.index(abstract_line) if abstract_line in all_lines else 0
