@@ -258,6 +258,7 @@ def test_rich_progress_display_runs(tmp_path: Path, fake_server, papers):
                   reporter=reporter)
     assert result.exit_code == 0 and result.retries == 1
     assert reporter.tokens == result.tokens > 0
+    assert reporter.streamed_tokens > 0 and not reporter.arriving  # answers were seen arriving, and all ended
 
 
 def test_an_unexpected_error_in_one_entry_does_not_end_the_batch(tmp_path: Path, sample_pdf: Path,

@@ -296,6 +296,10 @@ class Reporter:
     def retry(self, section_id: str, wait: float, reason: str) -> None:
         return None
 
+    def streamed(self, section_id: str, label: str, tokens: int, seconds: float) -> None:
+        """An answer arriving: its tokens so far (-1: the request ended), as Events.on_stream reports them."""
+        return None
+
     def finished(self, result: EntryResult) -> None:
         return None
 
@@ -331,7 +335,8 @@ class LogReporter(Reporter):
 
 
 class RichReporter(Reporter):
-    """A live progress display: papers done / total, sections in flight, tokens so far, retries waiting."""
+    """A live progress display: papers done / total, sections in flight, tokens so far and arriving (tokens/s),
+    retries waiting."""
 
     def __init__(self, console: object) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -343,13 +348,29 @@ class RichReporter(Reporter):
         self.events = Events()
         self.tokens = 0
         self.retry_until: list[float] = []
+        self.arriving: dict[tuple[str, str], tuple[int, float]] = {}  # (paper, section) -> (tokens, seconds)
+        self.streamed_tokens = 0  # every streamed token seen
 
     def _refresh(self) -> None:
         now = time.monotonic()
         self.retry_until = [t for t in self.retry_until if t > now]
         waiting = f", {len(self.retry_until)} retries waiting" if self.retry_until else ""
+        arriving = ""
+        if self.arriving:
+            tokens = sum(t for t, _ in self.arriving.values())
+            rate = sum(t / s for t, s in self.arriving.values() if s > 0.2)
+            arriving = f" (+{tokens:,} arriving, {rate:.1f} tok/s)"
         self.progress.update(self.task, status=f"{self.events.in_flight} sections in flight, "
-                                               f"{self.tokens:,} tokens{waiting}")
+                                               f"{self.tokens:,} tokens{arriving}{waiting}")
+
+    def streamed(self, section_id: str, label: str, tokens: int, seconds: float) -> None:
+        key = (label, section_id)
+        if tokens < 0:
+            self.arriving.pop(key, None)
+        else:
+            self.streamed_tokens += tokens - self.arriving.get(key, (0, 0.0))[0]
+            self.arriving[key] = (tokens, seconds)
+        self._refresh()
 
     def begin(self, results: list[EntryResult], events: Events) -> None:
         self.events = events
@@ -604,7 +625,7 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     arxiv = [s for s in parsed if s is not None and s.kind == "arxiv"]
     local = sum(1 for s in parsed if s is not None)
     workers = min(os.cpu_count() or 1, max(local, 1)) if workers is None else workers
-    events = Events(on_retry=reporter.retry)
+    events = Events(on_retry=reporter.retry, on_stream=reporter.streamed)
     prompts = prompts or PromptSet(settings.prompts_dir)
     cancel = threading.Event()  # set on Ctrl-C: downloads and arXiv waits stop early
     batch = BatchResult(results)
