@@ -13,7 +13,7 @@ import pytest
 from cliutil import cli, model_flags
 from drafter import arxiv_source, enrich
 from drafter.arxiv_source import expand_inputs, extract_equations, main_file, read_eprint, source_equations
-from drafter.enrich import EnrichError
+from drafter.errors import EnrichError
 from fakearxiv import FakeArxiv, make_eprint_tar, make_eprint_tex, make_pdf
 from fakeserver import FakeOpenAI
 

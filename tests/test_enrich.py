@@ -9,18 +9,14 @@ from pathlib import Path
 import pytest
 
 from cliutil import cli, model_flags
-from drafter import enrich
+from drafter import annotate, enrich
+from drafter import s2 as s2_client
+from drafter.annotate import annotate_section
 from drafter.config import load_settings
-from drafter.enrich import (
-    EnrichJob,
-    S2Client,
-    annotate_section,
-    find_doi,
-    rank_citing,
-    reference_link,
-    same_title,
-)
+from drafter.enrich import EnrichJob
+from drafter.matching import find_doi, rank_citing, reference_link, same_title
 from drafter.paper import CitingPaper, Enrichment, Paper, Section
+from drafter.s2 import S2Client
 from fakearxiv import FakeArxiv, make_eprint_tex, make_pdf
 from fakes2 import FakeS2
 from fakeserver import FakeOpenAI
@@ -45,7 +41,7 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRAFTER_ENRICH", "1")
     monkeypatch.setenv("DRAFTER_S2_DELAY", "0")
     monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0")
-    monkeypatch.setattr(enrich, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(s2_client, "RETRY_WAIT", 0.01)
 
 
 @pytest.fixture
@@ -127,7 +123,7 @@ def test_reference_links_from_the_reference_text(reference: str, link: str) -> N
 
 def test_lookup_by_arxiv_id_fills_count_and_most_cited_citing_papers(s2: FakeS2, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(enrich, "PAGE", 3)  # the stand-in pages like the real API: 7 citations in 3 pages
+    monkeypatch.setattr(s2_client, "PAGE", 3)  # the stand-in pages like the real API: 7 citations in 3 pages
     paper = _paper(arxiv_id=ARXIV_ID)
     job = EnrichJob(_settings(tmp_path), equations=False)
     job.finish(paper)
@@ -144,7 +140,7 @@ def test_lookup_by_arxiv_id_fills_count_and_most_cited_citing_papers(s2: FakeS2,
     assert [q["offset"] for q in citation_pages] == ["0", "3", "6"]
     assert s2.requests[0][0] == f"/graph/v1/paper/ARXIV:{ARXIV_ID}"
     for _, query, _ in s2.requests:  # only the fields drafter needs, on every call
-        assert query["fields"] in (enrich.PAPER_FIELDS, enrich.CITING_FIELDS, enrich.REFERENCE_FIELDS)
+        assert query["fields"] in (s2_client.PAPER_FIELDS, s2_client.CITING_FIELDS, s2_client.REFERENCE_FIELDS)
 
 
 def test_answers_are_cached_for_a_day(s2: FakeS2, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,7 +192,7 @@ def test_server_errors_cost_one_warning(s2: FakeS2, tmp_path: Path) -> None:
     assert paper.enrichment is not None and paper.enrichment.citation_count is None
     assert paper.enrichment.cited_by == []
     assert "Semantic Scholar: server error 500" in (job.warning() or "")
-    assert len(s2.requests) == enrich.ATTEMPTS
+    assert len(s2.requests) == s2_client.ATTEMPTS
     assert not list((tmp_path / "cache").rglob("s2-*.json"))  # failures are not cached
 
 
@@ -429,5 +425,5 @@ def test_links_with_parentheses_stay_inside_the_markdown_link() -> None:
     paper = _paper()
     paper.enrichment = Enrichment(as_of="2026-11-29", citation_count=10, cited_by=[
         CitingPaper("A [bracketed] title", 1999, 10, "https://doi.org/10.1002/(SICI)1097-0258")])
-    block = enrich.cited_by_block(paper)
+    block = annotate.cited_by_block(paper)
     assert "- [A (bracketed) title](https://doi.org/10.1002/%28SICI%291097-0258) (1999) - 10 citations" in block
