@@ -278,7 +278,7 @@ def score_figures(pdf: Path, paper: Paper, truth: dict, res: Result, keep: Path 
 
     with tempfile.TemporaryDirectory() as tmp:
         out = (keep / pdf.stem) if keep else Path(tmp) / "figures"
-        result = export_figures(pdf, paper.figures, out, [s.title for s in paper.sections])
+        result = export_figures(pdf, paper.figures, out, [s.title for s in paper.sections], paper.tables)
         blobs = {im.figure.label: hashlib.sha256(im.path.read_bytes()).hexdigest() for im in result.images}
     exported = {norm_label(im.figure.label) for im in result.images}
     seen: dict[str, str] = {}

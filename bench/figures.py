@@ -62,7 +62,7 @@ def score_captions(paper: Paper, truth: dict) -> dict:
 def score_export(paper: Paper, truth: dict, pdf: Path, out: Path) -> dict:
     figures = {f["label"] for f in truth["figures"]} if "figures" in truth else {f.label for f in paper.figures}
     tables = {f["label"] for f in truth.get("tables", [])}
-    result = export_figures(pdf, paper.figures, out, [s.title for s in paper.sections])
+    result = export_figures(pdf, paper.figures, out, [s.title for s in paper.sections], paper.tables)
     digests: dict[str, list[str]] = {}
     small, not_figures = [], []
     for im in result.images:

@@ -412,3 +412,51 @@ def test_a_failed_draft_leaves_no_figures_behind(figure_pdf: Path, tmp_path: Pat
     assert run.code == 1, run.stderr
     assert not out.exists()
     assert list((tmp_path / "drafts").iterdir()) == []  # no post-figures/, no staging folder either
+
+
+def test_a_table_under_its_caption_and_a_figure_above_another_caption_stay_out(tmp_path: Path) -> None:
+    # a top-captioned table, then a figure whose caption PDFium splits into pieces; the figure below them
+    def draw(c: canvas.Canvas) -> None:
+        c.setFont("Times-Roman", 9)
+        c.drawString(MARGIN, 585, "Table 1: Sizes of the models.")
+        for i, row in enumerate(["Hidden  Heads  Layers", "1536  16  40", "1920  20  54"]):
+            for j, cell in enumerate(row.split("  ")):
+                c.drawString(MARGIN + 60 + 90 * j, 570 - 11 * i, cell)
+        for y in (580, 566, 545):  # the table's rules: graphics, like the figure's
+            c.line(MARGIN + 50, y, MARGIN + 330, y)
+        _boxes(c, (MARGIN + 40, 430.0, WIDTH - MARGIN - 40, 510.0), ["a", "b", "c"])
+        c.setFont("Times-Roman", 9)
+        c.drawString(MARGIN, 410, "Figure 5: Scaling of the models.")
+
+    pdf = _one_page(tmp_path, draw)
+    table = Figure("Table 1", "Sizes of the models.", 1, (MARGIN, 583, MARGIN + 120, 592),
+                   "Hidden  Heads  Layers\n1536  16  40\n1920  20  54")
+    figure = Figure("Figure 5", "Scaling of the models.", 1, (MARGIN, 408, MARGIN + 130, 417))
+    alone = export_figures(pdf, [figure], tmp_path / "a").images[0].size[1]
+    told = export_figures(pdf, [figure], tmp_path / "b", tables=[table]).images[0].size[1]
+    assert told <= (80 + 12) * DPI / 72 < alone  # the drawing only, once the table is known
+
+
+def test_an_image_reaching_over_the_running_header_is_cut_below_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "white-top.png"
+    image = Image.new("RGB", (200, 200), "white")  # an image whose upper part is white paper
+    image.paste((30, 90, 200), (20, 20, 180, 120))
+    image.save(picture)
+    pdf = tmp_path / "header.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=letter, invariant=1)
+    for page in (1, 2, 3):
+        _header(c, page)
+        if page == 2:
+            c.drawImage(str(picture), MARGIN + 60, 520, 300, HEIGHT - 520)  # up to the page's top edge
+            c.setFont("Times-Roman", 9)
+            c.drawString(MARGIN, 505, "Figure 1: A photograph.")
+            _body(c, MARGIN, 480, MARGIN, WIDTH - 2 * MARGIN)
+        else:
+            _body(c, MARGIN, HEIGHT - 80, MARGIN, WIDTH - 2 * MARGIN)
+        c.showPage()
+    c.save()
+    result = export_figures(pdf, [Figure("Figure 1", "A photograph.", 2)], tmp_path / "out")
+    height = result.images[0].size[1]
+    assert height <= (HEIGHT - 44 - 520) * DPI / 72  # below the header rule: no header text in the crop

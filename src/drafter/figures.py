@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,7 +197,7 @@ def drop_furniture(layout: PageLayout, others: list[PageLayout]) -> PageLayout:
     rules = [o for other in others for o in other.graphics if marginal(o) and min(o[2] - o[0], o[3] - o[1]) < 2]
     graphics = [g for g in layout.graphics if not (
         marginal(g) and min(g[2] - g[0], g[3] - g[1]) < 2 and any(same(g, o) for o in rules))]
-    dropped = [ln.box for ln in layout.lines if ln not in lines]
+    dropped = [ln.box for ln in layout.lines if ln not in lines] + [g for g in layout.graphics if g not in graphics]
     return PageLayout(layout.box, lines, graphics, layout.columns, dropped)
 
 
@@ -320,17 +320,46 @@ def figure_span(layout: PageLayout, caption: Box) -> tuple[float, float]:
     return _widened(layout, caption, span, _body_height(layout))
 
 
+def _other_floats(layout: PageLayout, caption: Box, span: tuple[float, float], others: Floats) -> float:
+    """The lowest edge above the caption of another caption in the span, or of its table: a table set under
+    its caption is found by its cells' text on the page."""
+    ceiling = layout.box[3]
+    for box, cells in others:
+        if box[1] < caption[3] - 1 or not _crosses(box, span, 10):
+            continue
+        ceiling = min(ceiling, box[1])
+        words = set(re.findall(r"\w{3,}", cells.lower()))
+        rows = [ln for ln in layout.lines if caption[3] - 1 <= ln.box[1] < box[1] and _crosses(ln.box, span, 0)
+                and (found := re.findall(r"\w{3,}", ln.text.lower())) and all(w in words for w in found)]
+        bottom, pitch = box[1], 3 * max(_body_height(layout), 6.0)
+        for row in sorted(rows, key=lambda ln: -ln.box[1]):  # down from the caption, while rows follow closely
+            if bottom - row.box[3] > pitch:
+                break
+            bottom = min(bottom, row.box[1])
+        if len(rows) >= 2:
+            rules = [g for g in layout.graphics if bottom - pitch / 2 <= g[3] <= bottom + 1 and g[3] - g[1] < 2
+                     and _crosses(g, span, 10)]  # the table's closing rule
+            ceiling = min(ceiling, bottom, *(g[1] - 1 for g in rules))
+    return ceiling
+
+
+def _header_floor(layout: PageLayout, caption: Box, span: tuple[float, float]) -> float:
+    """The bottom of the running header (its text and rule) above the caption, or the page top."""
+    top_band = layout.box[3] - 0.075 * (layout.box[3] - layout.box[1])  # a running header, not a plot's ticks
+    return min([layout.box[3], *(f[1] for f in layout.furniture
+                                 if f[1] > max(caption[3], top_band) and _crosses(f, span, 0))])
+
+
 def _ceiling(layout: PageLayout, caption: Box, span: tuple[float, float], graphics: list[Box],
-             header: bool = False) -> float:
+             others: Floats = (), header: bool = False) -> float:
     """How high the figure may reach: the nearest body text line, section heading or other caption above the
     caption within the span (with `header`, also the page's running header)."""
     column = min(c[1] - c[0] for c in layout.columns)
     body_height = _body_height(layout)
     # Body text (a long line of body size; inside a graphic only when very long, as figures' own boxes may
     # be drawn over text), a section heading or another caption ends the figure.
-    top_band = layout.box[3] - 0.075 * (layout.box[3] - layout.box[1])  # a running header, not a plot's ticks
-    ceiling = min([layout.box[3], *(f[1] for f in layout.furniture if header
-                                    and f[1] > max(caption[3], top_band) and _crosses(f, span, 0))])
+    ceiling = min(_header_floor(layout, caption, span) if header else layout.box[3],
+                  _other_floats(layout, caption, span, others))
     for line in layout.lines:
         if line.box[1] < caption[3] - 1 or not _crosses(line.box, span, min(30, 0.3 * (span[1] - span[0]))):
             continue
@@ -349,27 +378,32 @@ def _ceiling(layout: PageLayout, caption: Box, span: tuple[float, float], graphi
     return ceiling
 
 
-def figure_band(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset()) -> Box:
+Floats = Sequence[tuple[Box, str]]  # the other captions of the page, each with its table's cells ("" for a figure)
+
+
+def figure_band(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset(), others: Floats = ()) -> Box:
     """The box between the caption and what ends the figure above it: where a figure drawn without graphics
     objects (a scan, a text listing) must be."""
     span = figure_span(layout, caption)
-    ceiling = _ceiling(layout, caption, span, [], header=True)  # the rendered band must leave the header out
+    ceiling = _ceiling(layout, caption, span, [], others, header=True)  # the rendered band leaves the header out
     for line in layout.lines:  # an unnumbered heading of the paper
         if caption[3] <= line.box[1] < ceiling and _crosses(line.box, span, 0) and _heading_key(line.text) in headings:
             ceiling = line.box[1]
     return (span[0], caption[3] + 0.5, span[1], ceiling - 1)
 
 
-def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset()) -> Box | None:
+def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset(),
+                  others: Floats = ()) -> Box | None:
     """The figure above a caption: its graphics and labels, bounded by the nearest body text or caption.
 
-    `headings`: the paper's section headings (as `_heading_key` makes them), which end a figure too.
+    `headings`: the paper's section headings (as `_heading_key` makes them), which end a figure too; `others`:
+    the page's other captions (and their tables' cells), which do as well.
     """
     span = figure_span(layout, caption)
     body_height = _body_height(layout)
     graphics = [g for g in layout.graphics if (g[1] + g[3]) / 2 > caption[3] and _overlaps(g, span)
                 and (g[2] - g[0]) * (g[3] - g[1]) > 1.0]
-    ceiling = _ceiling(layout, caption, span, graphics)
+    ceiling = _ceiling(layout, caption, span, graphics, others)
     graphics = [g for g in graphics if g[3] <= ceiling + 1]
     if not graphics:
         return None
@@ -408,8 +442,9 @@ def _with_labels(layout: PageLayout, caption: Box, span: tuple[float, float], re
             grown = True
     x0, y0, x1, y1 = region
     page = layout.box
+    top = _header_floor(layout, caption, span) - 0.5  # an image reaching up over the running header stops there
     return (max(page[0], x0 - PAD), max(page[1], y0 - PAD, caption[3] + 0.5), min(page[2], x1 + PAD),
-            min(page[3], y1 + PAD))
+            min(page[3], y1 + PAD, top))
 
 
 def ink_region(page: Any, band: Box) -> Box | None:
@@ -516,7 +551,7 @@ class _Pages:
 
 
 def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str,
-                headings: frozenset[str]) -> ExportedFigure | str:
+                headings: frozenset[str], floats: Sequence[Figure] = ()) -> ExportedFigure | str:
     """The figure written as a PNG, or why it was not."""
     document = pages.document
     if not 1 <= figure.page <= len(document):
@@ -529,7 +564,9 @@ def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str,
         caption = figure.bbox or locate_caption(layout, figure)
         if caption is None:
             return f"{figure.label}: caption not found on page {figure.page}"
-        region = figure_region(layout, caption, headings) or ink_region(page, figure_band(layout, caption, headings))
+        others = [(f.bbox, f.content) for f in floats if f.page == figure.page and f.bbox and f.bbox != caption]
+        region = (figure_region(layout, caption, headings, others)
+                  or ink_region(page, figure_band(layout, caption, headings, others)))
         if region is None:
             return f"{figure.label}: nothing printed above its caption on page {figure.page}"
         data, size = render_png(page, region)
@@ -541,10 +578,12 @@ def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str,
     return ExportedFigure(figure, path, f"{link_dir}/{name}", size)
 
 
-def export_figures(pdf: Path, figures: list[Figure], out_dir: Path, headings: Iterable[str] = ()) -> FigureExport:
+def export_figures(pdf: Path, figures: list[Figure], out_dir: Path, headings: Iterable[str] = (),
+                   tables: Iterable[Figure] = ()) -> FigureExport:
     """Write each figure of `figures` as `out_dir/figure-N.png`; problems become warnings, never exceptions.
 
-    `headings`: the paper's section titles; a figure never reaches above one.
+    `headings`: the paper's section titles; a figure never reaches above one. `tables`: the paper's tables;
+    a figure never reaches into one (their caption boxes and cells tell where they are).
     """
     result = FigureExport()
     started = time.perf_counter()
@@ -554,12 +593,13 @@ def export_figures(pdf: Path, figures: list[Figure], out_dir: Path, headings: It
     if not wanted:
         return result
     keys = frozenset(k for k in map(_heading_key, headings) if len(k) > 3)
+    floats = [*figures, *tables]
     try:
         with _document(pdf) as document:
             pages = _Pages(document)
             for figure in wanted.values():
                 try:
-                    done = _export_one(pages, figure, out_dir, out_dir.name, keys)
+                    done = _export_one(pages, figure, out_dir, out_dir.name, keys, floats)
                 except OSError:
                     raise  # the folder cannot be written: no point trying the next figure
                 except Exception as exc:  # a render error on one figure costs only that figure

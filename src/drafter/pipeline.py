@@ -214,7 +214,8 @@ async def draft_paper(paper: Paper, settings: Settings, backend: Backend | None 
     def start_export() -> asyncio.Task[FigureExport] | None:
         if pdf is None or figures_to is None:
             return None
-        return asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to, headings))
+        return asyncio.create_task(asyncio.to_thread(export_figures, pdf, paper.figures, figures_to, headings,
+                                                     paper.tables))
 
     export = None if export_after else start_export()
     try:
