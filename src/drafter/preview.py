@@ -138,10 +138,11 @@ def body_html(draft: Draft) -> tuple[str, dict[str, int]]:
 _STYLE = """
 :root { color-scheme: light; --ink: #1d1d1f; --soft: #5f6368; }
 body { margin: 0; background: #f6f6f3; color: var(--ink);
-       font: 17px/1.6 Georgia, "DejaVu Serif", serif; }
+       font: 17px/1.6 Georgia, "DejaVu Serif", serif, "Noto Color Emoji", "Apple Color Emoji", "Segoe UI Emoji"; }
 main { max-width: 46rem; margin: 2rem auto; padding: 2rem 2.5rem; background: #fff;
        box-shadow: 0 1px 4px rgba(0,0,0,.08); }
-h1, h2, h3, h4 { font-family: "Helvetica Neue", Arial, sans-serif; line-height: 1.25; }
+h1, h2, h3, h4 { font-family: "Helvetica Neue", Arial, sans-serif, "Noto Color Emoji", "Apple Color Emoji",
+                 "Segoe UI Emoji"; line-height: 1.25; }
 img { max-width: 100%; height: auto; display: block; margin: 1rem auto; }
 pre { background: #f3f3f3; padding: .8rem 1rem; overflow-x: auto; font-size: 14px; }
 code { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: .9em; }
