@@ -159,3 +159,28 @@ def test_a_name_broken_across_byline_lines_after_its_particle() -> None:
 def test_inline_affiliation_digits_after_commas_and_a_spaced_accent() -> None:
     lines = [_line(600, ("Naftali Tishby,1,2 Fernando Pereira,3 and Tadas Baltru\u02c7 saitis1", 12))]
     assert _find_authors(lines, None, None) == ["Naftali Tishby", "Fernando Pereira", "Tadas Baltru\u0161aitis"]
+
+
+def test_a_cover_page_gives_neither_the_title_authors_nor_the_year(tmp_path: Path) -> None:
+    cover = ["Accepted manuscript of the paper below.", "Downloaded on 14 March 2023 by a reader",
+             "Personal use of this material is permitted."]
+    pdf = make_paper(tmp_path / "p.pdf", sections=[("1 Introduction", INTRO), ("2 Method", INTRO)],
+                     cover_page=cover, references=["[1] A. Author. A paper. In Proc. of Things, 2016."])
+    paper = load_paper(pdf)
+    assert paper.title == "A Study of Things" and paper.authors == ["Ada Lovelace", "Alan Turing"]
+    assert paper.abstract.startswith("We study things")
+    assert paper.year != 2023
+
+
+def test_the_abstract_after_a_title_page_and_a_notice_page(tmp_path: Path) -> None:
+    from pdfgen import Text, make_pdf
+
+    title = [Text("A Long Report on Many Things", 72, 600, 20, True), Text("Ada Lovelace, Alan Turing", 72, 560, 12)]
+    notice = [Text("This report was written for the people who fund it and for nobody else.", 72, 600, 10)]
+    summary = [Text("Abstract", 72, 700, 12, True), Text("We study things and find that they are good.", 72, 680, 10),
+               Text("1 Introduction", 72, 640, 12, True),
+               *(Text(INTRO[i * 90:(i + 1) * 90], 72, 620 - 12 * i, 10) for i in range(12))]
+    paper = load_paper(make_pdf(tmp_path / "p.pdf", [title, notice, summary, summary[2:]]))
+    assert paper.abstract == "We study things and find that they are good."
+    assert paper.sections[0].title == "Introduction"
+    assert paper.authors == ["Ada Lovelace", "Alan Turing"]  # a byline larger than the body is no heading

@@ -71,6 +71,9 @@ _VENUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"Transactions of the Association for Computational Linguistics", re.I), "TACL"),
     (re.compile(r"Conference on Robot Learning", re.I), "CoRL"),
 ]
+# When a copy was downloaded or printed, stamped on cover pages and margins: not the paper's year.
+_ACCESS_DATE = re.compile(r"(?i)download(?:ed)?\b|accessed\b|retrieved\b|printed (?:on|at)\b|generated (?:on|at)\b|"
+                          r"date of (?:access|download)")
 # Printed by papers that are not (yet) at the venue they name.
 _NOT_A_VENUE = re.compile(r"(?i)under review|submitted to|in submission|anonymous|preprint|do not distribute|"
                           r"workshop")
@@ -285,6 +288,13 @@ def _title_as_in_metadata(lines: list[Line], found: list[Line], meta_title: str,
     return found
 
 
+def _opens_body(line: Line, body: float) -> bool:
+    """A numbered heading, or an Introduction: where the byline is over for sure (a byline set larger than the
+    body text would pass for an unnumbered heading)."""
+    h = classify_heading(line, body)
+    return h is not None and (bool(h.number) or bool(re.match(r"(?i)introduction\b", h.title)))
+
+
 def _unlabelled_abstract(lines: list[Line], stop: Line | None, layout: Layout) -> list[Line]:
     """An abstract with no heading (Nature, REVTeX, reports): the first block of prose under the byline, before
     the first heading, set apart from the body text by its size or font. Empty when nothing is set apart."""
@@ -344,9 +354,13 @@ def read_front(doc: RawDocument, layout: Layout, paper: Paper) -> Front:
 
     # abstract heading
     abstract_line = None
-    for ln in lines1 + (pages[first + 1] if first + 1 < len(pages) else []):
+    # the abstract may follow a title page and a notice page; it is never after the first numbered heading
+    for ln in (ln for lns in pages[first:first + 3] for ln in lns):
         if ln in title_lines:
             continue
+        numbered = classify_heading(ln, body) if ln.page > first + 1 else None
+        if numbered is not None and numbered.number and not numbered.appendix:
+            break
         if ABSTRACT.match(ln.text) and (ln.bold >= 0.5 or ln.size >= body + 0.5 or len(ln.text) < 12
                                          or (ln.spans and ln.spans[0].bold)
                                          or re.match(r"(?i)\s*abstract\s*[.:\u2014\u2013-]", ln.text)
@@ -357,8 +371,8 @@ def read_front(doc: RawDocument, layout: Layout, paper: Paper) -> Front:
     stop = abstract_line if abstract_line in lines1 else None
     if stop is None:  # no Abstract heading: authors end at the first numbered heading
         after_title = lines1[lines1.index(title_lines[-1]) + 1:] if title_lines else lines1
-        stop = next((ln for ln in after_title if classify_heading(ln, body)), None)
-        summary = _unlabelled_abstract(after_title, stop, layout)
+        stop = next((ln for ln in after_title if _opens_body(ln, body)), None)
+        summary = _unlabelled_abstract(after_title, stop, layout) if abstract_line is None else []
         for ln in summary:  # the body walk reads these lines as the abstract
             ln.kind = "abstract"
         stop = summary[0] if summary else stop
@@ -464,7 +478,7 @@ def pick_year(doc: RawDocument, paper: Paper, venue_texts: list[str], venue_year
     else:
         # a bare number on a page edge is a page number ("2001" in proceedings paged 2001-2010), not a year
         edge_years = [int(y) for t in venue_texts if not re.fullmatch(r"[\s\d\-\u2013]*", t)
-                      for y in _YEAR.findall(t)]
+                      and not _ACCESS_DATE.search(t) for y in _YEAR.findall(t)]
         created = re.search(r"(?:D:)?((?:19|20)\d\d)", doc.metadata.get("creationdate", ""))
         ref_years = [int(y) for r in paper.references for y in _YEAR.findall(r)]
         newest = max((y for y in ref_years if not created or y <= int(created.group(1))), default=None)

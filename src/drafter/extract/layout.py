@@ -235,4 +235,6 @@ def is_cover_page(lines: list[Line]) -> bool:
     return bool(re.search(r"this paper is included in|open access to the proceedings|is sponsored by|"
                           r"cover page|this article appeared in|citation for published version|general rights|"
                           r"take down policy|downloaded from|link to publication|this version is available at|"
-                          r"document version|terms of use|repository", text)) and "abstract" not in text
+                          r"document version|terms of use|repository|accepted manuscript|author'?s (?:accepted )?"
+                          r"(?:version|manuscript)|personal use of this material is permitted", text)) \
+        and "abstract" not in text
