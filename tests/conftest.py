@@ -89,12 +89,20 @@ def fake_server(fake_server_factory: Callable[..., FakeOpenAI]) -> FakeOpenAI:
     return fake_server_factory(latency=0.0)
 
 
+def require_shared(path: Path, what: str) -> Path:
+    """`path` from ../shared; without it the test skips, but under CI (env CI set) its absence is a failure:
+    CI must run every test, not pass by skipping them."""
+    if path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} not found at {path} (CI is set: ../shared must be there)")
+    pytest.skip(f"{what} not available at {path}")
+
+
 @pytest.fixture
 def shared_papers() -> Path:
-    """``<workspace>/shared/papers`` (real paper PDFs); skips the test if it is absent."""
-    if not SHARED_PAPERS.is_dir():
-        pytest.skip(f"shared papers not available at {SHARED_PAPERS}")
-    return SHARED_PAPERS
+    """``<workspace>/shared/papers`` (real paper PDFs); skips the test if it is absent (fails under CI)."""
+    return require_shared(SHARED_PAPERS, "shared papers")
 
 
 @pytest.fixture

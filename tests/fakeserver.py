@@ -66,7 +66,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -336,6 +336,7 @@ class RecordedRequest:
             away / the server stopped during the latency or a hang).
         fault: the :class:`Fault` applied to it, if any.
         path: the request path.
+        usage: the ``usage`` object of the completion sent (``{}`` for none).
     """
 
     body: dict[str, Any]
@@ -345,6 +346,7 @@ class RecordedRequest:
     status: int = 0
     fault: Fault | None = None
     path: str = "/v1/chat/completions"
+    usage: dict[str, int] = field(default_factory=dict)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -861,6 +863,7 @@ class FakeOpenAI:
     ) -> dict[str, Any]:
         prompt_tokens = sum(len(_message_text(m)) for m in rec.messages) // 4
         completion_tokens = len(content) // 4 + hidden
+        rec.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
         return {
             "id": f"chatcmpl-fake{next(self._completion_ids):04d}",
             "object": "chat.completion",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cliutil import TEMPLATE, cli, heading_pattern, headings, model_flags
+from conftest import require_shared
 from drafter.plan import LLM_SECTIONS, SECTIONS
 from fakeserver import FakeOpenAI, Fault
 
@@ -82,9 +83,7 @@ def test_draft_has_every_template_heading_in_order(fake_server: FakeOpenAI, samp
                                                   tmp_path: Path) -> None:
     text = _draft(fake_server, sample_pdf, tmp_path / "d.md")
     got = headings(text)
-    source = TEMPLATE if TEMPLATE.is_file() else None
-    if source is None:
-        pytest.skip("../shared/TEMPLATE.md not available")
+    source = require_shared(TEMPLATE, "../shared/TEMPLATE.md")
     want = headings(source.read_text(encoding="utf-8"))
     assert len(got) == len(want), (got, want)
     for have, template in zip(got, want, strict=True):
@@ -179,8 +178,7 @@ def test_chain_passes_takeaways_to_discussion(fake_server: FakeOpenAI, sample_pd
 
 def test_headings_a_model_invents_do_not_break_the_template_outline(fake_server_factory, sample_pdf: Path,
                                                                    tmp_path: Path) -> None:
-    if not TEMPLATE.is_file():
-        pytest.skip("../shared/TEMPLATE.md not available")
+    require_shared(TEMPLATE, "../shared/TEMPLATE.md")
     server = fake_server_factory(reply=lambda body: "## Overview\nText.\n# My Title\n### Technical Deep Dive:\nMore.")
     text = _draft(server, sample_pdf, tmp_path / "d.md")
     got, want = headings(text), headings(TEMPLATE.read_text(encoding="utf-8"))

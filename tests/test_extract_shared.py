@@ -207,7 +207,7 @@ def test_paragraphs_survive(case):
 
 def test_footnote_cut_at_a_page_foot_goes_on_at_the_next(extracted):
     if "bert" not in extracted:
-        pytest.skip("bert.pdf not among the shared papers")
+        _missing("bert.pdf among the shared papers")
     paper, _ = extracted["bert"]
     note = next(n for n in paper.footnotes if n.startswith("We note that in the literature"))
     assert note.endswith("since it can be used for text generation.")

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from conftest import require_shared
 from drafter import extract
 from drafter.extract import extract_paper, load_paper
 from drafter.ingest import read_pdf
@@ -633,8 +634,7 @@ def test_raw_link_reading_matches_pypdf(tmp_path):
 
 @pytest.mark.parametrize("slug", ["bert", "attention-is-all-you-need", "resnet"])
 def test_raw_link_reading_matches_pypdf_on_shared_papers(slug):
-    pdf = Path(__file__).resolve().parents[2] / "shared" / "papers" / f"{slug}.pdf"
-    if not pdf.exists():
-        pytest.skip("shared papers not available")
+    pdf = require_shared(Path(__file__).resolve().parents[2] / "shared" / "papers" / f"{slug}.pdf",
+                         f"shared paper {slug}.pdf")
     slow, fast = _links_both_ways(pdf)
     assert fast == slow

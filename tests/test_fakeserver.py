@@ -114,15 +114,12 @@ def test_concurrent_requests_overlap(fake_server_factory: Callable[..., FakeOpen
                 )
             )
 
-    t0 = time.monotonic()
     results = asyncio.run(run())
-    elapsed = time.monotonic() - t0
 
     assert sorted(r.choices[0].message.content.split("\n")[0] for r in results) == [
         f"Fake draft for s{i}." for i in range(4)
     ]
-    assert server.max_in_flight > 1
-    assert elapsed < 4 * latency  # they really ran in parallel
+    assert server.max_in_flight == 4  # they really ran in parallel, all four at once
     assert all(r.finished - r.started >= latency * 0.9 for r in server.requests)
 
 
@@ -139,10 +136,10 @@ def test_burst_of_concurrent_connections_is_not_throttled(
                 *(c.chat.completions.create(model="fake-model", messages=_messages("x")) for _ in range(n))
             )
 
-    t0 = time.monotonic()
     asyncio.run(run())
+    # With the default backlog the late connections wait ~1 s for a SYN retry, after the first ones (0.4 s) are
+    # answered: all n in flight at once shows none waited.
     assert server.max_in_flight == n
-    assert time.monotonic() - t0 < latency + 0.9  # a SYN retry would add ~1 s
 
 
 def test_sequential_requests_do_not_overlap(fake_server_factory: Callable[..., FakeOpenAI]) -> None:
@@ -243,9 +240,7 @@ def test_drop_raises_connection_error(fake_server: FakeOpenAI, partial: bool) ->
 
 def test_hang_longer_than_client_timeout_raises_timeout(fake_server: FakeOpenAI) -> None:
     fake_server.enqueue(Fault.hang(30))
-    t0 = time.monotonic()
     _raises(fake_server.url, openai.APITimeoutError, timeout=0.3)
-    assert time.monotonic() - t0 < 5
     # the server notices the client hanging up and abandons the request
     deadline = time.monotonic() + 2
     while fake_server.requests[0].finished == 0.0 and time.monotonic() < deadline:
@@ -370,9 +365,7 @@ def test_stop_is_prompt_with_idle_and_hanging_connections() -> None:
         deadline = time.monotonic() + 2
         while not server.requests and time.monotonic() < deadline:
             time.sleep(0.01)
-        t0 = time.monotonic()
-        server.stop()
-        assert time.monotonic() - t0 < 2
+        server.stop()  # returns, though a connection is idle and a request hangs
         assert idle.recv(1) == b""
         assert hanging.recv(1) == b""
     assert server.requests[0].status == 0

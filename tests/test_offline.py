@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cliutil import cli, headings
+from conftest import require_shared
 from drafter.extract import load_paper
 from drafter.offline import NOTE, cited_references, draft_offline, sentences
 from drafter.plan import LLM_SECTIONS
@@ -97,8 +98,7 @@ def test_redo_offline_warns_that_the_hint_is_ignored(sample_pdf: Path, tmp_path:
 def test_offline_draft_follows_the_template_heading_for_heading(sample_pdf: Path, tmp_path: Path) -> None:
     from cliutil import TEMPLATE, heading_pattern
 
-    if not TEMPLATE.is_file():
-        pytest.skip("../shared/TEMPLATE.md not available")
+    require_shared(TEMPLATE, "../shared/TEMPLATE.md")
     out = tmp_path / "d.md"
     assert cli("new", sample_pdf, "--offline", "-o", out).code == 0
     got, want = headings(out.read_text(encoding="utf-8")), headings(TEMPLATE.read_text(encoding="utf-8"))

@@ -164,10 +164,11 @@ def test_redo_when_the_recorded_paper_is_gone(tmp_path: Path) -> None:
     assert draft.read_bytes() == before
 
 
-def test_three_hundred_pages_are_bounded(corpus: dict[str, corpus_lib.InputCase], tmp_path: Path) -> None:
-    started = time.perf_counter()
-    assert cli("inspect", corpus["300-pages"].path).code == 0
-    assert time.perf_counter() - started < 30
+def test_three_hundred_pages_are_read(corpus: dict[str, corpus_lib.InputCase], tmp_path: Path) -> None:
+    """Every page is read (its time is bench/faults.py's to measure, not a test's)."""
+    run = cli("inspect", corpus["300-pages"].path, "--json")
+    assert run.code == 0, run.stderr
+    assert '"pages": 300' in run.stdout
 
 
 # -- 3. nothing lost ----------------------------------------------------------------------------------------
@@ -248,7 +249,9 @@ def test_a_fatal_model_error_writes_nothing_and_keeps_an_old_draft(tmp_path: Pat
     draft = tmp_path / "draft.md"
     draft.write_text("previous draft\n", encoding="utf-8")
     fake_server.enqueue(*[Fault.invalid_api_key()] * 20)
-    assert_one_line_error(cli("new", sample_pdf, *model_flags(fake_server), "-o", draft, "--force"), 1, r"401")
+    line = assert_one_line_error(cli("new", sample_pdf, *model_flags(fake_server), "-o", draft, "--force"), 1,
+                                 r"rejected the API key \(401\)")
+    assert "internal error" not in line and "OPENAI_API_KEY" in line  # the model's failure, and what to do
     assert draft.read_text(encoding="utf-8") == "previous draft\n"
     assert files_in(tmp_path) == [draft]
 
@@ -421,5 +424,5 @@ def test_batch_model_failure_is_one_line_and_leaves_no_half_draft(tmp_path: Path
     run = cli("batch", reading_list, *model_flags(fake_server), "-o", out)
     assert run.code == 1, run.stderr
     assert "Traceback" not in run.stderr
-    assert re.search(r"401|API key", run.stderr)
+    assert "rejected the API key (401)" in run.stderr and "internal error" not in run.stderr
     assert not out.exists() or [p for p in files_in(out) if p.suffix == ".md"] == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import pytest
@@ -129,14 +128,12 @@ def test_unreachable_url_is_a_network_failure(settings):
 
 def test_arxiv_requests_are_spaced(arxiv, settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DRAFTER_ARXIV_DELAY", "0.3")
-    started = time.monotonic()
     load_source("1706.03762", settings)
     load_source("hep-th/9901001", settings)
     times = [t for t, _ in arxiv.requests]
     assert len(times) == 4  # two feeds, two PDFs
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.25, gaps
-    assert time.monotonic() - started >= 0.85
+    assert min(gaps) >= 0.25, gaps  # the server saw each request at least the delay after the previous
 
 
 def test_delay_setting(monkeypatch: pytest.MonkeyPatch):
