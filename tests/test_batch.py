@@ -326,3 +326,12 @@ def test_repeated_entries_fetch_and_look_up_once(tmp_path: Path, monkeypatch: py
     assert downloads == 1
     assert 1 <= lookups <= 4  # the paper, its citations and references: once
     assert [p.name for p in (tmp_path / "out").glob("*.md")] == ["gated-widgets.md"]
+
+
+def test_entry_labels_are_printed_as_written(tmp_path: Path):
+    """'refs.bib:a:' is a label, not rich's :a: emoji code (it printed as 'refs.bib🅰')."""
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{a, title={No source here}}\n", encoding="utf-8")
+    run = CliRunner().invoke(app, ["batch", str(bib), "-o", str(tmp_path / "out"), "--offline"])
+    assert run.exit_code == 2
+    assert "refs.bib:a: " in run.stderr and "\U0001f170" not in run.stderr

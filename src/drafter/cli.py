@@ -41,8 +41,9 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True, markup=False)
+# emoji=False: "refs.bib:a: ..." must not print as "refs.bib🅰 ..." (rich replaces :name: codes)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 T = TypeVar("T")
 
 _state: dict[str, bool] = {"debug": False}
