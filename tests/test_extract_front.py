@@ -184,3 +184,19 @@ def test_the_abstract_after_a_title_page_and_a_notice_page(tmp_path: Path) -> No
     assert paper.abstract == "We study things and find that they are good."
     assert paper.sections[0].title == "Introduction"
     assert paper.authors == ["Ada Lovelace", "Alan Turing"]  # a byline larger than the body is no heading
+
+
+
+def test_an_abstract_cut_mid_sentence_at_the_page_foot_goes_on_at_the_next_page(tmp_path: Path) -> None:
+    from pdfgen import Text, make_pdf
+
+    words = (INTRO + " " + INTRO).split()
+    rows = [" ".join(words[i:i + 13]) for i in range(0, len(words), 13)]
+    cut = next(k for k in range(len(rows) - 2, 0, -1) if not rows[k - 1].endswith("."))  # page 1 ends mid-sentence
+    first = [Text("A Study of Long Abstracts", 72, 720, 17, True), Text("Ada Lovelace, Alan Turing", 72, 695, 11),
+             Text("Abstract", 72, 670, 12, True), *(Text(r, 72, 650 - 12 * i, 10) for i, r in enumerate(rows[:cut]))]
+    rest = [Text(r, 72, 720 - 12 * i, 10) for i, r in enumerate(rows[cut:])]
+    body = [Text("1 Introduction", 72, 400, 12, True),
+            *(Text(INTRO[i * 90:(i + 1) * 90], 72, 380 - 12 * i, 10) for i in range(12))]
+    paper = load_paper(make_pdf(tmp_path / "p.pdf", [first, rest + body, body]))
+    assert paper.abstract.endswith(rows[-1]) and len(paper.abstract.split()) == len(words)

@@ -512,8 +512,10 @@ class _BodyWalk:
         lines = self.abstract_lines
         keywords = re.match(r"(?i)(key\s?words|index terms|ccs concepts|acm reference format|categories and "
                             r"subject descriptors|general terms)\b|\s*(?:\u00a9|copyright\b)", ln.text)  # ends it
-        # no heading after the abstract: it still ends with its page once it has some text, or when long
-        overflow = lines and ((ln.page != lines[0].page and len(lines) >= 3)
+        # no heading after the abstract: it still ends with its page once it has some text and a sentence ends
+        # there (an abstract cut mid-sentence at the page foot goes on), or when long
+        overflow = lines and ((ln.page != lines[0].page and len(lines) >= 3
+                               and re.search(r"[.!?]['\")\u201d]?\s*$", lines[-1].text))
                               or sum(len(a.text) for a in lines) > 4000)
         if keywords or overflow:
             self.state = "front"
