@@ -319,7 +319,7 @@ def test_a_heading_of_the_paper_right_above_a_figure_stays_out(tmp_path: Path) -
     _body(c, MARGIN, HEIGHT - 80, 560, WIDTH - 2 * MARGIN)
     c.setFont("Times-Bold", 12)
     c.drawString(WIDTH / 2 - 60, 536, "Visual Examples")  # an unnumbered heading, 8 points above the drawing
-    _boxes(c, (MARGIN + 40, 400.0, WIDTH - MARGIN - 40, 528.0), ["a", "b", "c"])
+    _boxes(c, (MARGIN + 40, 400.0, WIDTH - MARGIN - 40, 528.0), ["Results", "b", "c"])  # a label = a heading
     c.setFont("Times-Roman", 9)
     c.drawString(MARGIN, 385, "Figure 5: Three boxes.")
     _body(c, MARGIN, 360, MARGIN, WIDTH - 2 * MARGIN)
@@ -328,7 +328,7 @@ def test_a_heading_of_the_paper_right_above_a_figure_stays_out(tmp_path: Path) -
     figure = [Figure("Figure 5", "Three boxes.", 1)]
     with_heading = export_figures(pdf, figure, tmp_path / "a").images[0].size[1]
     without = export_figures(pdf, figure, tmp_path / "b", ["Results", "5 Visual Examples"]).images[0].size[1]
-    assert without <= (128 + 12) * DPI / 72 < with_heading
+    assert (128 - 4) * DPI / 72 <= without <= (128 + 12) * DPI / 72 < with_heading  # the whole drawing
 
 
 @pytest.mark.usefixtures("with_figures")
@@ -460,3 +460,17 @@ def test_an_image_reaching_over_the_running_header_is_cut_below_it(tmp_path: Pat
     result = export_figures(pdf, [Figure("Figure 1", "A photograph.", 2)], tmp_path / "out")
     height = result.images[0].size[1]
     assert height <= (HEIGHT - 44 - 520) * DPI / 72  # below the header rule: no header text in the crop
+
+
+def test_a_figures_own_label_that_spells_a_heading_does_not_end_it(tmp_path: Path) -> None:
+    def draw(c: canvas.Canvas) -> None:
+        c.setFont("Courier", 9)  # a figure of text only (found by its ink); one label reads like a heading
+        for i, line in enumerate(["loss = train(model)", "Results", "print(loss, accuracy)", "save(model)"]):
+            c.drawString(MARGIN + 30, 560 - 11 * i, line)
+        c.setFont("Times-Roman", 9)
+        c.drawString(MARGIN, 505, "Figure 2: The training loop.")
+
+    pdf = _one_page(tmp_path, draw)
+    image = export_figures(pdf, [Figure("Figure 2", "The training loop.", 1)], tmp_path / "out",
+                           ["Introduction", "Results"]).images[0]
+    assert image.size[1] >= 38 * DPI / 72  # all four lines, not the two under "Results"

@@ -381,13 +381,20 @@ def _ceiling(layout: PageLayout, caption: Box, span: tuple[float, float], graphi
 Floats = Sequence[tuple[Box, str]]  # the other captions of the page, each with its table's cells ("" for a figure)
 
 
+def _is_heading(line: Line, span: tuple[float, float], headings: frozenset[str]) -> bool:
+    """One of the paper's headings, set where headings go: at the column's left edge or centred on it (a
+    figure's own label may spell a section's name: "BERT")."""
+    centred = abs((line.box[0] + line.box[2]) - (span[0] + span[1])) / 2 < 0.1 * (span[1] - span[0])
+    return (abs(line.box[0] - span[0]) < 4 or centred) and _heading_key(line.text) in headings
+
+
 def figure_band(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset(), others: Floats = ()) -> Box:
     """The box between the caption and what ends the figure above it: where a figure drawn without graphics
     objects (a scan, a text listing) must be."""
     span = figure_span(layout, caption)
     ceiling = _ceiling(layout, caption, span, [], others, header=True)  # the rendered band leaves the header out
     for line in layout.lines:  # an unnumbered heading of the paper
-        if caption[3] <= line.box[1] < ceiling and _crosses(line.box, span, 0) and _heading_key(line.text) in headings:
+        if caption[3] <= line.box[1] < ceiling and _crosses(line.box, span, 0) and _is_heading(line, span, headings):
             ceiling = line.box[1]
     return (span[0], caption[3] + 0.5, span[1], ceiling - 1)
 
@@ -413,7 +420,7 @@ def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = f
     for line in layout.lines:
         if region[3] - 1 <= line.box[1] < ceiling and _crosses(line.box, span, 0) and (
                 (abs(line.box[0] - span[0]) < 3 and line.height >= 0.85 * body_height)
-                or _heading_key(line.text) in headings):
+                or _is_heading(line, span, headings)):
             ceiling = line.box[1]
     return _with_labels(layout, caption, span, region, ceiling, body_height)
 
