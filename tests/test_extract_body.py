@@ -339,3 +339,17 @@ def test_bold_table_header_row_is_not_a_heading(tmp_path):
                   body, [Text("Conclusion", 72, 0, 10, True)], body])
     paper = extract(tmp_path, [first, page([lines(30)])])
     assert [t for t, _ in heads(paper)] == ["Introduction", "Results", "Conclusion"]
+
+
+def test_outline_with_the_title_as_its_root_gives_section_levels_under_it(tmp_path):
+    """Elsevier PDFs bookmark the title with every section under it: the sections are still top level."""
+    from pdfgen import Doc
+
+    body = lines(5)
+    first = page([[Text("Bookmarked Title", 72, 0, 17, True)], [Text("Introduction", 72, 0, 10)], body,
+                  [Text("Related work", 72, 0, 10)], body, [Text("Batch normalization", 72, 0, 10)], body])
+    doc = Doc(outline=[("Bookmarked Title", 1, 1), ("Introduction", 2, 1), ("Related work", 2, 1),
+                       ("Batch normalization", 3, 1)])
+    make_pdf(tmp_path / "p.pdf", [first, page([lines(30)])], doc)
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert heads(paper) == [("Introduction", 1), ("Related work", 1), ("Batch normalization", 2)]

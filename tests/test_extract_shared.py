@@ -241,7 +241,7 @@ KNOWN_GAPS = {
     "year": {"piggyback"},
     "abstract": set(),
     "sections": set(),
-    "subsections": {"blockchain-access", "deep-compression", "fast-pruning-1994"},
+    "subsections": {"blockchain-access", "fast-pruning-1994"},
     "furniture": set(),
     "body-words": set(),
     "body-exact": set(),

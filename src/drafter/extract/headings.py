@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from drafter.extract.layout import Layout, Line, drop_marks, heading_size, join_spans, small_caps_text
-from drafter.ingest import RawDocument
+from drafter.ingest import OutlineItem, RawDocument
 from drafter.paper import Section
 from drafter.text import (
     collect_vocabulary,
@@ -148,7 +148,7 @@ def classify_heading(line: Line, body: float, loose: bool = False, body_font: st
     title = re.sub(r"\s+", " ", strip_footnote_marks(title)).strip(" .:")
     if not title or not title[:1].isupper() or title.endswith((",", ";")) or len(title.split()) > 14:
         return None
-    if re.search(r"[=<>\u2264\u2265\u2208]|\d{3,}", title):
+    if re.search(r"[=<>\u2264\u2265\u2208]|(?<![\w-])\d{3,}(?![\w-])", title):  # LeNet-300-100 is a name
         return None
     size = heading_size(line)
     if not number and not (size >= body + 0.9 or REFERENCES.match(text) or ACK.match(text)
@@ -185,46 +185,56 @@ _CAPS_WORD = re.compile(r"(?<![\w-])[A-Z0-9]*[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w
 def find_acronyms(lines: list[Line], body: float) -> frozenset[str]:
     """Words the body text writes in capitals (two letters or more, more often so than not): acronyms.
     Lines wholly in capitals (headings, headers) do not count."""
+    text = "\n".join(ln.text for ln in lines
+                     if abs(ln.size - body) <= 0.6 and ln.kind == "body" and not _is_caps(ln.text))
+    counts = Counter(_WORD.findall(text))
     caps: Counter[str] = Counter()
     other: Counter[str] = Counter()
-    for ln in lines:
-        if abs(ln.size - body) > 0.6 or ln.kind != "body" or _is_caps(ln.text):
-            continue
-        for m in _WORD.finditer(ln.text):
-            word = m.group()
-            if sum(c.isupper() for c in word) >= 2 and word.upper() == word:
-                caps[word] += 1
-            else:
-                other[word.upper()] += 1
+    for word, n in counts.items():
+        if word.isupper() and sum(c.isupper() for c in word) >= 2:
+            caps[word] += n
+        else:
+            other[word.upper()] += n
     return frozenset(w for w, n in caps.items() if n >= 2 and n > other[w])
 
 
 def add_outline_headings(doc: RawDocument, lines: list[Line], candidates: list[Heading],
                           skip: set[int]) -> list[Heading]:
-    """Headings the outline (bookmarks) lists but the layout did not show: the first matching line on that page."""
+    """Headings the outline (bookmarks) lists but the layout did not show: the first matching line on that page.
+
+    An outline whose first entry is the only top-level one is the paper's title over its sections: levels
+    count from the entries under it."""
+    outline = list(doc.outline)
+    if len(outline) > 1 and outline[0].level == 1 and all(item.level > 1 for item in outline[1:]):
+        outline = [OutlineItem(item.title, item.level - 1, item.page) for item in outline[1:]]
     found = {_fold_heading(h.title) for h in candidates}
+    for h in candidates:
+        if _fold_heading(h.title) in {_fold_heading(item.title) for item in outline}:
+            h.forced = True
     at = {id(h.line) for h in candidates}
     order = {id(ln): i for i, ln in enumerate(lines)}
+    keys: dict[int, list[tuple[Line, str, re.Match[str] | None]]] = {}  # page -> lines with their folded text
     added: list[Heading] = []
-    for item in doc.outline:
+    for item in outline:
         key = _fold_heading(item.title)
         if not key or key in found:
-            if key in found:
-                for h in candidates:
-                    if _fold_heading(h.title) == key:
-                        h.forced = True
             continue
-        for ln in lines:
-            if id(ln) in skip or id(ln) in at or (item.page is not None and ln.page != item.page):
-                continue
-            bare = SECTION_NUM.match(ln.text)
-            if _fold_heading(bare.group(2) if bare else ln.text) == key:
-                number = bare.group(1) if bare else ""
-                title = re.sub(r"\s+", " ", strip_footnote_marks(bare.group(2) if bare else ln.text)).strip()
-                level = number.count(".") + 1 if number else item.level
-                added.append(Heading(ln, title, level, number, False, True))
-                found.add(key)
-                break
+        if not keys:
+            for ln in lines:
+                if id(ln) not in skip and id(ln) not in at:
+                    bare = SECTION_NUM.match(ln.text)
+                    keys.setdefault(ln.page, []).append((ln, _fold_heading(bare.group(2) if bare else ln.text), bare))
+        pages = [item.page] if item.page is not None else sorted(keys)
+        match = next(((ln, bare) for page in pages for ln, folded, bare in keys.get(page, []) if folded == key), None)
+        if match is None:
+            continue
+        ln, bare = match
+        number = bare.group(1) if bare else ""
+        title = re.sub(r"\s+", " ", strip_footnote_marks(bare.group(2) if bare else ln.text)).strip()
+        level = number.count(".") + 1 if number else item.level
+        added.append(Heading(ln, title, level, number, False, True))
+        found.add(key)
+        at.add(id(ln))
     if not added:
         return candidates
     return sorted(candidates + added, key=lambda h: order.get(id(h.line), 0))
@@ -320,8 +330,10 @@ def find_headings(doc: RawDocument, lines: list[Line], body: float, skip_ids: se
     # numbered lines in the face the top-level headings use (not the body's) are headings too
     fonts = frozenset(h.line.font for h in candidates if h.number.isdigit() and not h.appendix) - {body_font}
     if fonts:
-        candidates = [h for ln in lines if id(ln) not in skip_ids and (h := classify_heading(
-            ln, body, body_font=body_font, heading_fonts=fonts)) is not None]
+        found = {id(h.line): h for h in candidates}
+        candidates = [h for ln in lines if id(ln) not in skip_ids and (h := found.get(id(ln)) or (
+            classify_heading(ln, body, body_font=body_font, heading_fonts=fonts)
+            if ln.font in fonts and _NUMBER_PREFIX.match(ln.text) else None)) is not None]
     if sum(1 for h in candidates if h.number and not h.appendix) < 2:  # unnumbered headings: bold lines
         candidates = [h for ln in lines if id(ln) not in skip_ids
                       and (h := classify_heading(ln, body, loose=True, body_font=body_font)) is not None]
