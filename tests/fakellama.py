@@ -9,7 +9,10 @@ What a real one-slot server does, so tests and bench/local.py can count what a c
   ``stream_options.include_usage`` is set, ``data: [DONE]``; a client that closes the stream stops the generation;
 * without ``stream``: the generation runs to its end even if the client left (its tokens are ``wasted``);
 * ``GET /props`` -> ``{"total_slots": N, ...}`` as llama.cpp's server answers (``props=False``: 404, as
-  llama-cpp-python's server has no /props).
+  llama-cpp-python's server has no /props);
+* ``interrupt=True``: llama-cpp-python's server with its default ``interrupt_requests``: a stream's headers go out
+  at once (before a slot is free), its first chunk carries only the role, and after each chunk, if another request
+  waits for a slot, the stream ends with ``data: [DONE]`` and no finish reason (``interrupted`` counts them).
 
 Counters: ``started`` (generations begun), ``generated`` and ``wasted`` tokens (generated for an answer its client
 never received whole), ``dropped`` (queued requests of gone clients), ``busy`` seconds (time at least one slot
@@ -67,7 +70,7 @@ class _Job:
 class FakeLlama:
     def __init__(self, slots: int = 1, *, prompt_rate: float = 20000.0, token_rate: float = 2000.0,
                  answer_tokens: int = 40, props: bool = True, prefix_cache: bool = True, mode: str = "normal",
-                 bad: int | None = None, after: int = 3, model: str = "local-model") -> None:
+                 bad: int | None = None, after: int = 3, model: str = "local-model", interrupt: bool = False) -> None:
         if mode not in ("normal", "silent", "stall", "drop"):
             raise ValueError(f"unknown mode {mode!r}")
         self.slots = slots
@@ -80,6 +83,8 @@ class FakeLlama:
         self.bad = bad
         self.after = after
         self.model = model
+        self.interrupt = interrupt
+        self.interrupted = 0
         self.started = self.generated = self.wasted = self.dropped = self.prompt_processed = self.max_queued = 0
         self.max_running = 0  # most generations at once
         self.busy = 0.0
@@ -129,7 +134,7 @@ class FakeLlama:
         with self._cond:
             return {"started": self.started, "generated": self.generated, "wasted": self.wasted,
                     "dropped": self.dropped, "busy": round(self.busy, 3), "prompt_processed": self.prompt_processed,
-                    "max_queued": self.max_queued, "max_running": self.max_running}
+                    "max_queued": self.max_queued, "max_running": self.max_running, "interrupted": self.interrupted}
 
     # -- the queue and the slots (handler threads) ---------------------------------------------------------
 
@@ -200,13 +205,16 @@ class FakeLlama:
 
     def generate(self, handler: _Handler, job: _Job) -> None:
         bad = self._misbehaves()
+        early = self.interrupt and bool(job.body.get("stream"))  # llama-cpp-python answers a stream's headers at once
+        if early and not handler.start_stream():
+            return
         if not self._wait_for_slot(job, handler):
             return
         try:
             self._process_prompt(job)
             tokens, finish = self.answer_text(job.body)
             if job.body.get("stream"):
-                self._stream(handler, job, tokens, finish, bad)
+                self._stream(handler, job, tokens, finish, bad, started=early)
             else:
                 self._whole(handler, job, tokens, finish)
         finally:
@@ -224,7 +232,8 @@ class FakeLlama:
         delivered = not handler.client_gone() and handler.send_json(200, completion)
         self._count(len(tokens), delivered)
 
-    def _stream(self, handler: _Handler, job: _Job, tokens: list[str], finish: str, bad: bool) -> None:
+    def _stream(self, handler: _Handler, job: _Job, tokens: list[str], finish: str, bad: bool,
+                started: bool = False) -> None:
         head = {"id": f"chatcmpl-llama{self.started}", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": self.model, "system_fingerprint": "b0"}
         options = job.body.get("stream_options")
@@ -233,11 +242,18 @@ class FakeLlama:
         def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
             return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}
 
-        if not handler.start_stream():
+        if not started and not handler.start_stream():
+            self._count(0, False)
+            return
+        if self.interrupt and not handler.event(chunk({"role": "assistant"})):
             self._count(0, False)
             return
         sent = 0
         for i, token in enumerate(tokens):
+            if self.interrupt and self._newcomer():
+                self._count(sent, False)
+                handler.end_stream()
+                return
             if bad and self.mode in ("stall", "drop") and i == self.after:
                 self._count(sent, False)
                 if self.mode == "stall":
@@ -245,7 +261,7 @@ class FakeLlama:
                         self._sleep(0.02)
                 handler.close_connection = True
                 return
-            delta = {"role": "assistant", "content": token} if i == 0 else {"content": token}
+            delta = {"role": "assistant", "content": token} if i == 0 and not self.interrupt else {"content": token}
             if not handler.event(chunk(delta)):
                 self._count(sent + 1, False)  # the client closed the stream: the generation stops here
                 return
@@ -259,6 +275,14 @@ class FakeLlama:
             end.append({**head, "choices": [], "usage": completion["usage"]})
         delivered = all(handler.event(c) for c in end) and handler.end_stream()
         self._count(sent, delivered)
+
+    def _newcomer(self) -> bool:
+        """Another request waits for a slot: an interrupting server ends the running stream for it."""
+        with self._cond:
+            if self._queue:
+                self.interrupted += 1
+                return True
+            return False
 
     def _completion(self, job: _Job, content: str, finish: str, tokens: int) -> dict[str, Any]:
         prompt_tokens = len(job.prompt) // 4

@@ -107,6 +107,30 @@ def test_without_props_the_slots_are_learned_from_how_answers_arrive(llama, cach
     assert again.counters()["max_queued"] == 0 and again.counters()["started"] == N
 
 
+def test_a_server_that_cuts_streams_short_for_newcomers_gets_one_at_a_time(llama, cache, sample_pdf,
+                                                                              tmp_path) -> None:
+    # llama-cpp-python's default: no /props, and a running stream ends ([DONE], no finish reason) as soon as
+    # another request waits. The first stream cut short teaches one slot; the requests queued at the server but
+    # the one it starts next are taken back, and wait in drafter for the slot.
+    server = _start(llama, 1, props=False, interrupt=True, prompt_rate=2000.0, token_rate=400.0)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    counts = server.counters()
+    assert counts["interrupted"] == 1 and counts["wasted"] == 0, counts
+    assert counts["started"] == N + 1, counts  # the answer cut short is read again, once
+    assert list(_slots(cache).values()) == [1]
+    # The next run starts with one at a time: nothing cut short, nothing queued at the server.
+    again = _start(llama, 1, props=False, interrupt=True)
+    remembered = json.loads((cache / "endpoints.json").read_text(encoding="utf-8"))
+    remembered["slots"] = {again.url: 1}
+    (cache / "endpoints.json").write_text(json.dumps(remembered), encoding="utf-8")
+    run = _draft(again.url, sample_pdf, tmp_path / "e.md", "--no-cache")
+    assert run.code == 0, run.stderr
+    assert again.counters()["interrupted"] == 0 and again.counters()["started"] == N
+    assert again.counters()["max_queued"] == 0
+
+
 def test_a_parallel_server_gets_every_section_at_once(fake_server_factory, cache, sample_pdf, tmp_path) -> None:
     server: FakeOpenAI = fake_server_factory(latency=1.5)  # longer than the first-contact wait
     run = _draft(server.url, sample_pdf, tmp_path / "d.md")

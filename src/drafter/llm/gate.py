@@ -11,6 +11,8 @@ The slots come from the server (`GET /props` -> `total_slots`, llama.cpp) or fro
 sent before another's answer began that still has no byte when that answer is complete, and has waited more than
 twice the quickest first byte seen, is queued behind it; twice means the server serves no more than the most answers
 ever seen arriving at once. Hosted APIs and vLLM stream every answer at once, so they keep all sections in flight.
+A server that ends a running stream without a finish reason when another request arrives (llama-cpp-python, by
+default) teaches one slot the first time it does so (see Gate.preempted).
 
 Time without progress (`--timeout`) is counted per request once its answer has begun; before that, from the
 endpoint's last progress (any request's token), plus the time the server needs to read this prompt at the rate it
@@ -47,6 +49,7 @@ class Flight:
     done: float | None = None
     tokens: int = 0
     alone: bool = False  # nothing else was in flight when it was sent (its wait for a first byte is prompt time)
+    recalled: asyncio.Event = field(default_factory=asyncio.Event)  # set: close it and wait here for the slot
 
 
 def shared_prefix(a: str, b: str) -> int:
@@ -75,7 +78,7 @@ class Gate:
     jobs: int
     timeout: float
     slots: int | None = None  # how many the server runs at once, when known
-    slots_source: str = ""  # "props", "arrivals" or "remembered"
+    slots_source: str = ""  # "props", "arrivals", "preempted" or "remembered"
     running: int = 0
     waiting: list[tuple[str, asyncio.Future[None]]] = field(default_factory=list)
     flights: set[Flight] = field(default_factory=set)
@@ -130,6 +133,20 @@ class Gate:
             self.running += 1
             self.last_prompt = prompt
             ready.set_result(None)
+
+    def preempted(self, flight: Flight) -> bool:
+        """This stream ended without a finish reason. With other requests at the server, the server cut it short to
+        serve one of them: it runs one generation at a time and gives it to a newcomer (llama-cpp-python does by
+        default). Learn one slot, and take back the requests it has not begun answering but the first (the server
+        is starting that one now), so they wait here instead of cutting each other short there."""
+        others = sorted((f for f in self.flights if f is not flight), key=lambda f: f.sent)
+        if not others:
+            return False
+        self.slots, self.slots_source = 1, "preempted"
+        queued = [f for f in others if f.first is None]
+        for f in queued[1:] if len(queued) == len(others) else queued:
+            f.recalled.set()
+        return True
 
     def learn(self, slots: int, source: str) -> None:
         """The server runs `slots` requests at once: hold the rest from now on (or let more go)."""

@@ -46,6 +46,7 @@ from drafter.llm.types import (
     MalformedCompletion,
     NoProgress,
     ParameterRejected,
+    Preempted,
     Reply,
     Request,
 )
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Times one request may be cut short by the server or taken back from its queue (see Gate.preempted) and sent
+# again without counting as a failure; once the gate holds one request at a time it does not happen again.
+PREEMPTIONS = 4
 
 
 def reply_from_parts(text: str, finish_reason: str | None, model: str | None, usage: Any, request: Request,
@@ -268,7 +272,10 @@ class OpenAIBackend:
         key = self.profile_key(request)
         await self._await_first_contact(key)
         try:
-            return await self._adapting(request, key)
+            for _ in range(PREEMPTIONS):
+                with contextlib.suppress(Preempted):
+                    return await self._adapting(request, key)
+            raise self.model_error(Preempted(f"the server cut the answer short {PREEMPTIONS} times"), request)
         finally:
             self._settle(key)
 
@@ -367,15 +374,21 @@ class OpenAIBackend:
         """Await one step of a request (the response, the next chunk) until the gate's clock says the request
         has gone too long without progress; then the step is abandoned (its connection closed)."""
         task = asyncio.ensure_future(step)
+        recalled = asyncio.ensure_future(flight.recalled.wait()) if flight.first is None else None
         try:
             while True:
                 left = self.gate.deadline(flight) - time.monotonic()
                 if left <= 0:
                     raise NoProgress(self.settings.timeout, flight.first is not None)
-                done, _ = await asyncio.wait({task}, timeout=left)
+                done, _ = await asyncio.wait({task} | ({recalled} if recalled else set()), timeout=left,
+                                             return_when=asyncio.FIRST_COMPLETED)
                 if task in done:
                     return task.result()
+                if recalled in done:
+                    raise Preempted("taken back from the server's queue: it runs one request at a time")
         finally:
+            if recalled is not None:
+                recalled.cancel()
             if not task.done():
                 task.add_done_callback(_retrieve)
                 task.cancel()
@@ -419,6 +432,11 @@ class OpenAIBackend:
         finally:
             await opened.__aexit__(None, None, None)  # a stream given up on is closed: the server stops generating
         if text.finish is None:
+            if self.gate.preempted(flight):
+                log.info("%s cut section %s's answer short to serve another request: it runs one at a time",
+                         self.settings.public_endpoint, request.section_id)
+                self.profiles.remember_slots(self.settings.endpoint, 1)
+                raise Preempted(f"the server cut section {request.section_id}'s answer short")
             raise openai.APIConnectionError(message="the answer stream ended before the answer did",
                                             request=response.http_request)
         self._learn_from_arrivals(flight)

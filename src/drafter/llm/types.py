@@ -77,6 +77,12 @@ class NoProgress(Exception):
         self.started = started
 
 
+class Preempted(Exception):
+    """The server cut this answer's stream short to serve another request (it ended without a finish reason while
+    other requests were at the server: llama-cpp-python's default), or drafter took the request back from the
+    server's queue once it learned that: sent again when the slot is free, not counted as a failure."""
+
+
 class ParameterRejected(Exception):
     """The endpoint rejected a request parameter as unsupported (switch the profile and send again)."""
 
