@@ -474,3 +474,34 @@ def test_a_figures_own_label_that_spells_a_heading_does_not_end_it(tmp_path: Pat
     image = export_figures(pdf, [Figure("Figure 2", "The training loop.", 1)], tmp_path / "out",
                            ["Introduction", "Results"]).images[0]
     assert image.size[1] >= 38 * DPI / 72  # all four lines, not the two under "Results"
+
+
+def test_a_row_of_sub_captions_does_not_end_the_figure(tmp_path: Path) -> None:
+    def draw(c: canvas.Canvas) -> None:
+        for y0, text in ((520.0, "(a) Standard dropout with weight averaging on the held-out months of the data"),
+                         (430.0, "(b) A Gaussian process with a squared exponential covariance function")):
+            _boxes(c, (MARGIN, y0, WIDTH - MARGIN, y0 + 70), ["p", "q", "r"])  # a row of panels, then its
+            c.setFont("Times-Roman", 10)  # sub-caption: as long and as large as a line of body text
+            c.drawString(MARGIN + 10, y0 - 12, text)
+        c.setFont("Times-Roman", 9)
+        c.drawString(MARGIN, 400, "Figure 2: Predictive mean and uncertainties of four models.")
+
+    pdf = _one_page(tmp_path, draw)
+    image = export_figures(pdf, [Figure("Figure 2", "Predictive mean and uncertainties of four models.", 1)],
+                           tmp_path / "out").images[0]
+    assert image.size[1] >= (590 - 418) * DPI / 72  # both rows of panels
+
+
+def test_a_narrow_caption_beside_its_figure_takes_the_figure_on_its_side(tmp_path: Path) -> None:
+    def draw(c: canvas.Canvas) -> None:
+        _boxes(c, (MARGIN, 420.0, 330.0, 580.0), ["a", "b"])  # the drawing on the left ...
+        c.setFont("Times-Roman", 9)
+        for i, line in enumerate(["Figure 2: Prediction of the", "index; the solid line shows", "the error."]):
+            c.drawString(350, 560 - 11 * i, line)  # ... its caption on the right, from its top down
+
+    pdf = _one_page(tmp_path, draw)
+    result = export_figures(pdf, [Figure("Figure 2", "Prediction of the index; the solid line shows the error.", 1,
+                                         (350, 536, 470, 568))], tmp_path / "out")
+    assert result.warnings == []
+    width, height = result.images[0].size
+    assert (258 - 4) * DPI / 72 <= width <= (258 + 12) * DPI / 72 and height >= 150 * DPI / 72

@@ -37,6 +37,7 @@ MIN_SIDE = 150  # pixels: a short, wide figure (a strip of thumbnails) is render
 MAX_ZOOM = 4.0  # ... up to this many times DPI
 _GRAPHIC_TYPES = (2, 3, 4, 5)  # FPDF_PAGEOBJ_PATH, _IMAGE, _SHADING, _FORM
 _HEADING = re.compile(r"^(\d+(\.\d+)*|[A-Z](\.\d+)+)\.?\s+[A-Z][^.]{2,60}$")
+_SUBCAPTION = re.compile(r"^\s*\(?[a-h]\)\s+\S")
 _CAPTION_START = re.compile(r"^\s*(fig\.?|figure|table|tab\.)\s*[A-Z]?\d+", re.I)
 # PDFium is not thread-safe: one export at a time per process (batch drafts several papers at once).
 _PDFIUM = threading.Lock()
@@ -363,6 +364,8 @@ def _ceiling(layout: PageLayout, caption: Box, span: tuple[float, float], graphi
     for line in layout.lines:
         if line.box[1] < caption[3] - 1 or not _crosses(line.box, span, min(30, 0.3 * (span[1] - span[0]))):
             continue
+        if _SUBCAPTION.match(line.text):
+            continue  # "(a) ..." under a panel: the figure goes on above it
         drawn_over = any(_inside(line.box, g, 2) for g in graphics)
         body_size = 0.85 * body_height <= line.height <= 1.6 * body_height
         long = line.width > 0.6 * min(column, span[1] - span[0]) and len(line.text) > 30 and body_size
@@ -397,6 +400,22 @@ def figure_band(layout: PageLayout, caption: Box, headings: frozenset[str] = fro
         if caption[3] <= line.box[1] < ceiling and _crosses(line.box, span, 0) and _is_heading(line, span, headings):
             ceiling = line.box[1]
     return (span[0], caption[3] + 0.5, span[1], ceiling - 1)
+
+
+def side_band(layout: PageLayout, caption: Box) -> Box:
+    """For a narrow caption set beside its figure (nothing printed above it): the column's room on the other
+    side of the caption, between the nearest lines of running text above and below."""
+    column = next((c for c in layout.columns if c[0] - 5 <= caption[0] and caption[2] <= c[1] + 5),
+                  (layout.box[0], layout.box[2]))
+    if caption[2] - caption[0] > 0.6 * (column[1] - column[0]):
+        return (0.0, 0.0, 0.0, 0.0)  # a caption as wide as its column has no side
+    left = caption[0] - column[0] > column[1] - caption[2]
+    x0, x1 = (column[0], caption[0] - 3) if left else (caption[2] + 3, column[1])
+    prose = [ln.box for ln in layout.lines if len(ln.text) >= 25 and _crosses(ln.box, (x0, x1), 10)]
+    margin = 0.075 * (layout.box[3] - layout.box[1])  # never into the running header or footer
+    floor = max([layout.box[1] + margin, *(b[3] for b in prose if b[3] <= caption[1] + 1)])
+    ceiling = min([layout.box[3] - margin, *(b[1] for b in prose if b[1] >= caption[3] - 1)])
+    return (x0, floor + 3, x1, ceiling - 3)  # (a scan's text boxes sit a little inside its glyphs)
 
 
 def figure_region(layout: PageLayout, caption: Box, headings: frozenset[str] = frozenset(),
@@ -573,7 +592,8 @@ def _export_one(pages: _Pages, figure: Figure, out_dir: Path, link_dir: str,
             return f"{figure.label}: caption not found on page {figure.page}"
         others = [(f.bbox, f.content) for f in floats if f.page == figure.page and f.bbox and f.bbox != caption]
         region = (figure_region(layout, caption, headings, others)
-                  or ink_region(page, figure_band(layout, caption, headings, others)))
+                  or ink_region(page, figure_band(layout, caption, headings, others))
+                  or ink_region(page, side_band(layout, caption)))
         if region is None:
             return f"{figure.label}: nothing printed above its caption on page {figure.page}"
         data, size = render_png(page, region)
