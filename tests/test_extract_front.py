@@ -99,6 +99,9 @@ def test_the_title_the_metadata_names_wins_over_a_larger_journal_masthead(tmp_pa
             *(Text(INTRO[i * 90:(i + 1) * 90], 72, 540 - 12 * i, 10) for i in range(12))]
     pdf = make_pdf(tmp_path / "p.pdf", [page, page[3:]], Doc(title=title))
     assert load_paper(pdf).title == title
+    # without metadata: the masthead's name is also in the small print of the page, so it is not the title
+    page.insert(0, Text("Pattern Journal 80 (2018) 109-117", 240, 740, 6.4))
+    assert load_paper(make_pdf(tmp_path / "q.pdf", [page, page[4:]])).title == title
 
 
 def test_a_letter_spaced_abstract_heading_and_the_copyright_line_that_ends_the_abstract(tmp_path: Path) -> None:
