@@ -206,8 +206,9 @@ _RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 
 
 def _plain(line: str) -> str:
-    """A line without its Markdown emphasis, for matching chatter written in bold or italics."""
-    return line.strip().strip("*_").strip()
+    """A line without its Markdown emphasis or heading marks, for matching chatter written in bold, italics or as a
+    heading ("### Sure!", which heading demotion would otherwise turn into bold chatter a second pass drops)."""
+    return re.sub(r"^#{1,6}\s+", "", line.strip()).strip("*_").strip()
 
 
 def _is_opener(paragraph: str) -> bool:
