@@ -86,7 +86,7 @@ def _find_title_lines(lines: list[Line], height: float) -> list[Line]:
     # a journal's name in its masthead, also printed in the page's small print ("Pattern Recognition 80 (2018)
     # 109-117"), is not the title however large it is set
     small = [_key(ln.text) for ln in lines if ln.size < 0.8 * max((c.size for c in candidates), default=0)
-             and (ln.boiler or not height * 0.12 < ln.y < height * 0.85)]  # the page's edges
+             and (ln.boiler or not height * 0.12 < ln.y < height * 0.85) and _YEAR.search(ln.text)]  # edge citation
     candidates = [ln for ln in candidates if not 2 <= len(ln.text.split()) <= 5 or not any(
         _key(ln.text) in other and len(other) > len(_key(ln.text)) + 3 for other in small)] or candidates
     if not candidates:
