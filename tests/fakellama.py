@@ -12,7 +12,8 @@ What a real one-slot server does, so tests and bench/local.py can count what a c
   llama-cpp-python's server has no /props);
 * ``interrupt=True``: llama-cpp-python's server with its default ``interrupt_requests``: a stream's headers go out
   at once (before a slot is free), its first chunk carries only the role, and after each chunk, if another request
-  waits for a slot, the stream ends with ``data: [DONE]`` and no finish reason (``interrupted`` counts them).
+  waits for a slot, the stream ends with ``data: [DONE]`` and no finish reason (``interrupted`` counts them);
+  ``usage=False``: no usage chunk even when asked (llama-cpp-python's streams carry none).
 
 Counters: ``started`` (generations begun), ``generated`` and ``wasted`` tokens (generated for an answer its client
 never received whole), ``dropped`` (queued requests of gone clients), ``busy`` seconds (time at least one slot
@@ -70,7 +71,8 @@ class _Job:
 class FakeLlama:
     def __init__(self, slots: int = 1, *, prompt_rate: float = 20000.0, token_rate: float = 2000.0,
                  answer_tokens: int = 40, props: bool = True, prefix_cache: bool = True, mode: str = "normal",
-                 bad: int | None = None, after: int = 3, model: str = "local-model", interrupt: bool = False) -> None:
+                 bad: int | None = None, after: int = 3, model: str = "local-model", interrupt: bool = False,
+                 usage: bool = True) -> None:
         if mode not in ("normal", "silent", "stall", "drop"):
             raise ValueError(f"unknown mode {mode!r}")
         self.slots = slots
@@ -84,6 +86,7 @@ class FakeLlama:
         self.after = after
         self.model = model
         self.interrupt = interrupt
+        self.usage = usage
         self.interrupted = 0
         self.started = self.generated = self.wasted = self.dropped = self.prompt_processed = self.max_queued = 0
         self.max_running = 0  # most generations at once
@@ -237,7 +240,7 @@ class FakeLlama:
         head = {"id": f"chatcmpl-llama{self.started}", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": self.model, "system_fingerprint": "b0"}
         options = job.body.get("stream_options")
-        usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        usage = self.usage and isinstance(options, dict) and bool(options.get("include_usage"))
 
         def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
             return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}

@@ -112,10 +112,13 @@ def test_a_server_that_cuts_streams_short_for_newcomers_gets_one_at_a_time(llama
     # llama-cpp-python's default: no /props, and a running stream ends ([DONE], no finish reason) as soon as
     # another request waits. The first stream cut short teaches one slot; the requests queued at the server but
     # the one it starts next are taken back, and wait in drafter for the slot.
-    server = _start(llama, 1, props=False, interrupt=True, prompt_rate=2000.0, token_rate=400.0)
+    server = _start(llama, 1, props=False, interrupt=True, usage=False, prompt_rate=2000.0, token_rate=400.0)
     run = _draft(server.url, sample_pdf, tmp_path / "d.md")
     assert run.code == 0, run.stderr
     _complete(tmp_path / "d.md")
+    # No usage in its streams: the prompt tokens in the summary are drafter's estimate, marked so, never "0 prompt".
+    prompt = re.search(r"(~?)([\d,]+) prompt \+ ", " ".join(run.stderr.split()))
+    assert prompt and prompt.group(1) == "~" and int(prompt.group(2).replace(",", "")) > 1000, run.stderr
     counts = server.counters()
     assert counts["interrupted"] == 1 and counts["wasted"] == 0, counts
     assert counts["started"] == N + 1, counts  # the answer cut short is read again, once

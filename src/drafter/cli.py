@@ -323,7 +323,8 @@ def new(
         else:
             hidden = f" ({s.reasoning_tokens:,} hidden reasoning)" if s.reasoning_tokens else ""
             err.print(f"[green]wrote[/] {escape(where)}: {s.sections} sections, {s.requests} model calls, "
-                      f"{s.cache_hits} cached, {s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion "
+                      f"{s.cache_hits} cached, {'~' if s.prompt_estimated else ''}{s.prompt_tokens:,} prompt + "
+                      f"{s.completion_tokens:,} completion "
                       f"tokens{hidden}" + (f" (${cost:.4f})" if cost is not None else "") + f", {s.seconds:.1f}s")
         _report_checks(s.checks, "DRAFT" if target is None else str(target))
 

@@ -45,6 +45,8 @@ class Stats:
     checks: int = 0  # fact-check findings across the drafted sections (each section's callout lists its own)
     cut_off: dict[str, int] = field(default_factory=dict)  # answers that stopped at their token limit: the limit
     reasoning_tokens: int = 0  # hidden reasoning the endpoint reported (part of completion_tokens)
+    # Some prompt_tokens are drafter's estimate: the server reported no usage (llama-cpp-python's streams do not).
+    prompt_estimated: bool = False
 
     @property
     def tokens(self) -> int:
@@ -148,7 +150,9 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
             stats.cache_hits += 1
         else:
             stats.requests += reply.source == "llm"
-            stats.prompt_tokens += reply.prompt_tokens
+            reported = reply.prompt_tokens or reply.source != "llm"
+            stats.prompt_tokens += reply.prompt_tokens if reported else rendered.prompt_tokens
+            stats.prompt_estimated |= not reported
             stats.completion_tokens += reply.completion_tokens
             stats.reasoning_tokens += reply.reasoning_tokens
         stats.per_section[section_id] = {"prompt_tokens": reply.prompt_tokens,
