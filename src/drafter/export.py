@@ -313,7 +313,8 @@ def _inline_math(target: str, inner: str, display: bool) -> str:
     return f"$${inner}$$" if display else f"${inner}$"
 
 
-def _math_edits(target: str, text: str, span: Span) -> list[tuple[int, int, str]]:
+def _math_edits(target: str, text: str, span: Span, floor: int = 0) -> list[tuple[int, int, str]]:
+    """The edits that rewrite one formula for `target`; none reaches back before `floor` (the previous edit's end)."""
     source = text[span.start:span.end]
     if span.kind == "math_block":
         opening = span.start + source.index("$$")
@@ -337,7 +338,7 @@ def _math_edits(target: str, text: str, span: Span) -> list[tuple[int, int, str]
     if target == "jekyll" and display:
         # kramdown reads $$ inside a paragraph as inline math: a display formula becomes its own paragraph
         prefix = _continuation(text, start)
-        while start > 0 and text[start - 1] in " \t":
+        while start > floor and text[start - 1] in " \t":
             start -= 1
         while end < len(text) and text[end] in " \t":
             end += 1
@@ -364,8 +365,11 @@ def convert(text: str, target: str, figure_link: Callable[[Path], str | None], f
     """The cleaned body rewritten for `target`: math, prose dollars, Liquid, figure links."""
     found = scan(text)
     edits: list[tuple[int, int, str]] = []
-    for span in found.math:
-        edits += _math_edits(target, text, span)
+    floor = 0
+    for span in found.math:  # in source order: a formula's edits never reach into the one before it
+        mine = _math_edits(target, text, span, floor)
+        edits += mine
+        floor = max([floor] + [end for _, end, _ in mine])
     liquid = target in ("jekyll", "devto")
     if liquid:
         for span in found.code:
