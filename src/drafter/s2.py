@@ -10,12 +10,12 @@ connections, and their answers cached under `<cache_dir>/enrich` for `max_age` s
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
 import re
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -27,7 +27,7 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from drafter import __version__
+from drafter import web
 from drafter.errors import EnrichError
 from drafter.files import atomic_write
 from drafter.llm import parse_retry_after
@@ -72,13 +72,7 @@ def s2_delay() -> float:
         return DEFAULT_DELAY
 
 
-@dataclass
-class _Gate:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    last: float = float("-inf")
-
-
-_GATE = _Gate()
+_GATE = web.Gate(lambda: s2_delay())  # requests to Semantic Scholar, spaced
 
 
 class S2Client:
@@ -108,19 +102,15 @@ class S2Client:
         return None
 
     def _once(self, url: str) -> dict[str, Any] | None:
-        headers = {"User-Agent": f"drafter/{__version__}", "Accept": "application/json"}
-        if self._key:
-            headers["x-api-key"] = self._key
-        with _GATE.lock:
-            wait = _GATE.last + s2_delay() - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            _GATE.last = time.monotonic()
+        _GATE.wait()
         self.requests += 1
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
-                                        timeout=REQUEST_TIMEOUT) as response:
-                body = response.read(MAX_BODY + 1)
+            body, _ = web.get(url, "application/json", headers={"x-api-key": self._key} if self._key else None,
+                              timeout=REQUEST_TIMEOUT, limit=MAX_BODY, deadline=REQUEST_TIMEOUT * ATTEMPTS)
+        except web.TooLarge as exc:
+            raise EnrichError("answer too large") from exc
+        except web.TransferError as exc:
+            raise EnrichError(str(exc)) from exc
         except urllib.error.HTTPError as exc:
             detail = _error_text(exc)
             retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
@@ -137,13 +127,11 @@ class S2Client:
                 raise EnrichError(f"refused the request ({exc.code}{detail}); check DRAFTER_S2_API_KEY "
                                    "or unset it") from exc
             raise EnrichError(f"answered {exc.code}{detail}") from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
             if isinstance(reason, ConnectionRefusedError | socket.gaierror):
                 raise EnrichError(f"cannot connect to {self.base} ({reason})") from exc  # retrying will not help
             raise _Retryable(f"no answer ({reason})") from exc
-        if len(body) > MAX_BODY:
-            raise EnrichError("answer too large")
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -23,10 +23,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from drafter import __version__
+from drafter import web
 from drafter.config import Settings
 from drafter.errors import InputError, NetworkError
 from drafter.extract import load_paper
@@ -91,13 +91,7 @@ class Fetched:
     label: str = ""
 
 
-@dataclass
-class _Gate:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    last: float = float("-inf")
-
-
-_GATE = _Gate()
+_GATE = web.Gate(lambda: arxiv_delay())  # one request to arXiv at a time, spaced
 
 
 def arxiv_api() -> str:
@@ -143,34 +137,20 @@ def parse_source(text: str, base: Path | None = None) -> Source:
 def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
          limit: int = MAX_DOWNLOAD, deadline: float | None = None,
          cancel: threading.Event | None = None) -> tuple[bytes, str]:
-    """GET a URL: (body, content type). Failures are bad input for this entry (InputError), or a failed network
-    (NetworkError). The whole transfer ends after `deadline` seconds and at once when `cancel` is set: reads return what
-    has arrived (read1), so a trickling server is noticed between bytes."""
+    """GET a URL (drafter.web.get): (body, content type). Failures are bad input for this entry (InputError), or
+    a failed network (NetworkError). The whole transfer ends after `deadline` seconds and at once when `cancel` is
+    set."""
     try:
-        _ = urllib.parse.urlsplit(url).port  # "Port out of range", "Invalid IPv6 URL"
-        request = urllib.request.Request(url, headers={"User-Agent": f"drafter/{__version__}", "Accept": accept})
-    except ValueError as exc:
+        return web.get(url, accept, timeout=timeout or TIMEOUT, limit=limit, deadline=deadline or DEADLINE,
+                       cancel=cancel)
+    except web.Cancelled as exc:
+        raise InputError(f"download of {url} was cancelled") from exc
+    except web.Overtime as exc:
+        raise NetworkError(f"{url} {exc}", "Try again later, or download the PDF yourself and pass its path.") from exc
+    except web.TooLarge as exc:
+        raise InputError(f"{url} is {exc}", "Download the PDF yourself and pass its path.") from exc
+    except web.BadURL as exc:
         raise _invalid_url(url, exc) from exc
-    ends = time.monotonic() + (deadline or DEADLINE)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout or TIMEOUT) as response:
-            ctype = response.headers.get("Content-Type", "") or ""
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := response.read1(1 << 16):
-                if cancel is not None and cancel.is_set():
-                    raise InputError(f"download of {url} was cancelled")
-                if time.monotonic() > ends:
-                    raise NetworkError(f"{url} did not finish sending within {deadline or DEADLINE:g}s",
-                                       "Try again later, or download the PDF yourself and pass its path.")
-                size += len(chunk)
-                if size > limit:
-                    raise InputError(f"{url} is larger than {limit >> 20} MB",
-                                     "Download the PDF yourself and pass its path.")
-                chunks.append(chunk)
-            promised = response.headers.get("Content-Length", "")
-            if promised.isdigit() and size < int(promised):  # read1 returns b"" at a hang-up mid-body
-                raise http.client.IncompleteRead(b"".join(chunks), int(promised) - size)
     except urllib.error.HTTPError as exc:
         exc.close()
         hint = ("Check the arXiv id (https://arxiv.org/abs/ID should open)." if what == "arXiv"
@@ -186,12 +166,9 @@ def _get(url: str, accept: str, what: str, *, timeout: float | None = None,
     except http.client.IncompleteRead as exc:
         raise NetworkError(f"the download of {url} broke off ({len(exc.partial)} bytes arrived)",
                            "Try again; if it keeps failing, download the PDF yourself and pass its path.") from exc
-    except http.client.InvalidURL as exc:  # a port that is not a number
-        raise _invalid_url(url, exc) from exc
     except http.client.HTTPException as exc:  # a reply that is not HTTP (BadStatusLine, LineTooLong, ...)
         raise NetworkError(f"{url} did not answer as an HTTP server ({type(exc).__name__})",
                            "Check the URL, or download the PDF and pass its path.") from exc
-    return b"".join(chunks), ctype
 
 
 def _invalid_url(url: str, exc: Exception) -> InputError:
@@ -203,11 +180,8 @@ def arxiv_get(url: str, accept: str, *, timeout: float | None = None, limit: int
               deadline: float | None = None, cancel: threading.Event | None = None) -> tuple[bytes, str]:
     """GET from arXiv: each request starts at least `arxiv_delay()` seconds after the previous one started. The
     gate is held for the spacing only, not the transfer: one stalled e-print does not block every later request."""
-    with _GATE.lock:
-        wait = _GATE.last + arxiv_delay() - time.monotonic()
-        if wait > 0 and (cancel or threading.Event()).wait(wait):
-            raise InputError("arXiv request cancelled")
-        _GATE.last = time.monotonic()
+    if not _GATE.wait(cancel):
+        raise InputError("arXiv request cancelled")
     return _get(url, accept, "arXiv", timeout=timeout, limit=limit, deadline=deadline, cancel=cancel)
 
 
