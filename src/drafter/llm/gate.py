@@ -187,10 +187,13 @@ class Gate:
         self.last_progress = now
         if not streamed or flight.first is None or self.slots_source == "props":
             return None
-        # Answers that really arrived at the same time: each began before the other's last token.
+        # Answers that really arrived at the same time: their tokens overlapped for longer than a few of this
+        # answer's token intervals (a quarter second at least), not just around a handoff, where the next answer's
+        # first chunk can be read before this one's last.
         begun, end = flight.first, flight.last_token or flight.first
+        needed = max(3 * (end - begun) / max(1, flight.tokens - 1), 0.25)
         together = sum(1 for f in (*self.flights, *self.ended) if f is not flight and f.first is not None
-                       and f.first < end and (f.last_token or f.first) > begun)
+                       and min(end, f.last_token or f.first) - max(begun, f.first) > needed)
         self.peak = max(self.peak, 1 + together)
         self.ended = [*self.ended[-63:], flight]
         patience = 2 * (self.quickest or 0.0)
