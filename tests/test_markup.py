@@ -93,6 +93,7 @@ _HOSTILE = st.sampled_from(["$", "$$", "$x$", "$$y$$", " ", "\n", "\n\n", "{{", 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_HOSTILE, max_size=40).map("".join))
 @example("\\[a\\] \\[a\\]")  # jekyll: both display formulas once claimed the space between them
+@example("$$$$\n\\[a\\]\t$$y$$")  # the same with a tab, after an empty display block
 def test_any_text_converts_for_every_target_without_overlapping_edits(text: str):
     for target in ("hugo", "jekyll", "md", "devto"):
         try:
