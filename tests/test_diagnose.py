@@ -51,12 +51,12 @@ def test_a_last_section_swallowing_the_body_is_reported() -> None:
 
 
 def test_figures_cited_without_a_caption_are_named_once() -> None:
-    text = "As Figure 2 and Fig. 3 show, and Table 1 lists; Figure 2 again."
+    text = "As Figure 2 and Fig. 3 show, and Table 1 lists; Figure 2 again; Extended Data Table 1 lists it."
     paper = _paper(sections=[*_paper().sections, Section("Analysis", 1, 5, text)],
-                   figures=[Figure("Figure 3", "A plot.", 5)])
+                   figures=[Figure("Figure 3", "A plot.", 5)], tables=[Figure("Table 1", "Rows.", 9)])
     lines = diagnose(paper)
-    assert lines == ["no caption found for Figure 2, Table 1 (cited in the text): the draft cannot show or "
-                     "describe them"]
+    assert lines == ["no caption found for Figure 2, Extended Data Table 1 (cited in the text): the draft cannot "
+                     "show or describe them"]
 
 
 def test_the_arxiv_abstract_clears_the_no_abstract_warning(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ TOC_TEXT = 200  # characters under a heading that still count as "almost none"
 DOMINANT_SHARE = 0.6  # one section holding this much of a long body: the headings inside it were missed
 LONG_BODY = 20000  # characters of body text from which a lone dominant section is suspicious
 NO_ABSTRACT = "no abstract found"
-_CITED = re.compile(r"\b(Fig(?:ure)?s?\.?|Tables?)\s*([A-Z]?\d{1,2})\b")
+_CITED = re.compile(r"\b((?:Extended Data |Supplementary )?)(Fig(?:ure)?s?\.?|Tables?)\s*([A-Z]?\d{1,2})\b")
 
 
 def diagnose(paper: Paper) -> list[str]:
@@ -76,8 +76,8 @@ def _uncaptioned(paper: Paper) -> str | None:
     found = {f.label.lower().replace(".", "") for f in (*paper.figures, *paper.tables)}
     cited: dict[str, None] = {}
     text = "\n".join(s.text for s in paper.sections)
-    for kind, number in _CITED.findall(text):
-        label = f"{'Table' if kind.lower().startswith('tab') else 'Figure'} {number}"
+    for prefix, kind, number in _CITED.findall(text):  # ("Extended Data Table 1" is not "Table 1")
+        label = f"{prefix}{'Table' if kind.lower().startswith('tab') else 'Figure'} {number}"
         if label.lower() not in found:
             cited.setdefault(label)
     if not cited:
