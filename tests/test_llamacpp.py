@@ -42,8 +42,10 @@ pytestmark = [
 ]
 
 _RESIDUE = re.compile(r"<\|im_(?:start|end)\|>|</?think(?:ing)?>|<\|endoftext\|>|<\|channel\|>", re.I)
-_CHATTY = re.compile(r"^\s*(?:sure\b|certainly\b|of course\b|here(?:'s| is| are)\b|below is\b|i hope\b|"
-                     r"let me know\b|as an ai\b)", re.I | re.M)
+# Chat around the answer: an opener to the user, a closer offering more ("Here's a snippet:" mid-section is prose).
+_OPENER = re.compile(r"\A\s*(?:sure\b|certainly\b|of course\b|as an ai\b|(?:here(?:'s| is| are)|below is) (?:the|a|an|"
+                     r"your) (?:section|draft|summary|rewritten|revised|requested|markdown)\b)", re.I)
+_CLOSER = re.compile(r"\b(?:i hope this helps|let me know if|feel free to (?:ask|reach out))\b", re.I)
 # "mem- ory": a word cut at a line end and copied with its hyphen (not "short- and long-range").
 _SPLIT_WORD = re.compile(r"\b[a-z]{2,}- (?!(?:and|or|to|as|vs|versus|nor)\b)[a-z]{2,}\b")
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$", re.S)
@@ -97,7 +99,9 @@ def _check_section(section_id: str, content: str, paper_text: str) -> None:
     first = next((line for line in content.splitlines() if line.strip()), "")
     assert _plain(first) != _plain(BY_ID[section_id].heading), f"{section_id} echoes its heading: {first!r}"
     assert not _RESIDUE.search(content), f"{section_id}: model tokens or reasoning left in: {content[:300]!r}"
-    assert not _CHATTY.search(prose), f"{section_id}: chat residue: {_CHATTY.search(prose)!r}"
+    paragraphs = [p for p in prose.split("\n\n") if p.strip()] or [""]
+    assert not _OPENER.search(paragraphs[0]), f"{section_id} opens with chat: {paragraphs[0][:120]!r}"
+    assert not _CLOSER.search(paragraphs[-1]), f"{section_id} closes with chat: {paragraphs[-1][:120]!r}"
     for split in _SPLIT_WORD.finditer(prose):
         joined = split.group(0).replace("- ", "")
         assert joined.lower() not in paper_text, f"{section_id}: hyphen-split word {split.group(0)!r}"
