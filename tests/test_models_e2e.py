@@ -147,6 +147,21 @@ def test_chatty_model_mode(fake_server_factory, sample_pdf: Path, tmp_path: Path
 # -- cut-off answers ---------------------------------------------------------------------------------
 
 
+def test_a_server_that_ignores_the_token_limit_is_held_to_it(fake_server_factory, sample_pdf: Path,
+                                                             tmp_path: Path) -> None:
+    # A server that never stops (it ignores max_tokens): drafter reads up to the limit it sent, closes the stream
+    # and keeps what came as a cut-off answer, instead of reading (and checking) megabytes.
+    endless = "token " * 50_000
+    server: FakeOpenAI = fake_server_factory(reply=lambda body: endless if "id: math" in json.dumps(body) else "ok")
+    draft = tmp_path / "d.md"
+    run = _new(server, sample_pdf, draft, "--max-tokens", "40")
+    assert run.code == 0, run.stderr
+    assert "warning: math: the answer was cut off at its limit of 40 tokens" in run.stderr
+    math = parse_draft(draft.read_text(encoding="utf-8")).blocks["math"]
+    assert math.attrs["cut"] == "40"
+    assert 0 < math.content.count("token") <= 8 * 40
+
+
 def test_cut_off_answers_are_kept_noted_marked_and_warned(fake_server_factory, sample_pdf: Path,
                                                           tmp_path: Path) -> None:
     server: FakeOpenAI = fake_server_factory(enforce_limit=True)

@@ -419,6 +419,7 @@ class OpenAIBackend:
                 self._settle(key)
                 return reply_from_completion(parse_completion(whole), request, token_limit(request, profile))
             chunks = sse_data(response.iter_bytes())
+            limit = token_limit(request, profile)
             while (chunk := await self._progressing(_next(chunks), flight)) is not None:
                 content = text.add(chunk)
                 self.gate.progressed(flight, 1 if content else 0)
@@ -426,6 +427,11 @@ class OpenAIBackend:
                 if content:
                     self.events.streamed(request.section_id, request.label, text.tokens,
                                          time.monotonic() - (flight.first or flight.sent))
+                if text.over(limit):  # the server ignores the limit it was sent: drafter holds it (and stops it)
+                    log.info("%s went past section %s's limit of %d tokens: the stream is closed there",
+                             self.settings.public_endpoint, request.section_id, limit)
+                    text.finish = "length"
+                    break
         except transport_errors() as exc:  # raised while reading the body by clients that do not wrap them
             raise openai.APIConnectionError(message=f"the answer stream broke: {exc}",
                                             request=response.http_request) from exc
@@ -461,6 +467,7 @@ class Answer:
         self.usage: Any = None
         self.model: str | None = None
         self.tokens = 0  # content chunks: a token each, near enough, for progress
+        self.chars = 0
 
     def add(self, chunk: dict[str, Any]) -> str:
         """Take one chunk; returns the text it added."""
@@ -475,4 +482,10 @@ class Answer:
         if content:
             self.parts.append(content)
             self.tokens += 1
+            self.chars += len(content)
         return content
+
+    def over(self, limit: int) -> bool:
+        """Past the request's token limit, counting a chunk as a token (servers send one or more a chunk) or, for a
+        server that sends long chunks, 8 characters as one (tokens average about 4)."""
+        return self.tokens > limit or self.chars > 8 * limit
