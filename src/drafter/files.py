@@ -31,19 +31,29 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     on disk (the folder is synced too). Missing folders are made."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = _utf8(data) if isinstance(data, str) else data
-    fd, tmp = _create_temp(path)
+    tmp = _written_temp(path, _utf8(data) if isinstance(data, str) else data, keep_mode=True)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            _keep_mode(fh.fileno(), path)
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def _written_temp(path: Path, payload: bytes, keep_mode: bool) -> Path:
+    """A temporary file beside `path` holding `payload`, on disk (fsynced); with `keep_mode`, `path`'s mode."""
+    fd, tmp = _create_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if keep_mode:
+                _keep_mode(fh.fileno(), path)
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def create_new(path: Path, data: str | bytes) -> None:
@@ -53,12 +63,8 @@ def create_new(path: Path, data: str | bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = _utf8(data) if isinstance(data, str) else data
-    fd, tmp = _create_temp(path)
+    tmp = _written_temp(path, payload, keep_mode=False)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
