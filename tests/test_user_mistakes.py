@@ -227,3 +227,24 @@ def test_an_aes_pdf_drafts_and_without_cryptography_says_what_to_install(algorit
     run = cli("new", pdf, "--offline", "-o", tmp_path / "no.md", "--no-figures")
     assert run.code == 2
     assert "pip install cryptography" in _one_error_line(run.stderr)
+
+
+def test_an_unwritable_output_is_refused_before_any_model_call(tmp_path: Path, fake_server_factory,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    server = fake_server_factory()
+    flags = ["--base-url", server.url, "--model", "m", "--no-enrich"]
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder\n", encoding="utf-8")
+    run = cli("new", SAMPLE_PDF, "-o", blocker / "post" / "d.md", *flags)
+    assert run.code == 2, run.stderr
+    assert "is not a folder" in _one_error_line(run.stderr)
+    # A folder the process may not write to (simulated: root writes anywhere).
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+    run = cli("new", SAMPLE_PDF, "-o", locked / "d.md", *flags)
+    assert run.code == 2, run.stderr
+    assert "is not writable" in _one_error_line(run.stderr)
+    assert server.requests == []  # refused before anything was sent
+    assert not list(tmp_path.rglob("*.md"))

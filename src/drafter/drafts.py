@@ -21,6 +21,7 @@ redo is refused; nothing the author wrote is lost.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -64,9 +65,20 @@ def _exists_error(target: Path, now: bool = False) -> InputError:
 
 
 def refuse_existing(target: Path | None, force: bool) -> None:
-    """Refuse an existing draft unless `force`: call it before any lookup or model call is made."""
-    if target is not None and target.exists() and not force:
+    """Refuse an existing draft unless `force`, and a folder the draft cannot be written to: call it before any
+    lookup or model call is made, so a draft that could not be saved costs nothing."""
+    if target is None:
+        return
+    if target.exists() and not force:
         raise _exists_error(target)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:  # missing folders are made: the first that exists
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write {target}: {folder} is not a folder", "Pass -o a path inside a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {target}: the folder {folder} is not writable",
+                         "Pass -o a path in a folder you can write to, or change the folder's permissions.")
 
 
 # -- the write sequence ------------------------------------------------------------------------------
