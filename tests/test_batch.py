@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from drafter.errors import InputError
 from drafter.plan import LLM_SECTIONS
 from fakearxiv import FakeArxiv, make_pdf
 from fakeserver import Fault
+from localhttp import start_server, stop_server
 
 N_SECTIONS = len(LLM_SECTIONS)
 TITLES = ["Gated Widgets for Fast Parsing", "Sparse Lanterns in Deep Forests", "A Theory of Small Boats"]
@@ -249,6 +251,47 @@ def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_ser
     assert proc.returncode == 130, stderr  # within communicate's 15 s although every answer takes 5 s
     assert "interrupted" in stderr
     assert not out.exists() or not [p for p in out.iterdir() if p.is_file()]
+
+
+class _SilentAfterHeaders(BaseHTTPRequestHandler):
+    """A PDF download that sends its headers and then nothing (the socket timeout is a minute away)."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf")
+        self.send_header("Content-Length", "1048576")
+        self.end_headers()
+        self.wfile.write(b"%PDF-1.4\n")
+        self.wfile.flush()
+        time.sleep(90)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_ctrl_c_does_not_wait_for_a_download_that_hangs(tmp_path: Path, papers):
+    server, thread = start_server(_SilentAfterHeaders, "silent-after-headers")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"http://127.0.0.1:{server.server_address[1]}/p.pdf\n{papers[0]}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
+    env.update(DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(listing), "-o", str(out), "--offline"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(out.glob("*.md")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)  # the local paper is drafted while the download hangs
+        assert list(out.glob("*.md")), "the local paper was never drafted"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)  # the download thread's socket would hold it for a minute
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        stop_server(server, thread)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
 
 
 def test_rich_progress_display_runs(tmp_path: Path, fake_server, papers):

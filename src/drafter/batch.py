@@ -27,7 +27,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from drafter import sources
 from drafter.assemble import read_front_matter
@@ -40,6 +40,8 @@ from drafter.paper import Paper
 from drafter.pipeline import check_draftable
 from drafter.plan import LLM_SECTIONS
 from drafter.prompts import PromptSet
+
+T = TypeVar("T")
 
 DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
 
@@ -502,6 +504,35 @@ def _warm_model_client(settings: Settings) -> threading.Thread | None:
     return thread
 
 
+async def in_daemon_thread(fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)` in a daemon thread of its own. Downloads run here, not in asyncio's thread pool: asyncio.run
+    joins that pool when it ends, so an interrupted batch would wait for a download stuck in a read of a silent
+    server (up to its socket timeout); a daemon thread is left behind at exit instead."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # the batch stopped waiting (interrupted): nobody reads this outcome
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            outcome: tuple[T | None, BaseException | None] = (fn(*args), None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task, which raises it
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop is closed: the batch ended (interrupted) and nobody waits for this
+            return
+
+    threading.Thread(target=work, daemon=True, name=f"drafter-{getattr(fn, '__name__', 'fetch')}").start()
+    return await future
+
+
 async def _extract(run: _Run, path: Path) -> Paper:
     cache = str(run.settings.cache_dir)
     if run.pool is None:
@@ -516,7 +547,7 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
             raise InputError(result.entry.error or f"{result.entry.label}: not a usable source")
         run.reporter.stage(result, "fetching")
         metas = await run.metas if (run.metas is not None and source.kind == "arxiv") else None
-        fetched = await asyncio.to_thread(sources.fetch, source, run.settings.cache_dir, metas, run.cancel)
+        fetched = await in_daemon_thread(sources.fetch, source, run.settings.cache_dir, metas, run.cancel)
         run.reporter.stage(result, "extracting")
         paper = sources.finish_paper(await _extract(run, fetched.pdf), fetched)
         result.title = paper.title
@@ -636,7 +667,7 @@ async def run_batch(entries: list[Entry], settings: Settings, out_dir: Path, for
     if own_backend:
         _warm_model_client(settings)  # after the fork: workers must not inherit a half-done import
     tasks: list[asyncio.Task[None]] = []
-    metas = asyncio.create_task(asyncio.to_thread(sources.arxiv_metadata, arxiv, settings.cache_dir, cancel)) \
+    metas = asyncio.create_task(in_daemon_thread(sources.arxiv_metadata, arxiv, settings.cache_dir, cancel)) \
         if arxiv else None
     run = _Run(settings, out_dir, force, backend, prompts, reporter, pool, metas, events, figures=figures,
                export_after=export_after, cancel=cancel)
