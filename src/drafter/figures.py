@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from typing import Any
 
 from drafter.files import atomic_write, slugify
 from drafter.paper import Figure
+from drafter.pdfium_text import PDFIUM_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ _GRAPHIC_TYPES = (2, 3, 4, 5)  # FPDF_PAGEOBJ_PATH, _IMAGE, _SHADING, _FORM
 _HEADING = re.compile(r"^(\d+(\.\d+)*|[A-Z](\.\d+)+)\.?\s+[A-Z][^.]{2,60}$")
 _SUBCAPTION = re.compile(r"^\s*\(?[a-h]\)\s+\S")
 _CAPTION_START = re.compile(r"^\s*(fig\.?|figure|table|tab\.)\s*[A-Z]?\d+", re.I)
-# PDFium is not thread-safe: one export at a time per process (batch drafts several papers at once).
-_PDFIUM = threading.Lock()
 
 
 @dataclass
@@ -539,7 +537,7 @@ def _trim(image: Any, pad: int) -> Any:
 def _document(pdf: Path) -> Iterator[Any]:
     import pypdfium2
 
-    with _PDFIUM:
+    with PDFIUM_LOCK:  # one PDFium call at a time in the process (see drafter.pdfium_text)
         document = pypdfium2.PdfDocument(str(pdf))
         try:
             yield document

@@ -15,8 +15,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# PDFium is not thread-safe: one call at a time in this process.
-_LOCK = threading.Lock()
+# PDFium is not thread-safe: one call at a time in this process, for this text fallback and for figure export
+# (drafter.figures) alike, which batch may run side by side in threads.
+PDFIUM_LOCK = threading.Lock()
 UNMAPPED = "\ufffd"
 _CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
 
@@ -38,7 +39,7 @@ class PdfiumText:
         if textpage is None:
             return None
         x0, y0, x1, y1 = box
-        with _LOCK:
+        with PDFIUM_LOCK:
             try:
                 text = textpage.get_text_bounded(left=x0, bottom=y0, right=x1, top=y1)
             except (ValueError, TypeError, OSError, RuntimeError) as exc:
@@ -55,7 +56,7 @@ class PdfiumText:
             return None
         if index in self.pages:
             return self.pages[index]
-        with _LOCK:
+        with PDFIUM_LOCK:
             try:
                 if self.document is None:
                     import pypdfium2
@@ -70,7 +71,7 @@ class PdfiumText:
         return self.pages[index]
 
     def close(self) -> None:
-        with _LOCK:
+        with PDFIUM_LOCK:
             for textpage in self.pages.values():
                 textpage.close()
             self.pages.clear()
