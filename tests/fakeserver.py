@@ -421,9 +421,11 @@ def stream_chunks(completion: dict[str, Any], include_usage: bool, piece: int = 
 
 
 def send_sse(handler: BaseHTTPRequestHandler, chunks: list[dict[str, Any]], between: Callable[[], bool] | None = None,
-             done: bool = True) -> bool:
+             done: bool = True, before_end: Callable[[], None] | None = None) -> bool:
     """Stream chunks as server-sent events (chunked transfer encoding), ``data: [DONE]`` last (if ``done``).
     ``between()`` runs before each chunk after the first; False stops the stream there (connection closed).
+    ``before_end()`` runs before the stream's end is written, so what it records is there when the client has
+    the whole answer (a test may look the moment its client returns).
     Returns False when the client went away or the stream was stopped."""
     handler.send_response(200)
     handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -441,6 +443,8 @@ def send_sse(handler: BaseHTTPRequestHandler, chunks: list[dict[str, Any]], betw
                 handler.close_connection = True
                 return False
             write(f"data: {json.dumps(item)}\n\n".encode())
+        if before_end is not None:
+            before_end()
         if done:
             write(b"data: [DONE]\n\n")
         handler.wfile.write(b"0\r\n\r\n")
@@ -507,6 +511,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeOpenAI/1.0"
     server: _Server
     timeout = 60  # idle keep-alive connections give up eventually
+    # Runs with the status just before a response's last bytes go out: the record is complete by the time the
+    # client has read the answer, however late the scheduler runs this thread again.
+    before_end: Callable[[int], None] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # keep test output quiet
@@ -531,6 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", f"req_fake_{next(self.server.fake._ids)}")
         for name, value in headers:
             self.send_header(name, value)
+        if self.before_end is not None:
+            self.before_end(status)
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
@@ -752,12 +761,21 @@ class FakeOpenAI:
             rec.fault = fault
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+        def record(status: int) -> None:
+            with self._lock:
+                rec.status, rec.finished = status, time.monotonic()
+
+        handler.before_end = record
+        status = 0
         try:
-            rec.status = self._respond(handler, rec, fault, body)
+            status = self._respond(handler, rec, fault, body)
         finally:
+            handler.before_end = None
             with self._lock:
                 self._in_flight -= 1
-                rec.finished = time.monotonic()
+                rec.status = status
+                rec.finished = rec.finished or time.monotonic()
 
     def _respond(self, handler: _Handler, rec: RecordedRequest, fault: Fault | None, body: Any) -> int:
         """Send the answer for one chat request; return the status sent (0 for none)."""
@@ -807,7 +825,9 @@ class FakeOpenAI:
             return 200
         options = body.get("stream_options")
         usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        return 200 if send_sse(handler, stream_chunks(completion, usage)) else 0
+        end = handler.before_end
+        sent = send_sse(handler, stream_chunks(completion, usage), before_end=(lambda: end(200)) if end else None)
+        return 200 if sent else 0
 
     def _rejection(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """OpenAI's error object for the first parameter this server rejects, as a reasoning model does."""
