@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,6 +37,13 @@ def cli_process(*args: str | Path, env: dict[str, str] | None = None, cwd: Path 
     proc = subprocess.run([sys.executable, "-m", "drafter", *map(str, args)], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout, check=False)
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child a test will send SIGINT. A shell's background job (`cmd &`, as some CI runners
+    start the suite) inherits SIGINT *ignored*, Python then installs no KeyboardInterrupt handler, and the signal
+    would do nothing: the child gets the default disposition back, as it has when a user runs drafter."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def model_flags(server_url: str) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cliutil import interruptible
 from drafter.batch import Entry, LogReporter, parse_bib, read_list, run_batch
 from drafter.cli import app
 from drafter.config import load_settings
@@ -236,7 +237,8 @@ def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_ser
                DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(papers[0].parent), "-o", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 30
         while not server.requests and time.monotonic() < deadline and proc.poll() is None:
@@ -277,7 +279,8 @@ def test_ctrl_c_does_not_wait_for_a_download_that_hangs(tmp_path: Path, papers):
     env.update(DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(listing), "-o", str(out), "--offline"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 30
         while not list(out.glob("*.md")) and time.monotonic() < deadline and proc.poll() is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cliutil import interruptible
 from drafter.assemble import parse_draft
 from drafter.cli import app
 from drafter.files import atomic_write, backup_file
@@ -308,7 +309,7 @@ def test_ctrl_c_exits_130_writes_nothing_and_a_rerun_asks_only_for_the_rest(
     env = corpus_lib.cli_env(tmp_path / "home", cache, corpus_lib.write_config(tmp_path / "config"))
     args = ["new", str(sample_pdf), *model_flags(server), "--jobs", "2", "-o", str(out / "draft.md")]
     proc = subprocess.Popen([sys.executable, "-m", "drafter", *args], env=env, cwd=out, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 30
         while len(server.completions()) < 4 and time.monotonic() < deadline and proc.poll() is None:
