@@ -231,3 +231,49 @@ def test_devto_canonical_url_from_the_config(draft: Path, tmp_path: Path, monkey
     monkeypatch.setenv("DRAFTER_CANONICAL_BASE_URL", "blog.example")
     run = cli("export", draft, "--to", "devto", "-o", tmp_path / "c", "--allow-todo")
     assert run.code == 2 and "must start with http:// or https://" in run.stderr
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_reference_links_and_raw_html_images_are_copied_and_rewritten(draft: Path, tmp_path: Path, target: str):
+    text = draft.read_text(encoding="utf-8")
+    text = text.replace("![Figure 4: Balance loss](post-figures/figure-4.png)",
+                        "![Figure 4: Balance loss][balance]\n\n[Balance]: <post-figures/figure-4.png> \"Balance\"")
+    text = text.replace("![Figure 5: Expert load](post-figures/figure-5.png)",
+                        '<img alt="Figure 5" width="400" src="post-figures/figure-%35.png">')
+    draft.write_text(text, encoding="utf-8")
+    out = tmp_path / "site"
+    post = export_draft(draft, target, out, allow_todo=True).post
+    exported = post.read_text(encoding="utf-8")
+    assert "post-figures/" not in exported
+    definition = re.search(r"^\[Balance\]: (\S+) \"Balance\"$", exported, re.M)
+    source = re.search(r'<img alt="Figure 5" width="400" src="([^"]+)">', exported)
+    assert definition and source, exported
+    for link, number in ((definition.group(1).strip("<>"), 4), (source.group(1), 5)):
+        assert link.endswith(f"figure-{number}.png"), link
+        copy = out / link.lstrip("/") if link.startswith("/") else post.parent / link
+        assert copy.read_bytes() == (draft.parent / "post-figures" / f"figure-{number}.png").read_bytes()
+
+
+def test_a_missing_file_behind_a_reference_or_an_img_tag_is_a_todo(draft: Path, tmp_path: Path):
+    text = draft.read_text(encoding="utf-8").replace("![Figure 4: Balance loss](post-figures/figure-4.png)",
+                                                     "![Figure 4][f4]\n\n[f4]: post-figures/nope.png")
+    draft.write_text(text.replace("post-figures/figure-5.png)", "post-figures/figure-5.png)\n\n"
+                                  "<p><img src='gone.png'></p>"), encoding="utf-8")
+    run = cli("export", draft, "--to", "md", "-o", tmp_path / "out")
+    message = " ".join(run.stderr.split())
+    assert run.code == 2 and "missing image post-figures/nope.png" in message and "missing image gone.png" in message
+
+
+def test_jekyll_keeps_a_formula_that_opens_a_paragraph_inline(tmp_path: Path):
+    # kramdown reads a line `$$x$$` after a blank line as a display block; `\$$x$$` there is inline math.
+    draft = make_draft(tmp_path, "plain.md", figures=0)
+    body = ("Intro.\n\n$k$ is the number of experts.\n\n$d$\n\n- $n$\n- item\n\n> $m$\n> more\n\nLine\n$q$\n\n"
+            "> quoted $$y = x$$ display\n")
+    mine = "I wrote it all myself: ```x``` and done.\n"
+    draft.write_text(draft.read_text(encoding="utf-8").replace(mine, f"{mine}\n{body}"), encoding="utf-8")
+    jekyll = export_draft(draft, "jekyll", tmp_path / "site").post.read_text(encoding="utf-8")
+    assert "\n$$k$$ is the number" in jekyll  # text follows on its line: kramdown reads it inline already
+    assert "\n\\$$d$$\n" in jekyll and "\n- \\$$n$$\n" in jekyll and "\n> \\$$m$$\n> more" in jekyll
+    assert "\nLine\n$$q$$\n" in jekyll  # inside a paragraph: no block starts there
+    # a display formula inside a quote becomes its own paragraph *inside the quote*
+    assert "> quoted\n> \n> $$y = x$$\n> \n> display" in jekyll

@@ -9,20 +9,20 @@ Each site reads math differently (what the exporter writes; the source draft use
     md      $x$ and $$x$$ as drafted (Quarto, Obsidian, MyST, Astro with remark-math, GitHub)
 
 Every target loses drafter's markers, comments and notes (offline and fact-check callouts), keeps prose dollars as
-text (escaped where the site would read them as math), copies every local image the post links and rewrites the
-link to the copy. Author TODOs (unwritten author sections, "TODO (author)" callouts, template slots, missing
-images) stop the export unless the author allows them.
+text (escaped where the site would read them as math), copies every local image the post links (inline, through a
+reference definition or a raw `<img src>`) and rewrites the link to the copy. Author TODOs (unwritten author
+sections, "TODO (author)" callouts, template slots, missing images) stop the export unless the author allows them.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -196,8 +196,11 @@ def _squeeze(text: str) -> str:
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def link_target(raw: str) -> str:
-    """A link destination as written -> the path it names (angle brackets, escapes and %-encoding undone)."""
+def link_target(raw: str, kind: str = "link") -> str:
+    """A link destination as written -> the path it names (angle brackets, escapes and %-encoding undone; for a
+    raw HTML `src`, its character references)."""
+    if kind == "html_src":
+        return unquote(html.unescape(raw.strip()))
     raw = raw.strip()
     if raw.startswith("<") and raw.endswith(">"):
         raw = raw[1:-1]
@@ -230,7 +233,7 @@ def collect_figures(found: Scan, folder: Path) -> Figures:
     figures = Figures()
     root = folder.resolve()
     for span in found.links:
-        target = link_target(found.text[span.start:span.end])
+        target = link_target(found.text[span.start:span.end], span.kind)
         if not is_local(target):
             continue
         path = (root / target).resolve()
@@ -254,7 +257,7 @@ def _destination(link: str) -> str:
 # -- the targets ------------------------------------------------------------------------------------------------
 
 _LIQUID = re.compile(r"\{\{|\{%")
-_PREFIX = re.compile(r"^(?:[ \t]*(?:>|[-*+]|\d{1,9}[.)])(?=[ \t]|$)[ \t]?)*[ \t]*")
+_PREFIX = re.compile(r"^(?:[ \t]*(?:>|[-*+]|\d{1,9}[.)])(?=[ \t]|$)[ \t]?)*[ \t]*", re.M)
 
 
 def _liquid_safe(text: str) -> str:
@@ -335,6 +338,8 @@ def _math_edits(target: str, text: str, span: Span, floor: int = 0) -> list[tupl
     if target == "jekyll" and _LIQUID.search(new):
         new = _liquid_safe(new)
     start, end = span.start, span.end
+    if target == "jekyll" and not display and _alone_at_paragraph_start(text, start, end):
+        new = "\\" + new  # kramdown drops the backslash and reads the line as inline math, not a display block
     if target == "jekyll" and display:
         # kramdown reads $$ inside a paragraph as inline math: a display formula becomes its own paragraph
         prefix = _continuation(text, start)
@@ -344,6 +349,20 @@ def _math_edits(target: str, text: str, span: Span, floor: int = 0) -> list[tupl
             end += 1
         new = f"\n{prefix}\n{prefix}{new}\n{prefix}\n{prefix}"
     return [(start, end, new)]
+
+
+def _alone_at_paragraph_start(text: str, start: int, end: int) -> bool:
+    """The formula at [start, end) is the whole first line of a paragraph (in its quote or list item): there,
+    kramdown reads `$$x$$` as a display block (its block math rule: a line of its own after a blank line)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = _PREFIX.match(text, line_start, start)
+    line_end = text.find("\n", end)
+    if prefix is None or prefix.end() != start or text[end:len(text) if line_end < 0 else line_end].strip():
+        return False
+    if line_start == 0 or re.search(r"[-*+]|\d[.)]", prefix.group(0)):
+        return True  # the text's or a list item's first line
+    before = text[text.rfind("\n", 0, line_start - 1) + 1:line_start - 1]
+    return not before.strip(" \t>")
 
 
 def _code_edits(text: str, span: Span) -> list[tuple[int, int, str]]:
@@ -379,12 +398,12 @@ def convert(text: str, target: str, figure_link: Callable[[Path], str | None], f
     root = folder.resolve()
     links = []
     for span in found.links:
-        target_path = link_target(text[span.start:span.end])
+        target_path = link_target(text[span.start:span.end], span.kind)
         if not is_local(target_path):
             continue
         new = figure_link((root / target_path).resolve())
         if new is not None:
-            edits.append((span.start, span.end, _destination(new)))
+            edits.append((span.start, span.end, html.escape(new) if span.kind == "html_src" else _destination(new)))
             links.append((span.start, span.end))
     if liquid:
         protected = found.protected() + links
@@ -423,7 +442,7 @@ def description(draft: Draft, body: str) -> str:
     paragraph = quick.group(1) if quick else next(
         (p for p in re.split(r"\n\s*\n", source) if p.strip() and not p.lstrip().startswith(("#", ">", "!", "|"))),
         "")
-    plain = " ".join(unescape(re.sub(r"<[^>]+>", "", render(paragraph))).split())
+    plain = " ".join(html.unescape(re.sub(r"<[^>]+>", "", render(paragraph))).split())
     plain = re.sub(r"\\([%$&#_{}])", r"\1", plain)  # TeX's escapes inside the math it quotes
     if len(plain) <= 200:
         return plain

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import normalizeReference
 from markdown_it.rules_inline import StateInline, backtick, html_inline, image, link
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
@@ -28,7 +29,8 @@ from mdit_py_plugins.dollarmath.index import math_inline_dollar
 class Span:
     """A piece of the source: [start, end) offsets, what it is, its inner text (the formula, the code)."""
 
-    kind: str  # math | math_display | math_block | code | fence | link | image | comment | dollar | html
+    # math | math_display | math_block | code | fence | link | image | reference | html_src | comment | dollar
+    kind: str
     start: int
     end: int
     content: str = ""
@@ -43,7 +45,9 @@ class Scan:
     text: str
     math: list[Span] = field(default_factory=list)
     code: list[Span] = field(default_factory=list)  # code spans and fenced/indented code blocks
-    links: list[Span] = field(default_factory=list)  # the destination of each inline link or image
+    # the destination of each inline link or image, of each reference definition (`[label]: dest`), and the
+    # value of each raw HTML `<img src=...>` (kind "html_src": HTML-escaped, inside its quotes)
+    links: list[Span] = field(default_factory=list)
     comments: list[Span] = field(default_factory=list)  # HTML comments (whole lines for block comments)
     dollars: list[Span] = field(default_factory=list)  # prose dollar signs
     blocks: list[tuple[Token, int, int]] = field(default_factory=list)  # top-level block tokens with offsets
@@ -197,16 +201,42 @@ def _inline_spans(token: Token, offsets: list[tuple[int, int]]) -> Iterator[Span
             yield Span(_INLINE_KINDS[child.type], start, end, child.content, child.markup or "")
         elif child.type == "html_inline" and child.content.startswith("<!--"):
             yield Span("comment", start, end, child.content)
+        elif child.type == "html_inline":
+            for src in _image_sources(token.content[meta["span"][0]:meta["span"][1]], meta["span"][0]):
+                yield Span("html_src", _to_source(offsets, src.start), _to_source(offsets, src.end), src.content)
         elif child.type in ("link_open", "image") and meta.get("dest"):
             d0, d1 = (_to_source(offsets, p) for p in meta["dest"])
             yield Span("image" if child.type == "image" else "link", d0, d1, str(child.attrs.get("src") or
                                                                                 child.attrs.get("href") or ""))
 
 
+_DEFINITION = re.compile(r"\[(?:\\.|[^\\\]])*\]:[ \t]*(?:\n[ \t>]*)?(<[^<>\n]*>|\S+)")
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\ssrc[ \t\n]*=[ \t\n]*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.I)
+
+
+def _definitions(text: str, starts: list[int], env: dict[str, Any]) -> Iterator[Span]:
+    """Where the destination of each reference definition the parser took is written."""
+    for label, ref in (env.get("references") or {}).items():
+        first, last = ref.get("map") or (0, len(starts))
+        piece_start = starts[min(first, len(starts) - 1)]
+        piece_end = starts[last] - 1 if last < len(starts) else len(text)
+        for match in _DEFINITION.finditer(text, piece_start, piece_end):
+            if normalizeReference(match.group(0)[1:match.group(0).index("]:")]) == label:
+                yield Span("reference", match.start(1), match.end(1), str(ref.get("href") or ""))
+                break
+
+
+def _image_sources(html: str, offset: int) -> Iterator[Span]:
+    for match in _IMG_SRC.finditer(html):
+        group = next(g for g in (1, 2, 3) if match.group(g) is not None)
+        yield Span("html_src", offset + match.start(group), offset + match.end(group), match.group(group))
+
+
 def scan(text: str) -> Scan:
     """Parse `text` (Markdown without front matter) and locate its spans."""
     result = Scan(text)
-    tokens = _MD.parse(text)
+    env: dict[str, Any] = {}
+    tokens = _MD.parse(text, env)
     lines = text.split("\n")
     starts = line_starts(text)
     depth = 0
@@ -220,14 +250,18 @@ def scan(text: str) -> Scan:
             result.math.append(Span("math_block", *_line_range(starts, text, token), token.content, "$$"))
         elif token.type == "html_block" and _only_comments(token.content):
             result.comments.append(Span("comment", *_line_range(starts, text, token), token.content))
+        elif token.type == "html_block":
+            block_start, block_end = _line_range(starts, text, token)
+            result.links += _image_sources(text[block_start:block_end], block_start)
         elif token.type == "inline":
             offsets = _content_offsets(token, lines, starts)
             if offsets is None:
                 result.unmapped.append((token.map or [0])[0] + 1)
                 continue
             for span in _inline_spans(token, offsets):
-                {"comment": result.comments, "dollar": result.dollars, "code": result.code,
-                 "link": result.links, "image": result.links}.get(span.kind, result.math).append(span)
+                {"comment": result.comments, "dollar": result.dollars, "code": result.code, "link": result.links,
+                 "image": result.links, "html_src": result.links}.get(span.kind, result.math).append(span)
+    result.links += _definitions(text, starts, env)
     for bucket in (result.math, result.code, result.links, result.comments, result.dollars):
         bucket.sort(key=lambda s: s.start)
     return result
