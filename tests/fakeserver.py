@@ -87,6 +87,40 @@ VLLM_CONTEXT_MESSAGE = (
     "or completion."
 )
 
+# text-generation-inference's validation error (router/src/validation.rs, ValidationError::MaxTotalTokens, behind
+# InferError's "Input validation error: ").
+TGI_CONTEXT_MESSAGE = ("Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 "
+                       "`inputs` tokens and 1000 `max_new_tokens`")
+
+
+def _stream_error_lines(shape: str, error: dict[str, Any]) -> list[bytes]:
+    """The bytes each server sends for an error after its 200 (each source read in its server's code):
+
+    * ``llamacpp-legacy``: llama.cpp's server until late 2025 (tools/server/server.cpp, handle_completions_impl:
+      ``server_sent_event(sink, "error", error_data)`` writes ``error: {...}``, then ``data: [DONE]``);
+    * ``llamacpp``: llama.cpp's server since (``format_oai_sse(json {{"error", res_json}})``, no ``[DONE]``);
+    * ``vllm``: vLLM's ``create_streaming_error_response`` (``{"error": ErrorResponse}``, ``object: error``
+      inside), then ``data: [DONE]``; ``vllm-flat``: versions that dump the flat ErrorResponse;
+    * ``tgi``: text-generation-inference's chat stream (router/src/infer/mod.rs, ``into_openai_event``:
+      ``{"error": {"message", "http_status_code": 422}}``), then ``data: [DONE]``;
+    * ``event``: a standard ``event: error`` naming the event whose data is ``{"error": {...}}``.
+    """
+    flat = {"object": "error", "message": error["message"], "type": error["type"], "param": None,
+            "code": error["code"]}
+    framed = {
+        "llamacpp-legacy": [b"error: " + json.dumps(error).encode() + b"\n\n", b"data: [DONE]\n\n"],
+        "llamacpp": [b"data: " + json.dumps({"error": error}).encode() + b"\n\n"],
+        "vllm": [b"data: " + json.dumps({"error": flat}).encode() + b"\n\n", b"data: [DONE]\n\n"],
+        "vllm-flat": [b"data: " + json.dumps(flat).encode() + b"\n\n", b"data: [DONE]\n\n"],
+        "tgi": [b"data: " + json.dumps({"error": {"message": error["message"], "http_status_code":
+                                                  error["code"]}}).encode() + b"\n\n", b"data: [DONE]\n\n"],
+        "event": [b"event: error\ndata: " + json.dumps({"error": error}).encode() + b"\n\n"],
+    }
+    return framed[shape]
+
+
+STREAM_ERROR_SHAPES = ("llamacpp-legacy", "llamacpp", "vllm", "vllm-flat", "tgi", "event")
+
 
 THOUGHT = ("Okay, the user wants one section of a blog post about a paper. Let me think about what the paper "
            "says and how to explain it simply before I write anything.")
@@ -132,9 +166,11 @@ class Fault:
     * :meth:`hang` -- wait ``seconds`` before answering normally
     * :meth:`empty` -- HTTP 200 whose content is ``""`` (or whitespace)
     * :meth:`reply` -- HTTP 200 with the given content / finish_reason
+    * :meth:`stream_error` -- HTTP 200, a few chunks of the answer, then an error inside the stream, in the shape
+      a real server sends it (llama.cpp old and new, vLLM nested and flat, TGI)
 
     Attributes:
-        kind: ``"http"``, ``"drop"``, ``"hang"`` or ``"reply"``.
+        kind: ``"http"``, ``"drop"``, ``"hang"``, ``"reply"`` or ``"stream_error"``.
         status_code: HTTP status for ``"http"`` faults.
         error: the ``error`` object for ``"http"`` faults.  ``"{model}"`` in its message
             is replaced by the requested model.
@@ -145,6 +181,8 @@ class Fault:
         text: the content for ``"reply"``.
         finish_reason: the finish reason for ``"reply"``.
         partial: for ``"drop"``: send a status line and part of the headers before closing.
+        shape: for ``"stream_error"``: how the error is framed (see :data:`STREAM_ERROR_SHAPES`).
+        after: for ``"stream_error"``: content chunks sent before the error.
     """
 
     kind: str
@@ -156,6 +194,8 @@ class Fault:
     text: str = ""
     finish_reason: str = "stop"
     partial: bool = False
+    shape: str = ""
+    after: int = 0
 
     # -- generic -----------------------------------------------------------------------
     @classmethod
@@ -316,6 +356,26 @@ class Fault:
         """HTTP 400 as OpenAI rejects a ``temperature`` other than 1 for reasoning models."""
         return cls.http_error(400, _unsupported_value_message(param, value), "invalid_request_error",
                               "unsupported_value", param=param)
+
+    @classmethod
+    def stream_error(cls, shape: str, status: int, message: str, type: str, *, after: int = 2,
+                     extra: dict[str, Any] | None = None) -> Fault:
+        """HTTP 200 and ``after`` chunks of the answer, then the error ``{"code": status, "message", "type",
+        **extra}`` framed as ``shape`` does (a request that does not stream gets it as the HTTP error)."""
+        if shape not in STREAM_ERROR_SHAPES:
+            raise ValueError(f"unknown stream error shape {shape!r}")
+        error: dict[str, Any] = {"code": status, "message": message, "type": type, **(extra or {})}
+        return cls(kind="stream_error", status_code=status, error=error, shape=shape, after=after)
+
+    @classmethod
+    def stream_context_error(cls, shape: str) -> Fault:
+        """The context-size error each server sends inside a stream, in its own words and shape."""
+        if shape.startswith("llamacpp"):
+            return cls.stream_error(shape, 400, LLAMACPP_CONTEXT_MESSAGE, "exceed_context_size_error", after=0,
+                                    extra={"n_prompt_tokens": 9000, "n_ctx": 8192})
+        if shape == "tgi":
+            return cls.stream_error(shape, 422, TGI_CONTEXT_MESSAGE, "validation", after=0)
+        return cls.stream_error(shape, 400, VLLM_CONTEXT_MESSAGE, "BadRequestError", after=0)
 
     @classmethod
     def reply(cls, text: str, finish_reason: str = "stop") -> Fault:
@@ -809,6 +869,8 @@ class FakeOpenAI:
                 handler._send_json(fault.status_code, {"error": error}, fault.headers)
             return fault.status_code
 
+        if fault is not None and fault.kind == "stream_error":
+            return self._stream_error(handler, rec, model, body, fault)
         if fault is not None and fault.kind == "reply":
             return self._answer(handler, body, self._completion(rec, model, fault.text, fault.finish_reason))
         rejection = self._rejection(body)
@@ -828,6 +890,31 @@ class FakeOpenAI:
         end = handler.before_end
         sent = send_sse(handler, stream_chunks(completion, usage), before_end=(lambda: end(200)) if end else None)
         return 200 if sent else 0
+
+    def _stream_error(self, handler: _Handler, rec: RecordedRequest, model: str, body: dict[str, Any],
+                      fault: Fault) -> int:
+        """Status 200, the role and ``fault.after`` content chunks, then the error as ``fault.shape`` frames it."""
+        error = dict(fault.error or {})
+        if not body.get("stream"):
+            handler._send_json(fault.status_code, {"error": error})
+            return fault.status_code
+        content = self.reply(body) if self.reply is not None else default_reply(body)
+        chunks = stream_chunks(self._completion(rec, model, content, "stop"), False)[:1 + fault.after]
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        pieces = [f"data: {json.dumps(c)}\n\n".encode() for c in chunks] + _stream_error_lines(fault.shape, error)
+        if handler.before_end is not None:
+            handler.before_end(200)
+        try:
+            for piece in pieces:
+                handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+        except OSError:
+            handler.close_connection = True
+        return 200
 
     def _rejection(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """OpenAI's error object for the first parameter this server rejects, as a reasoning model does."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sys
@@ -165,6 +166,63 @@ def test_context_errors_shrink_the_paper_and_retry(fault: Fault, fake_server: Fa
     assert tries[1].messages[2] == tries[0].messages[2]  # the instruction itself is untouched
     draft_ok(draft)
     assert "context shortened" in run.stderr
+
+
+@pytest.mark.parametrize("shape", ["llamacpp-legacy", "vllm", "tgi"])
+def test_a_context_error_inside_the_stream_shrinks_the_paper_like_one_before_it(
+        shape: str, fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
+    """llama.cpp, vLLM and TGI can only say "too long" inside the 200 stream they already began: drafter reads it
+    as the context error it is (shrink once, send again), not as a broken connection retried to the end."""
+    fake_server.enqueue(Fault.stream_context_error(shape))
+    draft = tmp_path / "d.md"
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", draft, "--jobs", "1")
+    assert run.code == 0, run.stderr
+    tries = _requests_for(fake_server, LLM_SECTIONS[0])
+    assert len(tries) == 2
+    assert len(tries[1].messages[1]["content"]) < len(tries[0].messages[1]["content"]) * 0.75
+    assert len(fake_server.requests) == N + 1
+    draft_ok(draft)
+    assert "context shortened" in run.stderr
+
+
+@pytest.mark.parametrize("shape", ["llamacpp", "event"])
+def test_a_server_failure_inside_the_stream_is_retried_once(shape: str, fake_server: FakeOpenAI, sample_pdf: Path,
+                                                             tmp_path: Path) -> None:
+    # llama.cpp's words when a batch fails to decode mid-answer (server_error, 500); TGI labels every error 422,
+    # so its shape carries the 500 of a generation that failed.
+    fake_server.enqueue(Fault.stream_error(shape, 500, "Compute error.", "server_error", after=3))
+    draft = tmp_path / "d.md"
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", draft, "--jobs", "1")
+    assert run.code == 0, run.stderr
+    assert len(fake_server.requests) == N + 1
+    draft_ok(draft)  # the three chunks before the error are not part of any section
+
+
+@pytest.mark.parametrize("shape", ["llamacpp-legacy", "vllm-flat", "tgi"])
+def test_a_refusal_inside_the_stream_is_one_line_with_the_servers_words(
+        shape: str, fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
+    status = 422 if shape == "tgi" else 400
+    fake_server.enqueue(*[Fault.stream_error(shape, status, "Grammar is not supported by this model",
+                                             "invalid_request_error", after=0)] * (N * (RETRIES + 1)))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",
+              "--jobs", "1")
+    assert run.code == 1
+    line = one_error_line(run)
+    assert "Grammar is not supported by this model" in line and f"({status})" in line, line
+    assert "malformed" not in line and "cannot connect" not in line
+    assert len(fake_server.requests) == N  # refused: each section tried once, none retried
+
+
+def test_an_error_object_sent_with_status_200_is_that_error(fake_server: FakeOpenAI, sample_pdf: Path,
+                                                            tmp_path: Path) -> None:
+    """A server that answers 200 with a JSON error object instead of a completion or a stream."""
+    fake_server.enqueue(Fault(kind="http", status_code=200, raw_body=json.dumps(
+        {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})))
+    draft = tmp_path / "d.md"
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", draft)
+    assert run.code == 0, run.stderr
+    assert len(fake_server.requests) == N + 1  # a 503: retried once
+    draft_ok(draft)
 
 
 def test_a_partial_response_then_a_good_one(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:

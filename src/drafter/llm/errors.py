@@ -10,9 +10,14 @@ import time
 from drafter.errors import ModelError
 from drafter.llm.types import ContextTooLong, EmptyCompletion, MalformedCompletion, NoProgress
 
+# OpenAI, vLLM, llama.cpp ("exceeds the available context size", type exceed_context_size_error), Ollama ("the
+# prompt is longer than the context length currently available", "the input length exceeds the context length")
+# and text-generation-inference ("`inputs` tokens + `max_new_tokens` must be <= 4096", "`inputs` must have less
+# than 4096 tokens", router/src/validation.rs).
 CONTEXT_PATTERNS = re.compile(
     r"context[_ ]length[_ ]exceeded|maximum context length|exceeds? the (available )?context|context size|"
-    r"too many tokens|prompt is too long|input is too long|exceed_context_size",
+    r"too many tokens|prompt is too long|input is too long|exceed_context_size|longer than the context length|"
+    r"inputs`? tokens \+ `?max_new_tokens`? must be|inputs`? must have less than \d+ tokens",
     re.I,
 )
 # A refused connection usually means the local server is not running: say so after a short while instead of
@@ -35,11 +40,17 @@ def error_code(exc: BaseException) -> str:
 
 
 def server_message(exc: BaseException) -> str:
+    """What the server said: its error object's message, or the error itself when it is only a string (TGI's
+    `{"error": "...", "error_type": ...}`, Ollama's native `{"error": "..."}`)."""
     body = getattr(exc, "body", None)
+    if isinstance(body, str) and body.strip():
+        return body.strip()
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])
+        if isinstance(inner, str) and inner.strip():
+            return inner.strip()
     return str(getattr(exc, "message", "") or exc)
 
 
@@ -145,7 +156,8 @@ def model_error(exc: BaseException, *, where: str, model: str, section: str, tri
     if isinstance(exc, openai.RateLimitError) and is_quota(exc):
         return ModelError(f"quota exhausted at {where} (429 insufficient_quota)",
                           "Add credit or switch model; finished sections are cached, so re-running resumes.")
-    if isinstance(exc, openai.BadRequestError) and CONTEXT_PATTERNS.search(f"{error_code(exc)} {message}"):
+    if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError) and CONTEXT_PATTERNS.search(
+            f"{error_code(exc)} {message}"):
         return ContextTooLong(f"section {section}: prompt too long for {model}'s context window: {message}",
                               "Lower --context-tokens or use a model with a larger context.")
     if isinstance(exc, NoProgress | openai.APITimeoutError):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 import time
@@ -39,11 +38,11 @@ from drafter.llm.profiles import (
     token_limit,
 )
 from drafter.llm.retry import RetryPolicy
+from drafter.llm.sse import ServerFailed, error_object, innermost, json_object, sse_data
 from drafter.llm.types import (
     BudgetSpent,
     EmptyCompletion,
     Events,
-    MalformedCompletion,
     NoProgress,
     ParameterRejected,
     Preempted,
@@ -96,42 +95,14 @@ def reply_from_completion(response: Any, request: Request, limit: int | None = N
 
 def parse_completion(content: bytes) -> Any:
     """A chat-completion response body -> the openai client's `ChatCompletion`. Bytes that are not UTF-8 (a local
-    server whose token split a multi-byte character) become U+FFFD instead of failing the whole draft."""
+    server whose token split a multi-byte character) become U+FFFD instead of failing the whole draft; an error
+    object sent with status 200 raises ServerFailed."""
     from openai.types.chat import ChatCompletion
 
-    data = _json_object(content, "the answer")
+    data = json_object(content, "the answer")
+    if not data.get("choices") and error_object(data) is not None:
+        raise ServerFailed(innermost(data))
     return ChatCompletion.construct(**data)
-
-
-def _json_object(content: bytes, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(content.decode("utf-8", errors="replace"))
-    except ValueError as exc:
-        raise MalformedCompletion(f"{what} is not JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise MalformedCompletion(f"{what} is not a JSON object")
-    return data
-
-
-async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a server-sent event stream's `data:` lines, until `data: [DONE]`; read from the raw
-    bytes (a byte that is not UTF-8 becomes U+FFFD), comments and other fields skipped. An event carrying an
-    `error` object is the server failing mid-answer."""
-    buffer = b""
-    async for piece in pieces:
-        buffer += piece
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            line = line.rstrip(b"\r")
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                return
-            item = _json_object(data, "a streamed chunk")
-            if isinstance(item.get("error"), dict):
-                raise MalformedCompletion(f"the server failed mid-answer: {item['error'].get('message') or item}")
-            yield item
 
 
 def budget_error(request: Request, exc: BudgetSpent) -> ModelError:
@@ -400,7 +371,10 @@ class OpenAIBackend:
         raw = await self._progressing(self.client.chat.completions.with_raw_response.create(**body), flight)
         self.gate.progressed(flight)
         self.gate.finished(flight, streamed=False)
-        return reply_from_completion(parse_completion(raw.content), request, token_limit(request, profile))
+        try:
+            return reply_from_completion(parse_completion(raw.content), request, token_limit(request, profile))
+        except ServerFailed as exc:
+            raise exc.as_status_error(raw.http_response) from exc
 
     async def _streamed(self, body: dict[str, Any], request: Request, profile: Profile, flight: Flight,
                         key: str) -> Reply:
@@ -432,6 +406,8 @@ class OpenAIBackend:
                              self.settings.public_endpoint, request.section_id, limit)
                     text.finish = "length"
                     break
+        except ServerFailed as exc:  # the server failed after its 200: the error it would have sent before
+            raise exc.as_status_error(response.http_response) from exc
         except transport_errors() as exc:  # raised while reading the body by clients that do not wrap them
             raise openai.APIConnectionError(message=f"the answer stream broke: {exc}",
                                             request=response.http_request) from exc
