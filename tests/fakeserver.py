@@ -159,7 +159,7 @@ class Fault:
 
     * :meth:`http_error` -- any status with an ``{"error": {...}}`` body (or a raw body)
     * :meth:`rate_limit` (429 + ``Retry-After``), :meth:`insufficient_quota` (429),
-      :meth:`server_error` (500/502/503), :meth:`invalid_api_key` (401),
+      :meth:`server_error` (500/502/503), :meth:`loading_model` (503, llama.cpp), :meth:`invalid_api_key` (401),
       :meth:`model_not_found` (404), :meth:`context_length_exceeded` (400, OpenAI),
       :meth:`context_exceeded_llamacpp` (400), :meth:`context_exceeded_vllm` (400)
     * :meth:`drop` -- read the request, then close the socket without a (complete) response
@@ -261,6 +261,14 @@ class Fault:
         return cls.http_error(
             status, messages.get(status, f"Server error {status}."), "server_error", None, headers=headers
         )
+
+    @classmethod
+    def loading_model(cls) -> Fault:
+        """HTTP 503 as llama.cpp's server answers every request until its model is loaded (tools/server/server.cpp,
+        middleware_server_state: ``res_error(res, format_error_response("Loading model",
+        ERROR_TYPE_UNAVAILABLE))``)."""
+        body = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+        return cls(kind="http", status_code=503, error=body["error"], raw_body=json.dumps(body))
 
     @classmethod
     def invalid_api_key(cls) -> Fault:

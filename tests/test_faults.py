@@ -225,6 +225,32 @@ def test_an_error_object_sent_with_status_200_is_that_error(fake_server: FakeOpe
     draft_ok(draft)
 
 
+def test_a_server_loading_its_model_is_waited_for_beyond_the_retries(fake_server: FakeOpenAI, sample_pdf: Path,
+                                                                     tmp_path: Path) -> None:
+    """llama.cpp answers 503 "Loading model" until its model is in memory: that is a server starting, not failing;
+    drafter asks again (quietly) for as long as --timeout allows, whatever its retry budget."""
+    polls = 4 * (RETRIES + 1)
+    fake_server.enqueue(*[Fault.loading_model()] * polls)
+    draft = tmp_path / "d.md"
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", draft, "--jobs", "1")
+    assert run.code == 0, run.stderr
+    assert [r.status for r in fake_server.requests[:polls + 1]] == [503] * polls + [200]
+    assert len(fake_server.requests) == N + polls
+    assert run.stderr.count("Loading model") <= 1, run.stderr
+    draft_ok(draft)
+
+
+def test_a_model_that_never_loads_is_one_line_saying_so(fake_server: FakeOpenAI, sample_pdf: Path,
+                                                        tmp_path: Path) -> None:
+    fake_server.enqueue(*[Fault.loading_model()] * 5000)
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",
+              "--timeout", "1")
+    assert run.code == 1
+    line = one_error_line(run)
+    assert "still loading its model" in line and "--timeout" in line, line
+    assert fake_server.pending_faults() > 0
+
+
 def test_a_partial_response_then_a_good_one(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
     fake_server.enqueue(Fault.drop(partial=True), Fault.empty(whitespace=True))
     run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",

@@ -75,6 +75,15 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and status is not None and (status >= 500 or status == 408)
 
 
+LOADING = re.compile(r"\bloading( the)? model\b|\bmodel is (still )?loading\b|\bmodel (is )?not (yet )?loaded\b", re.I)
+
+
+def is_loading(exc: BaseException | None) -> bool:
+    """A 503 saying the server is still loading its model (llama.cpp: `{"error": {"code": 503, "message": "Loading
+    model", "type": "unavailable_error"}}` until the model is in memory): it is starting, not failing."""
+    return exc is not None and status_of(exc) == 503 and bool(LOADING.search(server_message(exc)))
+
+
 def is_refused(exc: BaseException | None) -> bool:
     """The endpoint refused the connection (nothing listens there), as opposed to a timeout or a drop."""
     import openai
@@ -160,6 +169,10 @@ def model_error(exc: BaseException, *, where: str, model: str, section: str, tri
             f"{error_code(exc)} {message}"):
         return ContextTooLong(f"section {section}: prompt too long for {model}'s context window: {message}",
                               "Lower --context-tokens or use a model with a larger context.")
+    if is_loading(exc):
+        return ModelError(f"{where} was still loading its model after {timeout:g}s when section {section} gave up "
+                          f"(503: {message})", "Run again once the server has loaded it (GET /health answers 200), "
+                          "or raise --timeout for a slow load.")
     if isinstance(exc, NoProgress | openai.APITimeoutError):
         return ModelError(f"{where} sent nothing for section {section} for {timeout:g}s ({tries} tries)",
                           "Check that the server is running and not stuck; raise --timeout for a slow one.")

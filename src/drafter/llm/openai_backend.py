@@ -25,7 +25,7 @@ from tenacity import RetryCallState
 
 from drafter.cleanup import strip_thinking, valid_text
 from drafter.errors import ModelError
-from drafter.llm.errors import model_error, scrub, server_message
+from drafter.llm.errors import is_loading, model_error, scrub, server_message
 from drafter.llm.gate import FIRST_CONTACT_WAIT, SLOTS_PROBE_WAIT, Flight, Gate, prompt_text
 from drafter.llm.profiles import (
     ADAPTABLE,
@@ -290,10 +290,17 @@ class OpenAIBackend:
     async def _retrying(self, request: Request, profile: Profile) -> Reply:
         import openai
 
+        loading = False  # a server loading its model is told once, then asked again quietly until it is ready
+
         def before_sleep(state: RetryCallState) -> None:
+            nonlocal loading
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
             reason = scrub(f"{type(exc).__name__}: {server_message(exc)}" if exc else "", self.settings.api_key)
+            if is_loading(exc) and loading:
+                log.debug("section %s: %s; asking again in %.1fs", request.section_id, reason, wait)
+                return
+            loading = is_loading(exc)
             log.info("section %s: %s; retrying in %.1fs", request.section_id, reason, wait)
             self.events.retried(request.section_id, wait, reason)
 
