@@ -89,6 +89,30 @@ def cut_note(section_id: str, limit: int) -> str:
             "under [max_tokens] in config.toml)")
 
 
+def prompt_room(rendered: Rendered, exc: ContextTooLong) -> int | None:
+    """The prompt size (drafter's token estimate) the server's window leaves beside the answer's budget, when
+    the context error said the window: its count scaled to drafter's estimate, less a tenth for the difference."""
+    if not exc.window:
+        return None
+    scale = rendered.prompt_tokens / exc.prompt if exc.prompt else 1.0
+    return int((exc.window - rendered.max_tokens) * scale * 0.9)
+
+
+def fitted_budget(prompt_at: Callable[[int], int], budget: int, room: int | None) -> int:
+    """The paper budget of the one try after a context error: the one whose prompt (`prompt_at(budget)` tokens)
+    fits the room the window leaves, cut by what is too much and measured again; without a room, or when the
+    prompt already fits it by drafter's estimate, half the paper."""
+    half = max(250, budget // 2)
+    if room is None or prompt_at(budget) <= room:
+        return half
+    for _ in range(4):
+        excess = prompt_at(budget) - room
+        if excess <= 0 or budget <= 250:
+            break
+        budget = max(250, budget - excess)
+    return budget
+
+
 async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, section_id: str, settings: Settings,
                        hint: str | None, earlier: dict[str, str], label: str) -> tuple[Reply, Rendered]:
     budget = settings.context_tokens
@@ -100,10 +124,14 @@ async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, secti
                           reasoning_effort=settings.reasoning_effort)
         try:
             return await backend.complete(request), rendered
-        except ContextTooLong:
+        except ContextTooLong as exc:
             if attempt == 1:
                 raise
-            budget = max(250, min(budget, rendered.prompt_tokens) // 2)  # shrink once, then give up
+            def prompt_at(tokens: int) -> int:
+                return render_section(prompts, paper, section_id, settings, hint=hint, earlier=earlier,
+                                      context_tokens=tokens).prompt_tokens
+            # shrink once, then give up
+            budget = fitted_budget(prompt_at, min(budget, rendered.prompt_tokens), prompt_room(rendered, exc))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

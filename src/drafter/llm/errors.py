@@ -20,6 +20,13 @@ CONTEXT_PATTERNS = re.compile(
     r"inputs`? tokens \+ `?max_new_tokens`? must be|inputs`? must have less than \d+ tokens",
     re.I,
 )
+# The sizes a context error gives: the window (llama.cpp's n_ctx field; OpenAI and vLLM "maximum context length
+# is N tokens"; TGI "must be <= N"; llama.cpp's newer "exceeds the available context size (N tokens)") and the
+# prompt as the server counted it (llama.cpp's n_prompt_tokens; "resulted in N tokens", "N in the messages",
+# "has N input tokens", TGI "Given: N `inputs` tokens", llama.cpp "request (N tokens)").
+WINDOW_SIZE = re.compile(r"maximum context length is (\d+)|must be <= (\d+)|context size \((\d+) tokens\)", re.I)
+PROMPT_SIZE = re.compile(r"resulted in (\d+) tokens|\((\d+) in the messages|has (\d+) input tokens|"
+                         r"given: (\d+) `?inputs|request \((\d+) tokens\)", re.I)
 # A refused connection usually means the local server is not running: say so after a short while instead of
 # backing off for a minute. Timeouts and dropped connections keep the full retry budget.
 REFUSED_ATTEMPTS = 3
@@ -52,6 +59,20 @@ def server_message(exc: BaseException) -> str:
         if isinstance(inner, str) and inner.strip():
             return inner.strip()
     return str(getattr(exc, "message", "") or exc)
+
+
+def context_sizes(exc: BaseException, message: str) -> tuple[int | None, int | None]:
+    """(window, prompt) in tokens as a context error gives them, each None where it does not."""
+    body = getattr(exc, "body", None)
+    fields = body.get("error", body) if isinstance(body, dict) else None
+    found: list[int | None] = []
+    for name, pattern in (("n_ctx", WINDOW_SIZE), ("n_prompt_tokens", PROMPT_SIZE)):
+        value = fields.get(name) if isinstance(fields, dict) else None
+        if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            match = pattern.search(message)
+            value = int(next(g for g in match.groups() if g)) if match else None
+        found.append(value)
+    return found[0], found[1]
 
 
 def is_quota(exc: BaseException) -> bool:
@@ -167,8 +188,13 @@ def model_error(exc: BaseException, *, where: str, model: str, section: str, tri
                           "Add credit or switch model; finished sections are cached, so re-running resumes.")
     if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError) and CONTEXT_PATTERNS.search(
             f"{error_code(exc)} {message}"):
-        return ContextTooLong(f"section {section}: prompt too long for {model}'s context window: {message}",
-                              "Lower --context-tokens or use a model with a larger context.")
+        window, prompt = context_sizes(exc, message)
+        error = ContextTooLong(f"section {section}: prompt too long for {model}'s context window"
+                               + (f" of {window} tokens" if window else "") + f": {message}",
+                               "Lower --context-tokens, or give the server a larger context window (a server "
+                               "running several requests at once may split its window among them).")
+        error.window, error.prompt = window, prompt
+        return error
     if is_loading(exc):
         return ModelError(f"{where} was still loading its model after {timeout:g}s when section {section} gave up "
                           f"(503: {message})", "Run again once the server has loaded it (GET /health answers 200), "

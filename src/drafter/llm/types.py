@@ -56,7 +56,11 @@ class Backend(Protocol):
 
 
 class ContextTooLong(ModelError):
-    """The server said the prompt does not fit the model's context window."""
+    """The server said the prompt does not fit the model's context window: `window` and `prompt` are the sizes
+    (tokens, the server's count) it gave, when it gave them."""
+
+    window: int | None = None
+    prompt: int | None = None
 
 
 class EmptyCompletion(Exception):
