@@ -63,6 +63,18 @@ def test_title_after_cover_page(tmp_path):
     assert top(paper) == ["Introduction", "Method", "Conclusion"]
 
 
+def test_cover_sheet_that_repeats_the_title_is_skipped(tmp_path):
+    # a download site's cover sheet in words no notice list knows: it is told by the title it repeats
+    cover = ["See more of this publication and its authors at our site", "Learning Quickly from Few Examples",
+             "Conference Paper \u00b7 July 2016", "CITATIONS 12    READS 345", "2 authors, including:",
+             "Ada Lovelace    Alan Turing", "University of Somewhere    Other University"]
+    paper = paper_of(tmp_path / "p.pdf", title="Learning Quickly from Few Examples", cover_page=cover)
+    assert paper.title == "Learning Quickly from Few Examples"
+    assert paper.authors == ["Ada Lovelace", "Alan Turing"]
+    assert paper.abstract.startswith("We study things.")
+    assert top(paper) == ["Introduction", "Method", "Conclusion"]
+
+
 def test_all_caps_title_gets_mixed_case(tmp_path):
     paper = paper_of(tmp_path / "p.pdf", title="A STUDY OF SMALL CAPS TITLES IN PAPERS")
     assert paper.title == "A Study of Small Caps Titles in Papers"

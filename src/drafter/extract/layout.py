@@ -225,9 +225,32 @@ def read_layout(doc: RawDocument) -> Layout:
     body = measure_body_size(pages)
     mark_boilerplate(pages, heights, body)
     first = 0
-    while first + 1 < len(pages) and first < 2 and is_cover_page(pages[first]):
+    while first + 1 < len(pages) and first < 2 and (
+            is_cover_page(pages[first]) or repeats_next_title(pages[first], pages[first + 1], body)):
         first += 1
     return Layout(pages, rotated, heights, body, first, measure_body_font(pages, body))
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def repeats_next_title(lines: list[Line], nxt: list[Line], body: float) -> bool:
+    """Whether a page is a cover sheet put before the paper by a repository or a download site: a short page
+    with no abstract that carries the title the next page opens with, that page's largest text near its top.
+    (The paper's own first page never repeats as the next page's title; a running header is set small.)"""
+    text = " ".join(ln.text for ln in lines)
+    if not lines or len(lines) > 60 or re.search(r"(?i)\babstract\b", text):
+        return False
+    height = max((ln.y for ln in nxt), default=0.0)
+    top = [ln for ln in nxt if ln.y >= 0.55 * height and any(c.isalpha() for c in ln.text) and not ln.boiler]
+    if not top:
+        return False
+    size = max(ln.size for ln in top)
+    if size < body + 1.5:
+        return False
+    title = _letters(" ".join(ln.text for ln in top if ln.size >= size - 0.3))
+    return len(title) >= 12 and title in _letters(text)
 
 
 def is_cover_page(lines: list[Line]) -> bool:
