@@ -92,6 +92,11 @@ VLLM_CONTEXT_MESSAGE = (
 TGI_CONTEXT_MESSAGE = ("Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 "
                        "`inputs` tokens and 1000 `max_new_tokens`")
 
+# LM Studio's (lmstudio-ai/lmstudio-bug-tracker issue 546).
+LMSTUDIO_CONTEXT_MESSAGE = ("Trying to keep the first 11490 tokens when context the overflows. However, the model is "
+                            "loaded with context length of only 4096 tokens, which is not enough. Try to load the "
+                            "model with a larger context length, or provide a shorter input.")
+
 
 def _stream_error_lines(shape: str, error: dict[str, Any]) -> list[bytes]:
     """The bytes each server sends for an error after its 200 (each source read in its server's code):
@@ -103,7 +108,9 @@ def _stream_error_lines(shape: str, error: dict[str, Any]) -> list[bytes]:
       inside), then ``data: [DONE]``; ``vllm-flat``: versions that dump the flat ErrorResponse;
     * ``tgi``: text-generation-inference's chat stream (router/src/infer/mod.rs, ``into_openai_event``:
       ``{"error": {"message", "http_status_code": 422}}``), then ``data: [DONE]``;
-    * ``event``: a standard ``event: error`` naming the event whose data is ``{"error": {...}}``.
+    * ``event``: a standard ``event: error`` naming the event whose data is ``{"error": {...}}``;
+    * ``lmstudio``: LM Studio's ``{"error": {"message"}, "message"}``, no status and no ``[DONE]``
+      (zendev-sh/goai pull request 110; lmstudio-ai/lms issue 362: the same body whole, with status 200).
     """
     flat = {"object": "error", "message": error["message"], "type": error["type"], "param": None,
             "code": error["code"]}
@@ -115,11 +122,13 @@ def _stream_error_lines(shape: str, error: dict[str, Any]) -> list[bytes]:
         "tgi": [b"data: " + json.dumps({"error": {"message": error["message"], "http_status_code":
                                                   error["code"]}}).encode() + b"\n\n", b"data: [DONE]\n\n"],
         "event": [b"event: error\ndata: " + json.dumps({"error": error}).encode() + b"\n\n"],
+        "lmstudio": [b"data: " + json.dumps({"error": {"message": error["message"]}, "message":
+                                             error["message"]}).encode() + b"\n\n"],
     }
     return framed[shape]
 
 
-STREAM_ERROR_SHAPES = ("llamacpp-legacy", "llamacpp", "vllm", "vllm-flat", "tgi", "event")
+STREAM_ERROR_SHAPES = ("llamacpp-legacy", "llamacpp", "vllm", "vllm-flat", "tgi", "event", "lmstudio")
 
 
 THOUGHT = ("Okay, the user wants one section of a blog post about a paper. Let me think about what the paper "
@@ -383,6 +392,8 @@ class Fault:
                                     extra={"n_prompt_tokens": 9000, "n_ctx": 8192})
         if shape == "tgi":
             return cls.stream_error(shape, 422, TGI_CONTEXT_MESSAGE, "validation", after=0)
+        if shape == "lmstudio":
+            return cls.stream_error(shape, 400, LMSTUDIO_CONTEXT_MESSAGE, "", after=0)
         return cls.stream_error(shape, 400, VLLM_CONTEXT_MESSAGE, "BadRequestError", after=0)
 
     @classmethod

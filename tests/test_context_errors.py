@@ -19,6 +19,13 @@ from fakeserver import LLAMACPP_CONTEXT_MESSAGE, OPENAI_CONTEXT_MESSAGE, TGI_CON
 LLAMACPP_NEW = "request (9000 tokens) exceeds the available context size (8192 tokens), try increasing it"
 VLLM_NEW = ("'max_tokens' or 'max_completion_tokens' is too large: 1000. This model's maximum context length is "
             "4096 tokens and your request has 3500 input tokens (1000 > 4096 - 3500).")
+# LM Studio's two wordings (lmstudio-bug-tracker issues 546 and 237; Gitlawb/openclaude issue 353).
+LMSTUDIO = ("Trying to keep the first 111490 tokens when context the overflows. However, the model is loaded with "
+            "context length of only 32768 tokens, which is not enough. Try to load the model with a larger context "
+            "length, or provide a shorter input.")
+LMSTUDIO_KEEP = ("The number of tokens to keep from the initial prompt is greater than the context length (n_keep: "
+                 "13055>= n_ctx: 4096). Try to load the model with a larger context length, or provide a shorter "
+                 "input.")
 OLLAMA = ("the prompt is longer than the context length currently available to the model; shorten the prompt, "
           "adjust the context length in settings, or use a model with a longer context length")
 
@@ -38,7 +45,9 @@ def error(status: int, body: dict) -> openai.APIStatusError:
     (400, {"message": VLLM_NEW, "type": "BadRequestError"}, 4096, 3500),
     (422, {"message": TGI_CONTEXT_MESSAGE}, 4096, 4000),
     (400, {"message": OLLAMA, "type": "invalid_request_error"}, None, None),
-], ids=["openai", "llamacpp", "llamacpp-new", "vllm", "vllm-new", "tgi", "ollama"])
+    (400, {"message": LMSTUDIO}, 32768, 111490),
+    (400, {"message": LMSTUDIO_KEEP}, 4096, 13055),
+], ids=["openai", "llamacpp", "llamacpp-new", "vllm", "vllm-new", "tgi", "ollama", "lmstudio", "lmstudio-keep"])
 def test_each_servers_context_error_is_one_with_the_sizes_it_gives(status: int, body: dict, window: int | None,
                                                                     prompt: int | None) -> None:
     exc = error(status, body)

@@ -168,7 +168,7 @@ def test_context_errors_shrink_the_paper_and_retry(fault: Fault, fake_server: Fa
     assert "context shortened" in run.stderr
 
 
-@pytest.mark.parametrize("shape", ["llamacpp-legacy", "vllm", "tgi"])
+@pytest.mark.parametrize("shape", ["llamacpp-legacy", "vllm", "tgi", "lmstudio"])
 def test_a_context_error_inside_the_stream_shrinks_the_paper_like_one_before_it(
         shape: str, fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
     """llama.cpp, vLLM and TGI can only say "too long" inside the 200 stream they already began: drafter reads it

@@ -11,22 +11,28 @@ from drafter.errors import ModelError
 from drafter.llm.types import ContextTooLong, EmptyCompletion, MalformedCompletion, NoProgress
 
 # OpenAI, vLLM, llama.cpp ("exceeds the available context size", type exceed_context_size_error), Ollama ("the
-# prompt is longer than the context length currently available", "the input length exceeds the context length")
-# and text-generation-inference ("`inputs` tokens + `max_new_tokens` must be <= 4096", "`inputs` must have less
-# than 4096 tokens", router/src/validation.rs).
+# prompt is longer than the context length currently available", "the input length exceeds the context length"),
+# LM Studio ("Trying to keep the first N tokens when context the overflows. However, the model is loaded with
+# context length of only M tokens", "The number of tokens to keep from the initial prompt is greater than the
+# context length (n_keep: N>= n_ctx: M)") and text-generation-inference ("`inputs` tokens + `max_new_tokens` must
+# be <= 4096", "`inputs` must have less than 4096 tokens", router/src/validation.rs).
 CONTEXT_PATTERNS = re.compile(
     r"context[_ ]length[_ ]exceeded|maximum context length|exceeds? the (available )?context|context size|"
     r"too many tokens|prompt is too long|input is too long|exceed_context_size|longer than the context length|"
-    r"inputs`? tokens \+ `?max_new_tokens`? must be|inputs`? must have less than \d+ tokens",
+    r"inputs`? tokens \+ `?max_new_tokens`? must be|inputs`? must have less than \d+ tokens|"
+    r"when context the overflows|greater than the context length",
     re.I,
 )
 # The sizes a context error gives: the window (llama.cpp's n_ctx field; OpenAI and vLLM "maximum context length
 # is N tokens"; TGI "must be <= N"; llama.cpp's newer "exceeds the available context size (N tokens)") and the
 # prompt as the server counted it (llama.cpp's n_prompt_tokens; "resulted in N tokens", "N in the messages",
-# "has N input tokens", TGI "Given: N `inputs` tokens", llama.cpp "request (N tokens)").
-WINDOW_SIZE = re.compile(r"maximum context length is (\d+)|must be <= (\d+)|context size \((\d+) tokens\)", re.I)
+# "has N input tokens", TGI "Given: N `inputs` tokens", llama.cpp "request (N tokens)"; LM Studio's n_ctx and
+# n_keep, "context length of only M", "keep the first N tokens").
+WINDOW_SIZE = re.compile(r"maximum context length is (\d+)|must be <= (\d+)|context size \((\d+) tokens\)|"
+                         r"context length of only (\d+)|n_ctx: (\d+)", re.I)
 PROMPT_SIZE = re.compile(r"resulted in (\d+) tokens|\((\d+) in the messages|has (\d+) input tokens|"
-                         r"given: (\d+) `?inputs|request \((\d+) tokens\)", re.I)
+                         r"given: (\d+) `?inputs|request \((\d+) tokens\)|keep the first (\d+) tokens|"
+                         r"n_keep: (\d+)", re.I)
 # A refused connection usually means the local server is not running: say so after a short while instead of
 # backing off for a minute. Timeouts and dropped connections keep the full retry budget.
 REFUSED_ATTEMPTS = 3
