@@ -228,6 +228,16 @@ def test_running_headers_and_footers_are_skipped(tmp_path):
     assert paper.title == "A Study of Things"
 
 
+def test_numbered_heading_opening_with_a_lower_case_term(tmp_path):
+    # "3 t-Distributed ..." (t-SNE), "4 k-means ...", "5 iCaRL ...": a term that is written in lower case is
+    # no reason to drop the heading, and with it the numbering of every heading after it
+    sections = [("1 Introduction", BODY), ("2 Background", BODY), ("3 t-Distributed Embeddings", BODY),
+                ("4 k-means Clustering", BODY), ("5 iCaRL in Practice", BODY), ("6 Conclusion", BODY)]
+    paper = paper_of(tmp_path / "p.pdf", sections=sections)
+    assert top(paper) == ["Introduction", "Background", "t-Distributed Embeddings", "k-means Clustering",
+                          "iCaRL in Practice", "Conclusion"]
+
+
 # -- references -------------------------------------------------------------------------------------
 
 

@@ -76,6 +76,8 @@ class Heading:
     forced: bool = False  # confirmed by the PDF outline (bookmarks)
 
 
+# A numbered heading may open with a term written in lower case: "t-Distributed ...", "k-means ...", "iCaRL"
+_LOWER_TERM = re.compile(r"^(?:[a-z]{1,2}-[A-Za-z]|[a-z]{1,3}[A-Z])")
 _NUMBER_PREFIX = re.compile(r"^(?:[IVX]+|[A-H]|\d{1,2})(?:\.\d{1,2})*\.?\s+(\S.*)$")
 _ITALIC_FONT = re.compile(r"(?i)ital|oblique|-it(?:$|[A-Z])|cmti\d|lmromanit|cmsl\d")
 
@@ -146,7 +148,8 @@ def classify_heading(line: Line, body: float, loose: bool = False, body_font: st
             start = text.index(title)
             title = title_case(re.sub(r"\s+", " ", cased[start:start + len(title)]))
     title = re.sub(r"\s+", " ", strip_footnote_marks(title)).strip(" .:")
-    if not title or not title[:1].isupper() or title.endswith((",", ";")) or len(title.split()) > 14:
+    if not title or not (title[:1].isupper() or (number and _LOWER_TERM.match(title))) \
+            or title.endswith((",", ";")) or len(title.split()) > 14:
         return None
     if re.search(r"[=<>\u2264\u2265\u2208]|(?<![\w-])\d{3,}(?![\w-])", title):  # LeNet-300-100 is a name
         return None
