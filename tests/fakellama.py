@@ -22,7 +22,10 @@ section of each generation, in order).
 
 Modes for the ugly cases (``mode=``, for the first ``bad`` generations, then normal; ``bad=None``: all):
 ``"silent"`` accepts every connection and never answers anything; ``"stall"`` stops a stream after ``after``
-tokens and sends nothing more; ``"drop"`` closes the connection after ``after`` tokens.
+tokens and sends nothing more; ``"drop"`` closes the connection after ``after`` tokens; ``"cut"`` ends the stream
+cleanly after ``after`` tokens, with neither a finish reason nor ``data: [DONE]``, as Ollama's /v1 does when its
+runner fails mid-answer (server/routes.go streamResponse stops the stream at the ``{"error": ...}`` it is sent, and
+middleware/openai.go's ChatWriter writes that as one more chunk with ``"content": ""``).
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class FakeLlama:
                  answer_tokens: int = 40, props: bool = True, prefix_cache: bool = True, mode: str = "normal",
                  bad: int | None = None, after: int = 3, model: str = "local-model", interrupt: bool = False,
                  usage: bool = True) -> None:
-        if mode not in ("normal", "silent", "stall", "drop"):
+        if mode not in ("normal", "silent", "stall", "drop", "cut"):
             raise ValueError(f"unknown mode {mode!r}")
         self.slots = slots
         self.prompt_rate = prompt_rate
@@ -256,6 +259,11 @@ class FakeLlama:
             if self.interrupt and self._newcomer():
                 self._count(sent, False)
                 handler.end_stream()
+                return
+            if bad and self.mode == "cut" and i == self.after:
+                self._count(sent, False)
+                handler.event(chunk({"content": ""}))
+                handler._chunk(b"")
                 return
             if bad and self.mode in ("stall", "drop") and i == self.after:
                 self._count(sent, False)

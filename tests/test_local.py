@@ -147,6 +147,18 @@ def test_a_parallel_server_gets_every_section_at_once(fake_server_factory, cache
     assert not _slots(cache)  # nothing limits it next time either
 
 
+def test_a_stream_that_just_stops_is_a_failure_not_a_server_making_room(llama, cache, sample_pdf, tmp_path) -> None:
+    """A stream that ends with no finish reason and no [DONE] (Ollama's runner failing mid-answer) is a broken
+    answer, sent again; only one the server ends itself ([DONE], llama-cpp-python serving a newcomer) says that
+    the server runs one request at a time. Learning one slot from a failure would hold every later run to one."""
+    server = _start(llama, 16, props=False, token_rate=20, mode="cut", bad=1, after=3)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    assert server.counters()["started"] == N + 1
+    assert list(_slots(cache).values()) == []
+
+
 @pytest.mark.parametrize("props", [True, False])
 def test_a_server_with_many_slots_gets_every_section_at_once(llama, cache, sample_pdf, tmp_path, props) -> None:
     # Answers of about two seconds, streamed token by token: every section is generating at the same time.

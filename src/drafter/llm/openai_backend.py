@@ -38,7 +38,7 @@ from drafter.llm.profiles import (
     token_limit,
 )
 from drafter.llm.retry import RetryPolicy
-from drafter.llm.sse import ServerFailed, error_object, innermost, json_object, sse_data
+from drafter.llm.sse import ServerFailed, SSEData, error_object, innermost, json_object
 from drafter.llm.types import (
     BudgetSpent,
     EmptyCompletion,
@@ -393,13 +393,14 @@ class OpenAIBackend:
         opened = self.client.chat.completions.with_streaming_response.create(**body)
         response = await self._progressing(opened.__aenter__(), flight)
         text = Answer()
+        stream = SSEData(response.iter_bytes())
         try:
             if "json" in response.headers.get("content-type", ""):
                 whole = await self._progressing(response.read(), flight)
                 self.gate.progressed(flight)
                 self._settle(key)
                 return reply_from_completion(parse_completion(whole), request, token_limit(request, profile))
-            chunks = sse_data(response.iter_bytes())
+            chunks = aiter(stream)
             limit = token_limit(request, profile)
             while (chunk := await self._progressing(_next(chunks), flight)) is not None:
                 content = text.add(chunk)
@@ -421,7 +422,9 @@ class OpenAIBackend:
         finally:
             await opened.__aexit__(None, None, None)  # a stream given up on is closed: the server stops generating
         if text.finish is None:
-            if self.gate.preempted(flight):
+            # Only a stream the server ended itself ([DONE]) was cut short to serve another request; one that just
+            # stops is a failure (Ollama's runner failing mid-answer), however many others are in flight.
+            if stream.done and self.gate.preempted(flight):
                 log.info("%s cut section %s's answer short to serve another request: it runs one at a time",
                          self.settings.public_endpoint, request.section_id)
                 self.profiles.remember_slots(self.settings.endpoint, 1)

@@ -89,30 +89,46 @@ def json_object(content: bytes, what: str) -> dict[str, Any]:
     return data
 
 
-async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a server-sent event stream's `data:` lines, until `data: [DONE]`; read from the raw
-    bytes, comments (`: ping`), blank lines and other fields skipped. An error in any of the shapes above raises
+class SSEData:
+    """The JSON objects of a server-sent event stream's `data:` lines, until `data: [DONE]` (then `done` is True:
+    the server ended the stream itself, as opposed to a stream that just stops); read from the raw bytes,
+    comments (`: ping`), blank lines and other fields skipped. An error in any of the shapes above raises
     ServerFailed."""
-    buffer = b""
-    event = b""
-    async for piece in pieces:
-        buffer += piece
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            line = line.rstrip(b"\r")
-            if not line:
-                event = b""  # a blank line ends an event
-                continue
-            name, _, value = line.partition(b":")
-            value = value.strip()
-            if name == b"event":
-                event = value
-            elif name == b"error":
-                raise ServerFailed(innermost(json_object(value, "an error event")))
-            elif name == b"data":
-                if value == b"[DONE]":
-                    return
-                item = json_object(value, "a streamed chunk")
-                if event == b"error" or error_object(item) is not None:
-                    raise ServerFailed(innermost(item))
-                yield item
+
+    def __init__(self, pieces: AsyncIterator[bytes]) -> None:
+        self.pieces = pieces
+        self.done = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._read()
+
+    async def _read(self) -> AsyncIterator[dict[str, Any]]:
+        buffer = b""
+        event = b""
+        async for piece in self.pieces:
+            buffer += piece
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                line = line.rstrip(b"\r")
+                if not line:
+                    event = b""  # a blank line ends an event
+                    continue
+                name, _, value = line.partition(b":")
+                value = value.strip()
+                if name == b"event":
+                    event = value
+                elif name == b"error":
+                    raise ServerFailed(innermost(json_object(value, "an error event")))
+                elif name == b"data":
+                    if value == b"[DONE]":
+                        self.done = True
+                        return
+                    item = json_object(value, "a streamed chunk")
+                    if event == b"error" or error_object(item) is not None:
+                        raise ServerFailed(innermost(item))
+                    yield item
+
+
+def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """The chunks of an event stream (see SSEData), when whether it ended with `[DONE]` does not matter."""
+    return aiter(SSEData(pieces))
