@@ -254,3 +254,23 @@ def test_a_table_cell_naming_a_figure_is_not_a_caption(tmp_path):
               Text("Ablation", 120, 528, 9, leading=1), Text("Figure A10", 300, 528, 9, leading=1)]
     paper = extract_paper(read_pdf(_caption_page(tmp_path, floats)))
     assert paper.figures == [] and [t.label for t in paper.tables] == ["Table 4"]
+
+
+def test_small_ragged_right_caption_is_read_whole(tmp_path):
+    # a journal's 7 pt caption on a 10 pt pitch (1.43 times its size), set ragged right with a short first
+    # line: every line belongs to the caption, and the column beside it does not
+    cap = ["Fig. 1 | Accuracy of the model on recent structures. The analysed",
+           "structures are newer than any structure in the training set. Further filtering is",
+           "applied to reduce redundancy (see Methods). a, Histogram of backbone",
+           "errors for full chains. Error bars are 95% confidence intervals."]
+    items = [Text("Ragged Captions Paper", 72, 720, 17, True), Text("Ada Lovelace, Alan Turing", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We read captions whole.", 72, 648),
+             Text("1 Method", 72, 620, 12, True)]
+    items += [Text(line, 72, 600 - 12 * i) for i, line in enumerate(wrap(PARA_1, 230))]
+    items += [Text(line, 72, 420 - 10 * i, 7) for i, line in enumerate(cap)]
+    items += [Text(line, 320, 430 - 12 * i) for i, line in enumerate(wrap(PARA_2 + PARA_3, 220))]
+    pages = [items, [Text(line, 72, 700 - 12 * i) for i, line in enumerate(wrap(PARA_4 * 3, WIDTH))]]
+    make_pdf(tmp_path / "p.pdf", pages)
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert [f.label for f in paper.figures] == ["Figure 1"]
+    assert paper.figures[0].caption == " ".join(cap)[len("Fig. 1 | "):]

@@ -180,9 +180,13 @@ def _caption_block(first: Line, lines: list[Line]) -> list[Line]:
     while True:
         last = block[-1]
         x0, x1 = top.x - 3, max(top.x1, top.x + 40) + 3
+        # mid-sentence, a ragged-right caption's next line, starting where the caption starts, may be wider
+        ragged = x1 + 0.5 * (top.x1 - top.x) if not _SENTENCE_END.search(last.text) else x1
         wide = alone and len(block) == 1
-        below = [ln for ln in lines if ln.y < last.y - 0.5 and last.y - ln.y <= (1.8 if wide else 1.4) * last.size
-                 and (wide or (ln.x >= x0 and ln.x1 <= x1)) and abs(ln.size - first.size) <= (1.5 if wide else 0.6)
+        below = [ln for ln in lines if ln.y < last.y - 0.5 and last.y - ln.y <= (1.8 if wide else 1.5) * last.size
+                 and (wide or (ln.x >= x0 and (ln.x1 <= x1 or (ln.x <= top.x + 1.5 * first.size
+                                                               and ln.x1 <= ragged))))
+                 and abs(ln.size - first.size) <= (1.5 if wide else 0.6)
                  and ln.kind == "body" and not ln.figure and ln not in block]
         if not below:
             return block
