@@ -41,6 +41,9 @@ What 2026 endpoints do that a polite stand-in would not:
   DeepSeek-R1 / Qwen3); ``"reasoning_content"`` or ``"reasoning"`` -- sent in that message field instead.
   Thinking counts against the limit, so a small one cuts the answer inside the ``<think>`` block.
 * ``chatty=True`` -- "Sure! Here's the ... section for your post:" before and "I hope this helps!..." after.
+* ``context_window=N`` -- a prompt longer than N tokens is cut to N without a word, and the usage says N: Ollama
+  with a prompt longer than its num_ctx (llm/llama_server.go: ``slog.Warn("truncating input prompt", ...)``; its
+  /v1 usage.prompt_tokens is the prompt_eval_count of what it read).
 * ``enforce_limit=True`` -- answers longer than the limit are cut there with ``finish_reason: "length"``
   (4 characters a token); always on with the reasoning and thinking modes.
 
@@ -718,6 +721,7 @@ class FakeOpenAI:
         enforce_limit: bool = False,
         streaming: bool = True,
         stream_options: bool = True,
+        context_window: int | None = None,
     ) -> None:
         if thinking not in (None, "content", "reasoning_content", "reasoning"):
             raise ValueError(f"thinking must be content, reasoning_content or reasoning, not {thinking!r}")
@@ -731,6 +735,7 @@ class FakeOpenAI:
         self.enforce_limit = enforce_limit
         self.streaming = streaming
         self.stream_options = stream_options
+        self.context_window = context_window
         self.requests: list[RecordedRequest] = []
         self.max_in_flight = 0
         self.errors: list[BaseException] = []
@@ -988,6 +993,8 @@ class FakeOpenAI:
         self, rec: RecordedRequest, model: str, content: str, finish_reason: str, hidden: int = 0
     ) -> dict[str, Any]:
         prompt_tokens = sum(len(_message_text(m)) for m in rec.messages) // 4
+        if self.context_window is not None:  # read only what fits, the rest cut without a word
+            prompt_tokens = min(prompt_tokens, self.context_window)
         completion_tokens = len(content) // 4 + hidden
         rec.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
         return {

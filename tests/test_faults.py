@@ -251,6 +251,27 @@ def test_a_model_that_never_loads_is_one_line_saying_so(fake_server: FakeOpenAI,
     assert fake_server.pending_faults() > 0
 
 
+def test_a_server_that_reads_only_part_of_the_prompt_is_told_once(fake_server_factory, sample_pdf: Path,
+                                                                  tmp_path: Path) -> None:
+    """Ollama cuts a prompt longer than its num_ctx without an error; its usage says how much it read. The draft is
+    written (the sections are answers, of part of the paper), with one warning saying what happened and the fix."""
+    server = fake_server_factory(context_window=500)
+    run = cli("new", sample_pdf, "--base-url", server.url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    warnings = [ln for ln in run.stderr.splitlines() if "prompt tokens" in ln]
+    assert len(warnings) == 1, run.stderr
+    assert "read only 500 of about" in warnings[0] and "--context-tokens below 500" in warnings[0]
+    assert "context window" in warnings[0]
+
+
+def test_a_server_that_reads_the_whole_prompt_gets_no_such_warning(fake_server: FakeOpenAI, sample_pdf: Path,
+                                                                   tmp_path: Path) -> None:
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md")
+    assert run.code == 0, run.stderr
+    assert "prompt tokens" not in run.stderr
+    assert all(r.usage["prompt_tokens"] >= 1000 for r in fake_server.requests[:1])  # long enough to have told
+
+
 def test_a_partial_response_then_a_good_one(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
     fake_server.enqueue(Fault.drop(partial=True), Fault.empty(whitespace=True))
     run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",

@@ -37,7 +37,7 @@ from drafter.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_MODEL, DrafterError, 
 from drafter.files import slugify
 from drafter.llm import Backend, Events, Reply, make_backend
 from drafter.paper import Paper
-from drafter.pipeline import check_draftable
+from drafter.pipeline import check_draftable, truncation_warning
 from drafter.plan import LLM_SECTIONS
 from drafter.prompts import PromptSet
 
@@ -587,6 +587,8 @@ async def _one(run: _Run, result: EntryResult, source: sources.Source | None) ->
         problem = draft.figures.summary() if draft.figures else None
         if problem:
             log.warning("%s: %s", result.entry.label, problem)
+        if (cut_prompt := truncation_warning(stats)) is not None:
+            log.warning("%s: %s", result.entry.label, cut_prompt)
         for section_id, limit in stats.cut_off.items():
             log.warning("%s: %s was cut off at its limit of %d tokens (noted in the draft; `drafter redo %s %s "
                         "--max-tokens %d` gets the whole answer)", result.entry.label, section_id, limit, target,

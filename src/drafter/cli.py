@@ -240,12 +240,17 @@ def _report_checks(count: int, draft: str) -> None:
                   f"⚠️ callouts in the draft; `drafter check {escape(draft)}` lists them)")
 
 
-def _warn_cut_off(stats: Any, draft: str) -> None:
-    """One warning line per section whose answer stopped at its token limit, naming the fix."""
+def _warn_cuts(stats: Any, draft: str) -> None:
+    """One warning line per section whose answer stopped at its token limit, naming the fix; one for the sections
+    whose prompt the server cut to its context window."""
+    from drafter.pipeline import truncation_warning
+
     for section_id, limit in stats.cut_off.items():
         err.print(f"[yellow]warning:[/] {section_id}: the answer was cut off at its limit of {limit} tokens (the "
                   f"section says so); `drafter redo {escape(draft)} {section_id} --max-tokens {2 * limit}` gets "
                   "the whole answer")
+    if (cut_prompt := truncation_warning(stats)) is not None:
+        _warn(cut_prompt)
 
 
 # -- commands -----------------------------------------------------------------------------------------
@@ -314,7 +319,7 @@ def new(
         for section_id, note in draft.stats.cuts.items():
             err.print(f"[yellow]note:[/] {section_id}: {note}")
         _report_figures(draft.figures)
-        _warn_cut_off(draft.stats, "DRAFT" if target is None else str(target))
+        _warn_cuts(draft.stats, "DRAFT" if target is None else str(target))
         s = draft.stats
         where = "stdout" if target is None else str(target)
         cost = settings.cost(s.prompt_tokens, s.completion_tokens)
@@ -549,7 +554,7 @@ def redo(
         result = redone.result
         if result.warning:
             _warn(result.warning)
-        _warn_cut_off(result.stats, str(draft))
+        _warn_cuts(result.stats, str(draft))
         note = (f"; your edited text is kept in {redone.kept}" if result.was_edited else
                 f"; previous draft in {redone.kept}")
         if redone.merged:

@@ -47,6 +47,9 @@ class Stats:
     reasoning_tokens: int = 0  # hidden reasoning the endpoint reported (part of completion_tokens)
     # Some prompt_tokens are drafter's estimate: the server reported no usage (llama-cpp-python's streams do not).
     prompt_estimated: bool = False
+    # Sections whose prompt the server read only part of (its count, drafter's estimate): it cut the prompt to its
+    # context window without a word (Ollama does, for a prompt longer than its num_ctx).
+    truncated: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def tokens(self) -> int:
@@ -80,6 +83,30 @@ def render_section(prompts: PromptSet, paper: Paper, section_id: str, settings: 
                               hint=hint, earlier=earlier)
     budget = settings.budget(section_id, rendered.max_tokens)
     return rendered if budget == rendered.max_tokens else replace(rendered, max_tokens=budget)
+
+
+# A server whose count of the prompt is under this share of drafter's estimate did not read all of it (tokenizers
+# differ from the estimate by far less); prompts under TRUNCATION_FLOOR tokens are too short to tell.
+TRUNCATED_SHARE = 0.6
+TRUNCATION_FLOOR = 1000
+
+
+def truncated(reply: Reply, rendered: Rendered) -> bool:
+    """The server read only part of the prompt: it says it read far fewer tokens than were sent."""
+    return (reply.source == "llm" and reply.prompt_tokens > 0 and rendered.prompt_tokens >= TRUNCATION_FLOOR
+            and reply.prompt_tokens < TRUNCATED_SHARE * rendered.prompt_tokens)
+
+
+def truncation_warning(stats: Stats) -> str | None:
+    """The one warning about sections whose prompt the server cut, with what to do."""
+    if not stats.truncated:
+        return None
+    read = min(r for r, _ in stats.truncated.values())
+    sent = max(s for _, s in stats.truncated.values())
+    names = ", ".join(stats.truncated)
+    return (f"the server read only {read:,} of about {sent:,} prompt tokens for {names}: it cut the paper to "
+            f"fit its context window without saying so, and those sections saw part of it; give the model a larger "
+            f"context window on the server (Ollama: num_ctx), or lower --context-tokens below {read:,}")
 
 
 def cut_note(section_id: str, limit: int) -> str:
@@ -174,6 +201,8 @@ async def draft_sections(paper: Paper, section_ids: list[str], settings: Setting
         if cut_at:
             stats.cut_off[section_id] = cut_at
             note = "; ".join(n for n in (note, cut_note(section_id, cut_at)) if n)
+        if truncated(reply, rendered):
+            stats.truncated[section_id] = (reply.prompt_tokens, rendered.prompt_tokens)
         if reply.cached:
             stats.cache_hits += 1
         else:
