@@ -75,6 +75,16 @@ def test_cover_sheet_that_repeats_the_title_is_skipped(tmp_path):
     assert top(paper) == ["Introduction", "Method", "Conclusion"]
 
 
+def test_year_on_the_first_page_wins_over_a_cover_sheets_upload_date(tmp_path):
+    cover = ["See more of this publication and its authors at our site", "Learning Quickly from Few Examples",
+             "All content following this page was uploaded on 29 August 2019."]
+    paper = paper_of(tmp_path / "p.pdf", title="Learning Quickly from Few Examples", cover_page=cover,
+                     footnotes=["Copyright 2016 by the author(s)."],
+                     references=[f"[{i}] A. Author. Paper number {i}. Journal of Things." for i in range(1, 4)])
+    assert paper.title == "Learning Quickly from Few Examples"
+    assert paper.year == 2016
+
+
 def test_all_caps_title_gets_mixed_case(tmp_path):
     paper = paper_of(tmp_path / "p.pdf", title="A STUDY OF SMALL CAPS TITLES IN PAPERS")
     assert paper.title == "A Study of Small Caps Titles in Papers"

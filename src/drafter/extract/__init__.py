@@ -27,7 +27,7 @@ from drafter.paper import Paper
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "4.14"
+EXTRACTOR_VERSION = "4.15"
 
 
 def extract_paper(doc: RawDocument) -> Paper:
@@ -36,7 +36,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     paper = Paper(title="", pages=doc.page_count, source=doc.path, warnings=list(doc.warnings))
     front = read_front(doc, layout, paper)
     stamp_year = read_arxiv_stamp(layout, paper)
-    venue_texts, venue_year = read_venue(layout, front, paper)
+    venue_texts, venue_year, cover = read_venue(layout, front, paper)
     floats = find_floats(layout, front.title_lines)
     paper.figures, paper.tables, paper.footnotes = floats.figures, floats.tables, floats.footnotes
     mark_front_furniture(layout, front)
@@ -45,7 +45,7 @@ def extract_paper(doc: RawDocument) -> Paper:
     paper.references = split_references(body.reference_lines)
     cover_text = [ln.text for lns in layout.pages[:layout.first] for ln in lns]
     paper.urls = collect_urls(doc, cover_text + body.url_text, body.reference_lines)
-    pick_year(doc, paper, venue_texts, venue_year, stamp_year)
+    pick_year(doc, paper, venue_texts, venue_year, stamp_year, cover)
     paper.warnings.extend(diagnose(paper))  # what was not found: printed once by new, batch and inspect
     return paper
 

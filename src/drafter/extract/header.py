@@ -444,13 +444,17 @@ def read_arxiv_stamp(layout: Layout, paper: Paper) -> int | None:
     return stamp_year
 
 
-def read_venue(layout: Layout, front: Front, paper: Paper) -> tuple[list[str], int | None]:
+def read_venue(layout: Layout, front: Front, paper: Paper) -> tuple[list[str], int | None, int]:
     """Fill the paper's venue from headers, footers, notices of the first pages and lines above the title;
-    return those texts (later searched for a year) and the venue's year."""
+    return those texts (later searched for a year), the venue's year and how many of the texts, first in the
+    list, come from cover pages."""
     pages, heights, body, first = layout.pages, layout.heights, layout.body, layout.first
     title_lines = front.title_lines
     venue_texts: list[str] = []
+    cover = 0
     for idx in range(0, min(first + 1, len(pages))):
+        if idx == first:
+            cover = len(venue_texts)
         lns = pages[idx]
         above = [ln for ln in lns if title_lines and ln.y > title_lines[0].y + 1 and ln.page == title_lines[0].page]
         small = [ln for ln in lns if ln.boiler or ln.size < body - 0.4 or ln in above or idx < first
@@ -469,22 +473,27 @@ def read_venue(layout: Layout, front: Front, paper: Paper) -> tuple[list[str], i
     paper.venue, venue_year = _find_venue(venue_texts)
     if paper.venue:
         paper.provenance["venue"] = "pdf-layout"
-    return venue_texts, venue_year
+    return venue_texts, venue_year, cover
+
+
+def _edge_years(texts: list[str]) -> list[int]:
+    # a bare number on a page edge is a page number ("2001" in proceedings paged 2001-2010), not a year
+    return [int(y) for t in texts if not re.fullmatch(r"[\s\d\-\u2013]*", t)
+            and not _ACCESS_DATE.search(t) for y in _YEAR.findall(t)]
 
 
 def pick_year(doc: RawDocument, paper: Paper, venue_texts: list[str], venue_year: int | None,
-              stamp_year: int | None) -> None:
+              stamp_year: int | None, cover: int = 0) -> None:
     """The year: the venue's, else the arXiv stamp's, else one printed on the first page's edges (not a page
-    number), else the file's creation date unless that is years after the newest reference (then the year after
-    that reference), else the latest year in the references."""
+    number; a cover sheet's only when the paper's own first page prints none: its dates are of the upload),
+    else the file's creation date unless that is years after the newest reference (then the year after that
+    reference), else the latest year in the references. The first `cover` venue texts are from cover pages."""
     if venue_year:
         paper.year, paper.provenance["year"] = venue_year, "pdf-venue"
     elif stamp_year:
         paper.year, paper.provenance["year"] = stamp_year, "pdf-stamp"
     else:
-        # a bare number on a page edge is a page number ("2001" in proceedings paged 2001-2010), not a year
-        edge_years = [int(y) for t in venue_texts if not re.fullmatch(r"[\s\d\-\u2013]*", t)
-                      and not _ACCESS_DATE.search(t) for y in _YEAR.findall(t)]
+        edge_years = _edge_years(venue_texts[cover:]) or _edge_years(venue_texts[:cover])
         created = re.search(r"(?:D:)?((?:19|20)\d\d)", doc.metadata.get("creationdate", ""))
         ref_years = [int(y) for r in paper.references for y in _YEAR.findall(r)]
         newest = max((y for y in ref_years if not created or y <= int(created.group(1))), default=None)
