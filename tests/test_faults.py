@@ -272,6 +272,21 @@ def test_a_server_that_reads_the_whole_prompt_gets_no_such_warning(fake_server: 
     assert all(r.usage["prompt_tokens"] >= 1000 for r in fake_server.requests[:1])  # long enough to have told
 
 
+@pytest.mark.parametrize(("max_tokens", "requests"), [(1100, N), (700, 2 * N)])
+def test_an_answer_budget_the_window_cannot_hold_says_lower_max_tokens(
+        max_tokens: int, requests: int, fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
+    # vLLM's words when the output budget does not fit beside the prompt (serving_engine.py, _validate_input).
+    message = (f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum context "
+               f"length is 1024 tokens and your request has 900 input tokens ({max_tokens} > 1024 - 900).")
+    fake_server.enqueue(*[Fault.http_error(400, message, "BadRequestError", 400)] * (2 * N))
+    run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",
+              "--max-tokens", str(max_tokens), "--jobs", "1")
+    assert run.code == 1
+    line = one_error_line(run)
+    assert "1024 tokens" in line and "lower --max-tokens" in line, line
+    assert len(fake_server.requests) == requests  # all of the window: no shorter paper is tried
+
+
 def test_a_partial_response_then_a_good_one(fake_server: FakeOpenAI, sample_pdf: Path, tmp_path: Path) -> None:
     fake_server.enqueue(Fault.drop(partial=True), Fault.empty(whitespace=True))
     run = cli("new", sample_pdf, "--base-url", fake_server.url, "--model", "fake-model", "-o", tmp_path / "d.md",

@@ -152,8 +152,12 @@ async def _one_section(backend: Backend, prompts: PromptSet, paper: Paper, secti
         try:
             return await backend.complete(request), rendered
         except ContextTooLong as exc:
-            if attempt == 1:
-                raise
+            if exc.window and rendered.max_tokens >= exc.window // 2:  # the answer's budget is the problem
+                exc.hint = (f"The answer's budget of {rendered.max_tokens} tokens takes "
+                            f"{'all' if rendered.max_tokens >= exc.window else 'most'} of the {exc.window}-token "
+                            "window: lower --max-tokens, or give the server a larger context window.")
+            if attempt == 1 or (exc.window and rendered.max_tokens >= exc.window):
+                raise  # no shorter paper makes room for an answer the window cannot hold
             def prompt_at(tokens: int) -> int:
                 return render_section(prompts, paper, section_id, settings, hint=hint, earlier=earlier,
                                       context_tokens=tokens).prompt_tokens
