@@ -30,6 +30,7 @@ middleware/openai.go's ChatWriter writes that as one more chunk with ``"content"
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -91,6 +92,7 @@ class FakeLlama:
         self.interrupt = interrupt
         self.usage = usage
         self.interrupted = 0
+        self.unanswered: list[str] = []  # the section of each chat request a silent server took and never answered
         self.started = self.generated = self.wasted = self.dropped = self.prompt_processed = self.max_queued = 0
         self.max_running = 0  # most generations at once
         self.busy = 0.0
@@ -372,10 +374,13 @@ class _Handler(BaseHTTPRequestHandler):
     def end_stream(self) -> bool:
         return self._chunk(b"data: [DONE]\n\n") and self._chunk(b"")
 
-    def _silent(self) -> bool:
+    def _silent(self, chat: bytes | None = None) -> bool:
         fake = self.server.fake
         if fake.mode != "silent" or not fake._misbehaves():
             return False
+        if chat is not None:
+            with contextlib.suppress(ValueError), fake._cond:
+                fake.unanswered.append(_Job(json.loads(chat or b"{}"), "").section)
         while not fake._stopping.is_set() and not self.client_gone():
             fake._sleep(0.02)
         self.close_connection = True
@@ -400,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if self._silent():
+        if self._silent(raw):
             return
         if self.path.split("?", 1)[0].rstrip("/") != "/v1/chat/completions":
             self.send_json(404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -20,7 +21,7 @@ from drafter.llm import Events, OpenAIBackend, Request
 from drafter.llm.gate import Gate, shared_prefix
 from drafter.plan import LLM_SECTIONS
 from fakellama import FakeLlama
-from fakeserver import FakeOpenAI
+from fakeserver import FakeOpenAI, Fault
 from localhttp import start_server, stop_server
 
 N = len(LLM_SECTIONS)
@@ -200,14 +201,32 @@ def test_a_dropped_stream_is_sent_again(llama, cache, sample_pdf, tmp_path, monk
     assert server.counters()["started"] == N + 2
 
 
-def test_a_server_that_never_answers_is_one_line(llama, cache, sample_pdf, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("DRAFTER_RETRIES", "1")
+def test_a_server_that_never_answers_is_given_up_on_after_two_silent_tries(llama, cache, sample_pdf,
+                                                                           tmp_path) -> None:
+    # It accepts every connection and answers nothing, not even GET /props: with the default six retries each
+    # section would wait out seven timeouts; two silent waits say it all.
     server = _start(llama, 1, mode="silent")
     run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "1")
     assert run.code == 1
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "sent nothing" in errors[0] and "Traceback" not in run.stderr
+    assert len(errors) == 1 and "never answered" in errors[0] and "(2 tries)" in errors[0], run.stderr
+    assert "Traceback" not in run.stderr
     assert not (tmp_path / "d.md").exists()
+    tries = Counter(server.unanswered)
+    assert tries and max(tries.values()) <= 2, tries
+
+
+def test_a_server_that_answered_once_keeps_its_retries_when_it_goes_quiet(fake_server_factory, cache, sample_pdf,
+                                                                         tmp_path, monkeypatch) -> None:
+    # GET /props said 404: something is there. Chat requests that then get nothing use all their tries.
+    monkeypatch.setenv("DRAFTER_RETRIES", "2")
+    server: FakeOpenAI = fake_server_factory()
+    server.enqueue(*[Fault.hang(30) for _ in range(3 * N)])
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "1")
+    assert run.code == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "sent nothing" in errors[0] and "(3 tries)" in errors[0], run.stderr
+    assert max(Counter(_section(r.body) for r in server.requests).values()) == 3
 
 
 def test_a_server_that_rejects_streaming_gets_whole_answers(fake_server_factory, cache, sample_pdf,

@@ -36,6 +36,9 @@ PROMPT_SIZE = re.compile(r"resulted in (\d+) tokens|\((\d+) in the messages|has 
 # A refused connection usually means the local server is not running: say so after a short while instead of
 # backing off for a minute. Timeouts and dropped connections keep the full retry budget.
 REFUSED_ATTEMPTS = 3
+# Tries of a request to an endpoint that accepts connections but has never answered anything this run (no
+# response headers, no GET /props answer): a second silent wait of --timeout tells as much as a seventh would.
+SILENT_ATTEMPTS = 2
 
 
 def status_of(exc: BaseException | None) -> int | None:
@@ -205,6 +208,11 @@ def model_error(exc: BaseException, *, where: str, model: str, section: str, tri
         return ModelError(f"{where} was still loading its model after {timeout:g}s when section {section} gave up "
                           f"(503: {message})", "Run again once the server has loaded it (GET /health answers 200), "
                           "or raise --timeout for a slow load.")
+    if isinstance(exc, NoProgress) and exc.silent:
+        tries = min(tries, SILENT_ATTEMPTS)
+        return ModelError(f"{where} accepts connections but never answered: nothing came for section {section} in "
+                          f"{timeout:g}s ({tries} tries)", "Check that --base-url is the model server's address "
+                          "and that it is not stuck; raise --timeout if it loads its model slowly.")
     if isinstance(exc, NoProgress | openai.APITimeoutError):
         return ModelError(f"{where} sent nothing for section {section} for {timeout:g}s ({tries} tries)",
                           "Check that the server is running and not stuck; raise --timeout for a slow one.")

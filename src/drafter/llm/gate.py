@@ -84,6 +84,7 @@ class Gate:
     flights: set[Flight] = field(default_factory=set)
     last_prompt: str = ""
     last_progress: float = 0.0
+    heard: bool = False  # the endpoint has answered something this run (response headers, an HTTP error)
     prompt_rate: float | None = None  # prompt tokens per second the server read, slowest seen this run
     peak: int = 0  # most answers seen arriving at once
     ended: list[Flight] = field(default_factory=list)  # the latest answers that arrived whole

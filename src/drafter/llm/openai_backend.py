@@ -25,7 +25,7 @@ from tenacity import RetryCallState
 
 from drafter.cleanup import strip_thinking, valid_text
 from drafter.errors import ModelError
-from drafter.llm.errors import is_loading, model_error, scrub, server_message
+from drafter.llm.errors import is_loading, model_error, scrub, server_message, status_of
 from drafter.llm.gate import FIRST_CONTACT_WAIT, SLOTS_PROBE_WAIT, Flight, Gate, prompt_text
 from drafter.llm.profiles import (
     ADAPTABLE,
@@ -229,8 +229,10 @@ class OpenAIBackend:
         try:
             data = await self.client.get(props_url(self.settings.endpoint), cast_to=object,
                                          options={"timeout": min(self.settings.timeout, 10.0)})
-        except (openai.OpenAIError, ValueError):
+        except (openai.OpenAIError, ValueError) as exc:
+            self.gate.heard |= isinstance(exc, openai.APIStatusError | ValueError)  # it answered, with no slots
             return  # not a llama.cpp server (or not answering yet): learned from how answers arrive instead
+        self.gate.heard = True
         slots = data.get("total_slots") if isinstance(data, dict) else None
         if isinstance(slots, int) and not isinstance(slots, bool) and slots >= 1:
             log.info("%s runs %d request(s) at once (GET /props)", self.settings.public_endpoint, slots)
@@ -357,10 +359,12 @@ class OpenAIBackend:
             while True:
                 left = self.gate.deadline(flight) - time.monotonic()
                 if left <= 0:
-                    raise NoProgress(self.settings.timeout, flight.first is not None)
+                    raise NoProgress(self.settings.timeout, flight.first is not None, silent=not self.gate.heard)
                 done, _ = await asyncio.wait({task} | ({recalled} if recalled else set()), timeout=left,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if task in done:
+                    failure = task.exception()
+                    self.gate.heard |= failure is None or status_of(failure) is not None  # an answer, or an error
                     return task.result()
                 if recalled in done:
                     raise Preempted("taken back from the server's queue: it runs one request at a time")

@@ -1,6 +1,7 @@
 """The one retry policy of every call to the model endpoint (chat requests and the Batch API's file and batch
 calls): transient failures are retried with exponential backoff and jitter, honouring Retry-After, at most
-`retries + 1` attempts (a refused connection only REFUSED_ATTEMPTS); the openai client itself never retries.
+`retries + 1` attempts (a refused connection only REFUSED_ATTEMPTS, an endpoint that has never answered anything
+only SILENT_ATTEMPTS); the openai client itself never retries.
 
 A server still loading its model (llama.cpp answers every request `503 Loading model` until it is ready) is not
 failing: it is asked again every LOADING_POLL seconds, without spending the retries, until it has been loading
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from drafter.llm.errors import REFUSED_ATTEMPTS, is_loading, is_refused, is_transient, retry_after
+from drafter.llm.errors import REFUSED_ATTEMPTS, SILENT_ATTEMPTS, is_loading, is_refused, is_transient, retry_after
+from drafter.llm.types import NoProgress
 
 if TYPE_CHECKING:
     from drafter.config import Settings
@@ -49,7 +51,11 @@ class RetryPolicy:
             loading.since = loading.since if loading.since is not None else now
             return now - loading.since >= self.load_wait
         polls = loading.polls if loading is not None else 0
-        limit = min(REFUSED_ATTEMPTS, self.tries) if is_refused(exc) else self.tries
+        limit = self.tries
+        if is_refused(exc):
+            limit = min(REFUSED_ATTEMPTS, limit)
+        elif isinstance(exc, NoProgress) and exc.silent:
+            limit = min(SILENT_ATTEMPTS, limit)
         return stop_after_attempt(limit + polls)(state)
 
     def wait(self, state: RetryCallState) -> float:

@@ -75,10 +75,12 @@ class NoProgress(Exception):
     """A request received nothing (no byte, no token) for the allowed time: the server is stuck or gone.
     Retried like a timeout; the request's connection is closed first, so the server stops working on it."""
 
-    def __init__(self, seconds: float, started: bool) -> None:
-        super().__init__(f"no progress for {seconds:.0f}s" + (" mid-answer" if started else ""))
+    def __init__(self, seconds: float, started: bool, silent: bool = False) -> None:
+        super().__init__(f"no progress for {seconds:.0f}s" + (" mid-answer" if started else "")
+                         + (" (the endpoint has never answered)" if silent else ""))
         self.seconds = seconds
         self.started = started
+        self.silent = silent  # nothing at all, not even response headers, has come from the endpoint this run
 
 
 class Preempted(Exception):
