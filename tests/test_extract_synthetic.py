@@ -85,6 +85,18 @@ def test_year_on_the_first_page_wins_over_a_cover_sheets_upload_date(tmp_path):
     assert paper.year == 2016
 
 
+@pytest.mark.parametrize(("subject", "want"), [
+    ("2017 IEEE Conference on Computer Vision and Pattern Recognition", 2017),  # the publisher's venue record
+    ("Proceedings of the International Conference on Machine Learning 2018", 2018),
+    ("Notes on 2017 experiments", 2016),  # a topic, not a venue: the newest reference decides
+])
+def test_year_from_the_venue_in_the_pdf_subject(tmp_path, subject, want):
+    refs = [f"[{i}] A. Author. Paper number {i}. Journal of Things, 2015." for i in range(1, 4)]
+    long_sections = [(heading, "\n\n".join([text] * 3)) for heading, text in SECTIONS]  # references on page 2
+    paper = paper_of(tmp_path / "p.pdf", doc=Doc(subject=subject), references=refs, sections=long_sections)
+    assert paper.year == want
+
+
 def test_all_caps_title_gets_mixed_case(tmp_path):
     paper = paper_of(tmp_path / "p.pdf", title="A STUDY OF SMALL CAPS TITLES IN PAPERS")
     assert paper.title == "A Study of Small Caps Titles in Papers"

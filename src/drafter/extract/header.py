@@ -21,6 +21,9 @@ from drafter.text import FOOTNOTE_MARKS, expand_ligatures, restore_accents, stri
 
 _ARXIV_STAMP = re.compile(r"arXiv:\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?"
                           r"(?:\s*\[[^\]]*\])?\s*(?:(\d{1,2})\s*([A-Z][a-z]{2})\s*((?:19|20)\d\d))?")
+# Words that make a PDF's subject field a record of the venue rather than a topic
+_VENUE_WORDS = re.compile(r"(?i)\b(?:conference|proceedings|symposium|workshops?|journal|transactions|letters|"
+                          r"congress|annals|review)\b")
 _YEAR = re.compile(r"(?<!\d)(19[6-9]\d|20[0-4]\d)(?!\d)")
 _BOILERPLATE = re.compile(
     r"permission|copyright|\u00a9|all rights reserved|licen[cs]e|provided proper attribution|"
@@ -486,8 +489,9 @@ def pick_year(doc: RawDocument, paper: Paper, venue_texts: list[str], venue_year
               stamp_year: int | None, cover: int = 0) -> None:
     """The year: the venue's, else the arXiv stamp's, else one printed on the first page's edges (not a page
     number; a cover sheet's only when the paper's own first page prints none: its dates are of the upload),
-    else the file's creation date unless that is years after the newest reference (then the year after that
-    reference), else the latest year in the references. The first `cover` venue texts are from cover pages."""
+    else a year in the PDF's subject when that names a venue, else the file's creation date unless that is
+    years after the newest reference (then the year after that reference), else the latest year in the
+    references. The first `cover` venue texts are from cover pages."""
     if venue_year:
         paper.year, paper.provenance["year"] = venue_year, "pdf-venue"
     elif stamp_year:
@@ -497,8 +501,12 @@ def pick_year(doc: RawDocument, paper: Paper, venue_texts: list[str], venue_year
         created = re.search(r"(?:D:)?((?:19|20)\d\d)", doc.metadata.get("creationdate", ""))
         ref_years = [int(y) for r in paper.references for y in _YEAR.findall(r)]
         newest = max((y for y in ref_years if not created or y <= int(created.group(1))), default=None)
+        subject = doc.metadata.get("subject", "")
+        subject_years = _YEAR.findall(subject) if _VENUE_WORDS.search(subject) else []
         if edge_years:
             paper.year, paper.provenance["year"] = max(edge_years), "pdf-layout"
+        elif subject_years:  # the publisher's record of where it appeared: "2017 IEEE Conference on ..."
+            paper.year, paper.provenance["year"] = int(subject_years[0]), "pdf-metadata-subject"
         elif created and newest is not None and int(created.group(1)) > newest + 1:
             # a file made years after its newest reference was re-made later: the paper is at most a year younger
             paper.year, paper.provenance["year"] = newest + 1, "references-latest"
