@@ -252,7 +252,39 @@ def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_ser
             proc.communicate()
     assert proc.returncode == 130, stderr  # within communicate's 15 s although every answer takes 5 s
     assert "interrupted" in stderr
-    assert not out.exists() or not [p for p in out.iterdir() if p.is_file()]
+    # nothing half-made: no draft, no figures, no staging folder of one
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == [], sorted(out.rglob("*"))
+
+
+def test_ctrl_c_after_figures_were_exported_leaves_no_figures(tmp_path: Path, fake_server_factory):
+    # The figures of a draft in progress wait in a staging folder beside it; Ctrl-C before the draft is written
+    # must take them away with it (no `<slug>-figures/`, no staging folder).
+    from test_figures import make_figure_paper
+
+    server = fake_server_factory(latency=30.0)
+    (tmp_path / "papers").mkdir()
+    make_figure_paper(tmp_path / "papers" / "figures.pdf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
+    env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0",
+               DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(tmp_path / "papers"), "-o", str(out),
+                             "--no-enrich"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.rglob("*.png")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        staged = list(out.rglob("*.png"))
+        assert staged and all(p.parent.parent.name.startswith(".") for p in staged), staged
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert sorted(out.rglob("*")) == []
 
 
 class _SilentAfterHeaders(BaseHTTPRequestHandler):
