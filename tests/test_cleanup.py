@@ -185,3 +185,31 @@ def test_words_a_line_end_split_are_joined_again() -> None:
                                   "`mem- ory` in code", "$a- b$ in maths", "Code:\n```\nmem- ory\n```\nDone."])
 def test_suspended_hyphens_code_and_maths_keep_their_hyphen(kept: str) -> None:
     assert kept in clean_model_text("math", kept)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("It loads <script>alert(1)</script> here.", "It loads &lt;script>alert(1)&lt;/script> here."),
+        ("A figure <img src=x onerror=alert(1)> there.", "A figure &lt;img src=x onerror=alert(1)> there."),
+        ('See <a href="javascript:run()">this</a>.', 'See &lt;a href="javascript:run()">this</a>.'),
+        ("Embedded <IFRAME src=//example.com></iframe>.", "Embedded &lt;IFRAME src=//example.com>&lt;/iframe>."),
+        ("A <style>body{display:none}</style> trick.", "A &lt;style>body{display:none}&lt;/style> trick."),
+    ],
+)
+def test_active_html_in_an_answer_is_written_as_text(raw: str, expected: str) -> None:
+    assert clean_model_text("problem", raw) == expected
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "H<sub>2</sub>O and a line<br>break stay.",
+        "In code `<script>alert(1)</script>` stays.",
+        "```html\n<script>alert(1)</script>\n```",
+        "Math $a<b$ and $c>d$ and $x < y$ stay.",
+        "An image <img src=\"fig.png\" alt=\"a\"> stays.",
+    ],
+)
+def test_harmless_html_code_and_math_stay(kept: str) -> None:
+    assert clean_model_text("problem", kept) == kept

@@ -4,9 +4,9 @@ Models wrap their answers: a chain of thought (`<think>...</think>`, left open w
 chatty opener ("Sure! Here's the section for your post:") or closer ("I hope this helps!"), a ```markdown fence,
 the section's heading repeated (as a Markdown heading, or a plain or bold first line, as small models do).
 Everything here removes only such wrappers: fenced code, LaTeX, lists and the template's sub-headings stay
-byte-for-byte as the model wrote them. Two repairs go further, both for what small models copy or get wrong: a
-word the paper's line end split ("mem- ory", "Quantised- Variational") is joined again, and the difficulty's
-stars are drawn from its number.
+byte-for-byte as the model wrote them (active raw HTML, a `<script>` or an `onerror=`, is written as text). Two
+repairs go further, both for what small models copy or get wrong: a word the paper's line end split ("mem- ory",
+"Quantised- Variational") is joined again, and the difficulty's stars are drawn from its number.
 """
 
 from __future__ import annotations
@@ -48,7 +48,34 @@ def clean_model_text(section_id: str, text: str, vocabulary: frozenset[str] | se
         text = _enforce_difficulty(text)
     elif spec.subheadings:
         text = _enforce_subheadings(text, spec.subheadings, section_id)
-    return _outside_code(text, lambda prose: _demote_headings(prose, section_id))
+    return _outside_code(text, lambda prose: defuse_html(_demote_headings(prose, section_id)))
+
+
+# -- raw HTML that would run or take over the page ---------------------------------------------------------
+
+# An answer is Markdown, but raw HTML in it reaches the page: Jekyll's kramdown passes it through, and so would a
+# preview. Elements that run code, load other pages or take input, and any tag carrying an event handler or a
+# script URL, are written as text (`&lt;script>`): the reader sees what the model wrote and nothing runs. Other
+# tags (<sub>, <br>, <img src=...>) stay, and so does everything inside code.
+_ACTIVE = frozenset({"script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form",
+                     "input", "button", "textarea", "select", "link", "meta", "base", "template", "noscript"})
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?=[\s/>])([^<>]*)>?")
+_SCRIPTED = re.compile(r"\bon[a-z]+\s*=|(?:java|vb)script\s*:|data\s*:\s*text/html", re.I)
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
+
+
+def defuse_html(prose: str) -> str:
+    """`prose` (no fenced code) with every active HTML tag outside code spans turned into text."""
+
+    def tag(match: re.Match[str]) -> str:
+        active = match.group(2).lower() in _ACTIVE or _SCRIPTED.search(match.group(3))
+        return "&lt;" + match.group(0)[1:] if active else match.group(0)
+
+    out, at = [], 0
+    for span in _CODE_SPAN.finditer(prose):
+        out += [_TAG.sub(tag, prose[at:span.start()]), span.group(0)]
+        at = span.end()
+    return "".join([*out, _TAG.sub(tag, prose[at:])])
 
 
 # -- the section's own heading, echoed ---------------------------------------------------------------------
