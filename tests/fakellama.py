@@ -13,7 +13,10 @@ What a real one-slot server does, so tests and bench/local.py can count what a c
 * ``interrupt=True``: llama-cpp-python's server with its default ``interrupt_requests``: a stream's headers go out
   at once (before a slot is free), its first chunk carries only the role, and after each chunk, if another request
   waits for a slot, the stream ends with ``data: [DONE]`` and no finish reason (``interrupted`` counts them);
-  ``usage=False``: no usage chunk even when asked (llama-cpp-python's streams carry none).
+  ``usage=False``: no usage chunk even when asked (llama-cpp-python's streams carry none);
+* ``loading=K``: the first K requests (but GET /v1/models) are answered 503 ``{"error": {"code": 503, "message":
+  "Loading model", "type": "unavailable_error"}}``, as llama.cpp's server answers until its model is loaded
+  (tools/server/server.cpp, middleware_server_state); ``props_asked`` counts GET /props, answered or not.
 
 Counters: ``started`` (generations begun), ``generated`` and ``wasted`` tokens (generated for an answer its client
 never received whole), ``dropped`` (queued requests of gone clients), ``busy`` seconds (time at least one slot
@@ -76,7 +79,7 @@ class FakeLlama:
     def __init__(self, slots: int = 1, *, prompt_rate: float = 20000.0, token_rate: float = 2000.0,
                  answer_tokens: int = 40, props: bool = True, prefix_cache: bool = True, mode: str = "normal",
                  bad: int | None = None, after: int = 3, model: str = "local-model", interrupt: bool = False,
-                 usage: bool = True) -> None:
+                 usage: bool = True, loading: int = 0) -> None:
         if mode not in ("normal", "silent", "stall", "drop", "cut"):
             raise ValueError(f"unknown mode {mode!r}")
         self.slots = slots
@@ -91,6 +94,8 @@ class FakeLlama:
         self.model = model
         self.interrupt = interrupt
         self.usage = usage
+        self.loading = loading  # requests still answered 503 "Loading model"
+        self.props_asked = 0  # GET /props, answered or not
         self.interrupted = 0
         self.unanswered: list[str] = []  # the section of each chat request a silent server took and never answered
         self.started = self.generated = self.wasted = self.dropped = self.prompt_processed = self.max_queued = 0
@@ -374,6 +379,16 @@ class _Handler(BaseHTTPRequestHandler):
     def end_stream(self) -> bool:
         return self._chunk(b"data: [DONE]\n\n") and self._chunk(b"")
 
+    def _loading(self) -> bool:
+        """Answer 503 "Loading model" while the stand-in is still loading."""
+        fake = self.server.fake
+        with fake._cond:
+            if fake.loading <= 0:
+                return False
+            fake.loading -= 1
+        self.send_json(503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
+        return True
+
     def _silent(self, chat: bytes | None = None) -> bool:
         fake = self.server.fake
         if fake.mode != "silent" or not fake._misbehaves():
@@ -391,6 +406,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self._silent():
             return
         path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/props":
+            with fake._cond:
+                fake.props_asked += 1
+        if path != "/v1/models" and self._loading():
+            return
         if path == "/props" and fake.props:
             self.send_json(200, {"total_slots": fake.slots, "model_path": f"/models/{fake.model}.gguf",
                                  "default_generation_settings": {"n_ctx": 8192, "params": {"n_predict": -1}},
@@ -406,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if self._silent(raw):
+            return
+        if self._loading():
             return
         if self.path.split("?", 1)[0].rstrip("/") != "/v1/chat/completions":
             self.send_json(404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}})

@@ -148,6 +148,20 @@ def test_a_parallel_server_gets_every_section_at_once(fake_server_factory, cache
     assert not _slots(cache)  # nothing limits it next time either
 
 
+def test_a_server_loading_its_model_is_asked_its_slots_again_once_it_answers(llama, cache, sample_pdf,
+                                                                              tmp_path) -> None:
+    """llama.cpp answers /props 503 while it loads, like everything else: its slots are asked again once it has
+    loaded, not learned the slow way (or never) because the first question came too early."""
+    server = _start(llama, 1, props=True, loading=3)
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--jobs", "1")
+    assert run.code == 0, run.stderr
+    _complete(tmp_path / "d.md")
+    counts = server.counters()
+    assert counts["started"] == N and counts["wasted"] == 0
+    assert server.props_asked >= 2
+    assert list(_slots(cache).values()) == [1]
+
+
 def test_a_stream_that_just_stops_is_a_failure_not_a_server_making_room(llama, cache, sample_pdf, tmp_path) -> None:
     """A stream that ends with no finish reason and no [DONE] (Ollama's runner failing mid-answer) is a broken
     answer, sent again; only one the server ends itself ([DONE], llama-cpp-python serving a newcomer) says that

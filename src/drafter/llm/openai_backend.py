@@ -206,6 +206,7 @@ class OpenAIBackend:
         until the server said how many requests it runs at once (or briefly)."""
         if self._probe is None:
             self._probe = asyncio.create_task(self._probe_slots())
+        probe = self._probe  # a probe that met a loading server clears self._probe for the next one
         if key not in self.profiles.known:
             event = self._first_contact.get(key)
             if event is None:
@@ -214,7 +215,7 @@ class OpenAIBackend:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), FIRST_CONTACT_WAIT)
         if self.gate.slots_source != "remembered":
-            await asyncio.wait({self._probe}, timeout=SLOTS_PROBE_WAIT)
+            await asyncio.wait({probe}, timeout=SLOTS_PROBE_WAIT)
 
     def _settle(self, key: str) -> None:
         """First contact is over: requests waiting for it go."""
@@ -223,7 +224,8 @@ class OpenAIBackend:
             event.set()
 
     async def _probe_slots(self) -> None:
-        """Ask the server how many requests it runs at once (llama.cpp: GET /props -> total_slots)."""
+        """Ask the server how many requests it runs at once (llama.cpp: GET /props -> total_slots); a server still
+        loading its model is asked again after its first answer, or when the next section starts."""
         import openai
 
         try:
@@ -231,6 +233,8 @@ class OpenAIBackend:
                                          options={"timeout": min(self.settings.timeout, 10.0)})
         except (openai.OpenAIError, ValueError) as exc:
             self.gate.heard |= isinstance(exc, openai.APIStatusError | ValueError)  # it answered, with no slots
+            if is_loading(exc):  # llama.cpp answers 503 "Loading model" here too: ask again once it answers
+                self._probe = None
             return  # not a llama.cpp server (or not answering yet): learned from how answers arrive instead
         self.gate.heard = True
         slots = data.get("total_slots") if isinstance(data, dict) else None
@@ -348,6 +352,8 @@ class OpenAIBackend:
                 self.events.in_flight -= 1
                 self.events.streamed(request.section_id, request.label, -1, 0.0)
         self._settle(key)
+        if self._probe is None:  # the server was loading its model when asked its slots: it answers now
+            self._probe = asyncio.create_task(self._probe_slots())
         return reply
 
     async def _progressing(self, step: Awaitable[T], flight: Flight) -> T:
