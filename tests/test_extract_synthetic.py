@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -15,7 +16,7 @@ from conftest import require_shared
 from drafter import extract
 from drafter.extract import extract_paper, load_paper
 from drafter.ingest import read_pdf
-from pdfgen import Doc, Text, make_paper, make_pdf
+from pdfgen import Doc, Text, make_paper, make_pdf, wrap
 
 BODY = ("This paragraph is ordinary body text that explains the method in some detail and keeps going "
         "for a while so that the page looks like a real paper. ") * 6
@@ -189,6 +190,30 @@ def test_line_end_hyphenation_joined(tmp_path):
     make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert paper.abstract == "Our method is compatible with everything we tried."
+
+
+def test_unlabelled_abstract_alone_on_a_title_page(tmp_path):
+    # a report's title page: title, byline, a date and one paragraph in the body's own font and size, no
+    # "Abstract" heading; the body opens on the next page. The paragraph is the abstract.
+    abstract = ("We define the relevant information in a signal as the information that this signal provides "
+                "about another signal, and we squeeze it through a bottleneck formed by a limited set of "
+                "codewords, which gives an exact set of self consistent equations for the coding rules.")
+    first = [Text("The Bottleneck of Things", 72, 700, 17, True), Text("Ada Lovelace and Alan Turing", 72, 670, 14),
+             Text("University of Somewhere", 72, 650, 12), Text("30 September 1999", 72, 620, 12)]
+    lines = wrap(abstract, 400, 12)
+    head, tail = lines[1].rsplit(" ", 1)  # one line drawn in two pieces on one baseline (an accent between)
+    first += [Text(lines[0], 72, 560, 12), Text(head, 72, 544, 12),
+              Text(tail, stringWidth(head, "Times-Roman", 12) + 66, 544, 12)]  # drawn back over it
+    first += [Text(line, 72, 560 - 16 * i, 12) for i, line in enumerate(lines) if i > 1]
+    body = [Text("1 Introduction", 72, 700, 17, True)]
+    body += [Text(line, 72, 670 - 16 * i, 12) for i, line in enumerate(wrap(BODY, 400, 12))]
+    body += [Text("2 Method", 72, 670 - 16 * 12, 17, True)]
+    body += [Text(line, 72, 640 - 16 * (12 + i), 12) for i, line in enumerate(wrap(BODY[:300], 400, 12))]
+    make_pdf(tmp_path / "p.pdf", [first, body])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.title == "The Bottleneck of Things"
+    assert paper.abstract == abstract
+    assert top(paper) == ["Introduction", "Method"]
 
 
 # -- sections ---------------------------------------------------------------------------------------

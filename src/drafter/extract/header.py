@@ -304,9 +304,19 @@ def _opens_body(line: Line, body: float) -> bool:
     return h is not None and (bool(h.number) or bool(re.match(r"(?i)introduction\b", h.title)))
 
 
+def _opens_next_page(stop: Line | None, page: int, layout: Layout) -> bool:
+    """Whether the body's first heading (`stop`, or else the top line of the page after `page`) opens a page
+    after `page`."""
+    if stop is not None:
+        return stop.page > page
+    nxt = [ln for ln in layout.pages[page] if not ln.boiler] if page < len(layout.pages) else []
+    return bool(nxt) and _opens_body(max(nxt, key=lambda ln: ln.y), layout.body)
+
+
 def _unlabelled_abstract(lines: list[Line], stop: Line | None, layout: Layout) -> list[Line]:
     """An abstract with no heading (Nature, REVTeX, reports): the first block of prose under the byline, before
-    the first heading, set apart from the body text by its size or font. Empty when nothing is set apart."""
+    the first heading, set apart from the body text by its size or font, or alone on a title page. Empty when
+    nothing is set apart."""
     end = lines.index(stop) if stop in lines else len(lines)
     body_lines = [ln for lns in layout.pages[layout.first + 1:] for ln in lns
                   if ln.font == layout.body_font and abs(ln.size - layout.body) <= 0.6 and len(ln.text) > 30]
@@ -318,14 +328,18 @@ def _unlabelled_abstract(lines: list[Line], stop: Line | None, layout: Layout) -
     for ln in [*lines[:end], None]:
         if ln is not None and ln.kind == "body" and not ln.boiler and not ln.figure and block and (
                 ln.font, round(ln.size, 1)) == (block[-1].font, round(block[-1].size, 1)) and (
-                0 < block[-1].y - ln.y < 2 * ln.size):
+                -0.5 < block[-1].y - ln.y < 2 * ln.size):  # a line split at an accent: one baseline
             block.append(ln)
             continue
         words = " ".join(b.text for b in block).split()
         prose = len(block) >= 3 and len(words) >= 40 and sum(w[:1].islower() for w in words) >= 0.5 * len(words)
         if prose:  # the first block of prose decides: the abstract if it stands apart, else there is none
             apart = abs(block[0].size - size) >= 0.4 or (block[0].font != layout.body_font and block[0].bold < 0.5)
-            return block if apart else []
+            # or a title page: the byline and this block alone, the first heading opening a later page
+            rest = lines[lines.index(block[-1]) + 1:end]
+            alone = _opens_next_page(stop, block[0].page, layout) and not any(
+                r.page == block[0].page and r.kind == "body" and not r.boiler and not r.figure for r in rest)
+            return block if apart or alone else []
         block = [ln] if ln is not None and ln.kind == "body" and not ln.boiler and not ln.figure else []
     return []
 
