@@ -29,7 +29,7 @@ def test_wheel_holds_every_prompt_file(wheel: Path) -> None:
     assert prompt_files, "no prompt files found in the repository"
     for rel in prompt_files:
         assert f"drafter/{rel}" in names, rel
-    assert "drafter/cli.py" in names
+    assert "drafter/cli/__init__.py" in names
     assert "drafter/py.typed" in names  # PEP 561: type checkers read drafter's annotations
     licenses = [n for n in names if n.startswith(f"drafter-{__version__}.dist-info/") and "LICENSE" in n]
     assert licenses, "the MIT licence text is not in the wheel"
