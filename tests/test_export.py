@@ -277,3 +277,15 @@ def test_jekyll_keeps_a_formula_that_opens_a_paragraph_inline(tmp_path: Path):
     assert "\nLine\n$$q$$\n" in jekyll  # inside a paragraph: no block starts there
     # a display formula inside a quote becomes its own paragraph *inside the quote*
     assert "> quoted\n> \n> $$y = x$$\n> \n> display" in jekyll
+
+
+def test_hugo_is_told_that_goldmark_drops_raw_html(draft: Path, tmp_path: Path):
+    clean = export_draft(draft, "hugo", tmp_path / "a", allow_todo=True)
+    assert not any("raw HTML" in w for w in clean.warnings)
+    text = draft.read_text(encoding="utf-8")
+    draft.write_text(text.replace("![Figure 5: Expert load](post-figures/figure-5.png)",
+                                  '<img src="post-figures/figure-5.png" width="300">'), encoding="utf-8")
+    hugo = export_draft(draft, "hugo", tmp_path / "b", allow_todo=True)
+    [warning] = [w for w in hugo.warnings if "raw HTML" in w]
+    assert "1 place, first at line 56" in warning and "unsafe = true" in warning, warning
+    assert not any("raw HTML" in w for w in export_draft(draft, "jekyll", tmp_path / "c", allow_todo=True).warnings)

@@ -533,6 +533,13 @@ def export_draft(path: Path, target: str, out_dir: Path, *, allow_todo: bool = F
                         f"of the export): `drafter check {path}` lists what to verify")
     if todos:
         warnings.append(f"exporting with author TODOs ({todo_line(draft, todos)}); the post is marked unpublished")
+    if target == "hugo" and found.html:
+        first = found.html[0]
+        shown = " ".join(first.content.split())
+        warnings.append(f"the post holds raw HTML ({len(found.html)} place{'s' if len(found.html) != 1 else ''}, "
+                        f"first at line {_draft_line(draft, body, first.start)}: `{shown[:50]}`), which Hugo's "
+                        "goldmark leaves out of the page unless hugo.toml sets [markup.goldmark.renderer] "
+                        "unsafe = true")
     if found.unmapped:
         warnings.append(f"lines {', '.join(map(str, found.unmapped[:5]))} of the body could not be rewritten "
                         "(tabs inside a nested block?): check their math in the export")

@@ -50,6 +50,7 @@ class Scan:
     links: list[Span] = field(default_factory=list)
     comments: list[Span] = field(default_factory=list)  # HTML comments (whole lines for block comments)
     dollars: list[Span] = field(default_factory=list)  # prose dollar signs
+    html: list[Span] = field(default_factory=list)  # raw HTML that is not a comment (tags inline, whole blocks)
     blocks: list[tuple[Token, int, int]] = field(default_factory=list)  # top-level block tokens with offsets
     unmapped: list[int] = field(default_factory=list)  # lines whose inline spans could not be located
 
@@ -202,6 +203,7 @@ def _inline_spans(token: Token, offsets: list[tuple[int, int]]) -> Iterator[Span
         elif child.type == "html_inline" and child.content.startswith("<!--"):
             yield Span("comment", start, end, child.content)
         elif child.type == "html_inline":
+            yield Span("html", start, end, child.content)
             for src in _image_sources(token.content[meta["span"][0]:meta["span"][1]], meta["span"][0]):
                 yield Span("html_src", _to_source(offsets, src.start), _to_source(offsets, src.end), src.content)
         elif child.type in ("link_open", "image") and meta.get("dest"):
@@ -252,6 +254,7 @@ def scan(text: str) -> Scan:
             result.comments.append(Span("comment", *_line_range(starts, text, token), token.content))
         elif token.type == "html_block":
             block_start, block_end = _line_range(starts, text, token)
+            result.html.append(Span("html", block_start, block_end, token.content))
             result.links += _image_sources(text[block_start:block_end], block_start)
         elif token.type == "inline":
             offsets = _content_offsets(token, lines, starts)
@@ -260,9 +263,10 @@ def scan(text: str) -> Scan:
                 continue
             for span in _inline_spans(token, offsets):
                 {"comment": result.comments, "dollar": result.dollars, "code": result.code, "link": result.links,
-                 "image": result.links, "html_src": result.links}.get(span.kind, result.math).append(span)
+                 "image": result.links, "html_src": result.links,
+                 "html": result.html}.get(span.kind, result.math).append(span)
     result.links += _definitions(text, starts, env)
-    for bucket in (result.math, result.code, result.links, result.comments, result.dollars):
+    for bucket in (result.math, result.code, result.links, result.comments, result.dollars, result.html):
         bucket.sort(key=lambda s: s.start)
     return result
 
