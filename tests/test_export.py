@@ -289,3 +289,14 @@ def test_hugo_is_told_that_goldmark_drops_raw_html(draft: Path, tmp_path: Path):
     [warning] = [w for w in hugo.warnings if "raw HTML" in w]
     assert "1 place, first at line 56" in warning and "unsafe = true" in warning, warning
     assert not any("raw HTML" in w for w in export_draft(draft, "jekyll", tmp_path / "c", allow_todo=True).warnings)
+
+
+def test_devto_formulas_never_open_a_liquid_tag(tmp_path: Path):
+    # Inside {% katex %} Liquid still reads `{%` and `{{`; `{ %` and `{ {` are the same TeX.
+    from drafter.export import convert
+
+    text = "Rate $a_{{ij}}$ and $b_{%x\n}$ here.\n\n$$\nx = {%comment\n}\n$$\n"
+    out = convert(text, "devto", lambda _: None, tmp_path)
+    assert "{% katex inline %}a_{ {ij}}{% endkatex %}" in out and "{% katex inline %}b_{ %x\n}{% endkatex %}" in out
+    assert "{% katex %}\nx = { %comment\n}\n{% endkatex %}" in out
+    assert re.findall(r"\{%\s*(\w+)", out) == ["katex", "endkatex"] * 3

@@ -305,13 +305,19 @@ def plan(target: str, draft: Draft, out_dir: Path, image_base_url: str | None = 
     raise InputError(f"unknown export target {target!r}", f"Choose one of: {', '.join(TARGETS)}.")
 
 
+def _liquid_free_tex(tex: str) -> str:
+    """TeX that Liquid leaves alone inside dev.to's katex tag: `{{` and `{%` open Liquid output and tags, and
+    `{ {` and `{ %` are the same TeX (math mode ignores the space; `%` starts a comment either way)."""
+    return re.sub(r"\{(?=[{%])", "{ ", tex)
+
+
 def _inline_math(target: str, inner: str, display: bool) -> str:
     if target == "hugo":
         return f"$${inner}$$" if display else f"\\({inner}\\)"
     if target == "jekyll":
         return f"$${inner}$$"
     if target == "devto":
-        inner = re.sub(r"\{(?=\{)", "{ ", inner)  # `{{` is Liquid's; `{ {` is the same TeX
+        inner = _liquid_free_tex(inner)
         return f"{{% katex %}}{inner}{{% endkatex %}}" if display else f"{{% katex inline %}}{inner}{{% endkatex %}}"
     return f"$${inner}$$" if display else f"${inner}$"
 
@@ -324,7 +330,7 @@ def _math_edits(target: str, text: str, span: Span, floor: int = 0) -> list[tupl
         closing = span.start + source.rindex("$$")
         edits: list[tuple[int, int, str]] = []
         if target == "devto":
-            inner = re.sub(r"\{(?=\{)", "{ ", text[opening + 2:closing])
+            inner = _liquid_free_tex(text[opening + 2:closing])
             edits.append((opening, closing + 2, f"{{% katex %}}{inner}{{% endkatex %}}"))
         elif target == "jekyll" and _LIQUID.search(source):
             prefix = _continuation(text, opening)
