@@ -572,6 +572,21 @@ def test_figure_labels_are_not_title_heading_or_text(tmp_path):
     assert [(f.label, f.caption, f.page) for f in paper.figures] == [("Figure 1", "Accuracy per epoch.", 1)]
 
 
+def test_author_name_cut_at_separately_drawn_accents(tmp_path):
+    # TeX draws "J\u00b4erˆome" as "J" + acute, "er" + circumflex, "ome ...", each piece set back over the last
+    pieces = ["Ada Lovelace, J\u00b4", "er\u02c6", "ome Louradour"]
+    items = [Text("Accented Names Paper", 72, 700, 17, True)]
+    x = 72.0
+    for piece in pieces:
+        items.append(Text(piece, x, 670, 11))
+        x += stringWidth(piece, "Times-Roman", 11) - 5.5  # the next piece is drawn back over the accent
+    items += [Text("Abstract", 72, 640, 12, True), Text("We do things.", 72, 620),
+              Text("1 Introduction", 72, 590, 12, True), Text(BODY[:90], 72, 570)]
+    make_pdf(tmp_path / "p.pdf", [items, [Text(BODY[:90], 72, 700 - 14 * i) for i in range(30)]])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert paper.authors == ["Ada Lovelace", "J\u00e9r\u00f4me Louradour"]
+
+
 def test_affiliation_line_in_author_font_is_dropped(tmp_path):
     items = [Text("Word Vectors Paper", 72, 700, 17, True),
              Text("Tomas Mikolov", 72, 670, 11), Text("Google Inc., Mountain View, CA", 72, 656, 11),

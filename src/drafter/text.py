@@ -31,6 +31,7 @@ _ACCENT_BEFORE = {
     "\u02dd": "\u030b",  # double acute
 }
 _ACCENT_AFTER = {"\u00b8": "\u0327", "\u02db": "\u0328"}  # cedilla, ogonek
+SPACING_ACCENTS = "".join(_ACCENT_BEFORE) + "".join(_ACCENT_AFTER)  # every accent restore_accents puts back
 _STRONG_BEFORE = "".join(k for k in _ACCENT_BEFORE if k not in "`^~")
 _BEFORE_RE = re.compile(f"([{re.escape(_STRONG_BEFORE)}]) ?([A-Za-z\u0131\u0237])")
 # ASCII look-alikes (` ^ ~) only count as accents between two letters: "Ga`etan", never "`code`".

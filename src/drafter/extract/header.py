@@ -17,7 +17,7 @@ from drafter.extract.headings import ABSTRACT, classify_heading, clean_title
 from drafter.extract.layout import Layout, Line
 from drafter.ingest import RawDocument
 from drafter.paper import Paper
-from drafter.text import FOOTNOTE_MARKS, expand_ligatures, restore_accents, strip_footnote_marks
+from drafter.text import FOOTNOTE_MARKS, SPACING_ACCENTS, expand_ligatures, restore_accents, strip_footnote_marks
 
 _ARXIV_STAMP = re.compile(r"arXiv:\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?"
                           r"(?:\s*\[[^\]]*\])?\s*(?:(\d{1,2})\s*([A-Z][a-z]{2})\s*((?:19|20)\d\d))?")
@@ -165,7 +165,8 @@ def _split_author_line(line: Line) -> list[str]:
     pieces = [piece for piece in text.split("|") if strip_footnote_marks(piece).strip(" .,*()")]
     for raw in pieces:
         raw = strip_footnote_marks(raw)
-        raw = re.sub(f"([{_SPACING_ACCENTS}])\\s+(?=\\w)", r"\1", raw)  # "Baltru\u02c7 saitis": the accent's letter
+        # "Baltru\u02c7 saitis": the accent's letter follows it
+        raw = re.sub(f"([{re.escape(SPACING_ACCENTS)}])\\s+(?=\\w)", r"\1", raw)
         raw = re.sub(r"(?<=[a-z\u00e0-\u024f])\d+(?:,\d+)*\b|\b\d+\b", "", raw)
         raw = _NAME_SUFFIX.sub("", raw)
         raw = restore_accents(expand_ligatures(raw)).strip(" .,*()")
@@ -223,7 +224,6 @@ def _opens_with_mark(line: Line) -> bool:
     return head.size < 0.85 * top and bool(re.fullmatch(f"[\\s\\d,{re.escape(FOOTNOTE_MARKS)}]+", head.text))
 
 
-_SPACING_ACCENTS = "\u02c7\u00b4\u0060\u00a8\u02dc\u005e\u00b8\u02d8\u02d9\u02da\u02db\u02dd"
 
 
 def _join_accents(block: list[Line]) -> list[Line]:
@@ -232,7 +232,7 @@ def _join_accents(block: list[Line]) -> list[Line]:
     out: list[Line] = []
     for ln in block:
         last = out[-1] if out else None
-        if (last is not None and last.text.endswith(tuple(_SPACING_ACCENTS)) and abs(last.y - ln.y) < 1
+        if (last is not None and last.text.endswith(tuple(SPACING_ACCENTS)) and abs(last.y - ln.y) < 1
                 and ln.x <= last.x1 + 1):
             out[-1] = Line(last.text + ln.text, last.page, last.x, ln.x1, last.y, last.size, last.bold, last.font,
                            last.spans + ln.spans)
