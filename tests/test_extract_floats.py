@@ -274,3 +274,22 @@ def test_small_ragged_right_caption_is_read_whole(tmp_path):
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert [f.label for f in paper.figures] == ["Figure 1"]
     assert paper.figures[0].caption == " ".join(cap)[len("Fig. 1 | "):]
+
+
+def test_caption_of_a_table_turned_on_its_side(tmp_path):
+    # a landscape table on a portrait page: rows and caption drawn rotated by 90 degrees, the caption wrapping
+    # onto a second rotated line; the caption is found, and the rotated rows are not read as prose
+    first = [Text("Sideways Tables Paper", 72, 720, 17, True), Text("Ada Lovelace, Alan Turing", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We turn a table on its side.", 72, 648),
+             Text("1 Method", 72, 620, 12, True)]
+    first += [Text(line, 72, 600 - 12 * i) for i, line in enumerate(wrap(PARA_1 + PARA_2, WIDTH))]
+    sideways = [Text(f"Method {i}   0.{i}1   0.{i}2   0.{i}3", 150 + 12 * i, 120, 8, rotate=90) for i in range(8)]
+    sideways += [Text("Table 2: Results of the kernel experiments on the training set, for every", 270, 120, 10,
+                      rotate=90),
+                 Text("method and data set.", 282, 120, 10, rotate=90)]
+    last = [Text(line, 72, 700 - 12 * i) for i, line in enumerate(wrap(PARA_3 + PARA_4, WIDTH))]
+    make_pdf(tmp_path / "p.pdf", [first, sideways, last])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert [(t.label, t.caption, t.page) for t in paper.tables] == [
+        ("Table 2", "Results of the kernel experiments on the training set, for every method and data set.", 2)]
+    assert "Method 3" not in " ".join(s.text for s in paper.sections)

@@ -53,6 +53,10 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
         entry = Figure(cap.label, _caption_text(cap.block, vocab), cap.block[0].page, _bbox(cap.block),
                        _cell_text(region) if is_table else "")
         (found.tables if is_table else found.figures).append(entry)
+    for entry in _sideways_captions(layout, seen, vocab):
+        (found.tables if entry.label.startswith("Table") else found.figures).append(entry)
+    found.tables.sort(key=lambda f: f.page)
+    found.figures.sort(key=lambda f: f.page)
     notes = _Notes()  # footnotes, line by line; one may run on into the next column or page
     for lines in layout.pages[layout.first:]:
         _find_footnotes(lines, layout.body, skip_ids, notes)
@@ -62,6 +66,33 @@ def find_floats(layout: Layout, skip: list[Line]) -> Floats:
         if text:
             found.footnotes.append(text)
     return found
+
+
+def _sideways_captions(layout: Layout, seen: set[str], vocab: set[str]) -> list[Figure]:
+    """Captions of floats turned on their side (landscape tables on a portrait page): a rotated line that opens
+    with a label and a separator, on a content page where a whole float is rotated (not a margin stamp), with
+    the rotated lines of its size and font that follow it closely. Labels already found upright are skipped."""
+    pages = Counter(ln.page for ln in layout.rotated)
+    out: list[Figure] = []
+    rotated = [ln for ln in layout.rotated if ln.page > layout.first and pages[ln.page] >= 5]
+    for i, ln in enumerate(rotated):
+        m = _LABEL.match(ln.text)
+        if m is None or not _STRONG_SEPARATOR.match(m.group("rest")) or len(m.group("rest").split()) < 2:
+            continue
+        is_table = m.group("kind").lower().startswith("t")
+        label = f"{'Table' if is_table else 'Figure'} {m.group('num')}"
+        if label in seen:
+            continue
+        seen.add(label)
+        block = [ln]
+        for nxt in rotated[i + 1:]:
+            last = block[-1]
+            if (nxt.page != ln.page or nxt.font != ln.font or abs(nxt.size - ln.size) > 0.3
+                    or not 0 < abs(nxt.y - last.y) <= 1.5 * ln.size or _SENTENCE_END.search(last.text)):
+                break
+            block.append(nxt)
+        out.append(Figure(label, _caption_text(block, vocab), ln.page))
+    return out
 
 
 @dataclass
