@@ -505,3 +505,26 @@ def test_a_narrow_caption_beside_its_figure_takes_the_figure_on_its_side(tmp_pat
     assert result.warnings == []
     width, height = result.images[0].size
     assert (258 - 4) * DPI / 72 <= width <= (258 + 12) * DPI / 72 and height >= 150 * DPI / 72
+
+
+def test_a_figure_a_little_wider_than_its_column_is_exported_without_the_next_columns_text(tmp_path: Path) -> None:
+    # right column: a drawing whose frame reaches across the gutter to the left column's text and past the
+    # margin, at the top of the column, its caption under it; the left column is running text all the way down
+    left, right = MARGIN, MARGIN + COLUMN + GUTTER
+    frame = (left + COLUMN - 4, 600.0, right + COLUMN + 12, 700.0)
+    pdf = tmp_path / "wide.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=letter, invariant=1)
+    _header(c, 1)
+    _body(c, left, HEIGHT - 80, MARGIN, COLUMN)
+    _boxes(c, frame, ["a", "b", "c"])
+    c.setFont("Times-Roman", 9)
+    c.drawString(right, 580, "Figure 3: A heat map of the weights.")
+    _body(c, right, 550, MARGIN, COLUMN)
+    c.showPage()
+    c.save()
+    result = export_figures(pdf, [Figure("Figure 3", "A heat map of the weights.", 1,
+                                         (right, 578, right + 150, 587))], tmp_path / "out")
+    assert result.warnings == []
+    width, height = result.images[0].size
+    assert height >= (frame[3] - frame[1]) * DPI / 72  # the whole drawing
+    assert width <= (frame[2] + 4 - (left + COLUMN)) * DPI / 72 + 2  # not a letter of the left column's text

@@ -371,10 +371,12 @@ def _ceiling(layout: PageLayout, caption: Box, span: tuple[float, float], graphi
                 _CAPTION_START.match(line.text) or (body_size and _HEADING.match(line.text)))):
             ceiling = min(ceiling, line.box[1])
     if len(layout.columns) == 2 and span in layout.columns:
-        # In one column of two, a graphic reaching across the gutter is another float's (a wide table's rule).
+        # In one column of two, a graphic reaching across the gutter is another float's (a wide table's rule),
+        # unless it is centred on this column: a figure set a little wider than its column.
         for g in layout.graphics:
             reach = _crosses(g, span, 0.3 * (span[1] - span[0]))
-            if (g[1] + g[3]) / 2 > caption[3] and reach and _across_gutter(layout, span, g):
+            centred = span[0] <= (g[0] + g[2]) / 2 <= span[1] and g[2] - g[0] < 1.5 * (span[1] - span[0])
+            if (g[1] + g[3]) / 2 > caption[3] and reach and not centred and _across_gutter(layout, span, g):
                 ceiling = min(ceiling, g[1])
     return ceiling
 
@@ -465,10 +467,28 @@ def _with_labels(layout: PageLayout, caption: Box, span: tuple[float, float], re
             region = _union([region, box])
             grown = True
     x0, y0, x1, y1 = region
+    left, right = _beside_columns(layout, region, span, body_height)
     page = layout.box
     top = _header_floor(layout, caption, span) - 0.5  # an image reaching up over the running header stops there
-    return (max(page[0], x0 - PAD), max(page[1], y0 - PAD, caption[3] + 0.5), min(page[2], x1 + PAD),
+    return (max(page[0], x0 - PAD, left), max(page[1], y0 - PAD, caption[3] + 0.5), min(page[2], x1 + PAD, right),
             min(page[3], y1 + PAD, top))
+
+
+def _beside_columns(layout: PageLayout, region: Box, span: tuple[float, float], body_height: float,
+                    ) -> tuple[float, float]:
+    """How far left and right a figure may reach: not over the running text of the next column, which a
+    drawing set a little wider than its own column (its frame reaching into the gutter) would take along."""
+    left, right = layout.box[0], layout.box[2]
+    for line in layout.lines:
+        box, middle = line.box, (line.box[0] + line.box[2]) / 2
+        if (span[0] <= middle <= span[1] or box[1] >= region[3] or box[3] <= region[1] or box[2] <= region[0]
+                or box[0] >= region[2] or line.height < 0.85 * body_height or len(line.text) < 3):
+            continue
+        if middle < span[0]:
+            left = max(left, box[2] + 1)
+        else:
+            right = min(right, box[0] - 1)
+    return left, right
 
 
 def ink_region(page: Any, band: Box) -> Box | None:
