@@ -29,7 +29,7 @@ from mdit_py_plugins.dollarmath.index import math_inline_dollar
 class Span:
     """A piece of the source: [start, end) offsets, what it is, its inner text (the formula, the code)."""
 
-    # math | math_display | math_block | code | fence | link | image | reference | html_src | comment | dollar
+    # math | math_display | math_block | code | fence | link | image | reference | html_src | html | comment | dollar
     kind: str
     start: int
     end: int
