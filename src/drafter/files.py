@@ -86,6 +86,9 @@ def _create_temp(path: Path) -> tuple[int, Path]:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as exc:
+            exc.filename = str(path)  # the error names the file the user asked for, not our temporary one
+            raise
 
 
 def _keep_mode(fd: int, path: Path) -> None:
