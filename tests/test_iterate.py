@@ -99,10 +99,11 @@ def test_redo_refuses_author_and_unknown_sections(fake_server: FakeOpenAI, sampl
     draft = tmp_path / "d.md"
     _new(fake_server, sample_pdf, draft)
     for section_id, words in (("lessons", "author writes"), ("nonsense", "unknown section"),
-                              ("overview", "metadata")):
+                              ("overview", "metadata"), ("sumary", "did you mean 'summary'?")):
         run = cli("redo", draft, section_id, *model_flags(fake_server.url))
         assert run.code == 2
         assert words in run.stderr
+        assert run.stderr.startswith("error:"), run.stderr  # refused before any note about the model
 
 
 def test_redo_finds_a_moved_paper_with_paper_flag(fake_server: FakeOpenAI, sample_pdf: Path,

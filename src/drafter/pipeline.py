@@ -342,17 +342,27 @@ def paper_for_draft(front: dict[str, object], draft_path: Path, paper_path: Path
     return load_source(str(candidate), settings)
 
 
-async def redo_section(draft_text: str, draft_path: Path, section_id: str, settings: Settings, *,
-                       hint: str | None = None, force: bool = False, paper_path: Path | None = None,
-                       backend: Backend | None = None, prompts: PromptSet | None = None) -> RedoResult:
-    """Re-run one section's prompt (with an optional hint) and replace only that section in the draft."""
+def redoable(section_id: str) -> None:
+    """Refuse (InputError) a section id `redo` cannot re-draft: unknown (a near miss is suggested), or not the
+    model's to write."""
     spec = BY_ID.get(section_id)
     if spec is None:
-        raise InputError(f"unknown section {section_id!r}", f"Sections: {', '.join(BY_ID)}.")
+        import difflib
+
+        near = difflib.get_close_matches(section_id.lower(), LLM_SECTIONS, n=1)
+        raise InputError(f"unknown section {section_id!r}" + (f" (did you mean {near[0]!r}?)" if near else ""),
+                         f"Sections you can redo: {', '.join(LLM_SECTIONS)}.")
     if spec.source != "llm":
         what = "the author writes it" if spec.source == "author" else "it is filled from the paper's metadata"
         raise InputError(f"section {section_id!r} is not drafted by the model ({what})",
                          f"Sections you can redo: {', '.join(LLM_SECTIONS)}.")
+
+
+async def redo_section(draft_text: str, draft_path: Path, section_id: str, settings: Settings, *,
+                       hint: str | None = None, force: bool = False, paper_path: Path | None = None,
+                       backend: Backend | None = None, prompts: PromptSet | None = None) -> RedoResult:
+    """Re-run one section's prompt (with an optional hint) and replace only that section in the draft."""
+    redoable(section_id)
     parsed = parse_draft(draft_text, str(draft_path))
     block = parsed.blocks.get(section_id)
     if block is None:

@@ -191,9 +191,9 @@ PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Folder of .m
 
 
 def make_settings(model: str | None = None, base_url: str | None = None, offline: bool = False,
-              jobs: int | None = None, timeout: float | None = None, context_tokens: int | None = None,
-              no_cache: bool = False, prompts: Path | None = None, max_tokens: int | None = None,
-              reasoning_effort: str | None = None, draft: Path | None = None) -> Settings:
+                  jobs: int | None = None, timeout: float | None = None, context_tokens: int | None = None,
+                  no_cache: bool = False, prompts: Path | None = None, max_tokens: int | None = None,
+                  reasoning_effort: str | None = None, draft: Path | None = None) -> Settings:
     from drafter.config import config_file, load_settings
 
     flags: dict[str, Any] = {"model": model, "base_url": base_url, "jobs": jobs, "timeout": timeout,

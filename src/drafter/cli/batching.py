@@ -110,7 +110,7 @@ def batch(
         if (no_wait or cancel) and not batch_api:
             raise InputError("--no-wait and --cancel go with --batch-api", "Add --batch-api.")
         settings = make_settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts, max_tokens,
-                             reasoning_effort)
+                                 reasoning_effort)
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         entries = read_list(reading_list, sys.stdin)
         if batch_api:

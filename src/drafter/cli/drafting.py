@@ -73,7 +73,7 @@ def new(
 
     with exit_codes():
         settings = make_settings(model, base_url, offline, jobs, timeout, context_tokens, no_cache, prompts, max_tokens,
-                             reasoning_effort)
+                                 reasoning_effort)
         settings = settings.with_overrides(chain=chain, **({"enrich": False} if no_enrich else {}))
         prompt_set = PromptSet(settings.prompts_dir)
         loaded, pdf = load_source_pdf(paper, settings)

@@ -140,10 +140,12 @@ def redo(
     with are used unless flags or environment variables name others.
     """
     from drafter.drafts import redo_in_file
+    from drafter.pipeline import redoable
 
     with exit_codes():
+        redoable(section)  # before any setting is read or announced
         settings = make_settings(model, base_url, offline, None, timeout, context_tokens, no_cache, prompts, max_tokens,
-                             reasoning_effort, draft=draft)
+                                 reasoning_effort, draft=draft)
         if no_enrich:
             settings = settings.with_overrides(enrich=False)
         announce_offline(settings)
