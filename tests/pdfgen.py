@@ -241,6 +241,7 @@ def make_paper(
     body_size: float = 10.0,
     appendix: Sequence[tuple[str, str]] = (),
     heading_size: float | None = None,
+    references_heading: str = "References",
 ) -> Path:
     """Lay out a research paper and write it with `make_pdf`.
 
@@ -288,7 +289,7 @@ def make_paper(
         for para in body.split("\n\n"):
             flow.paragraph(para, body_size, font)
     if references:
-        flow.add("References", hsize, True, font, space_before=10)
+        flow.add(references_heading, hsize, True, font, space_before=10)
         for ref in references:
             flow.paragraph(ref, body_size - 1, font, hanging=0 if ref.startswith("[") else 12, space_before=2)
     for heading, body in appendix:

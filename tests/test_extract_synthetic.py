@@ -294,6 +294,27 @@ def test_numbered_references(tmp_path):
     assert paper.references[0].startswith("[1] A. Author")
 
 
+@pytest.mark.parametrize("heading", ["REFERENCE", "Reference", "Reference List", "Bibliography"])
+def test_reference_list_under_other_names(tmp_path, heading):
+    paper = paper_of(tmp_path / "p.pdf", references_heading=heading)
+    assert top(paper) == ["Introduction", "Method", "Conclusion"]
+    assert len(paper.references) == 12
+    assert "Paper number" not in paper.sections[-1].text  # the list is not read as the conclusion's text
+
+
+def test_a_table_column_headed_reference_is_not_the_reference_list(tmp_path):
+    items = [Text("Reference Columns Paper", 72, 720, 17, True), Text("Ada Lovelace", 72, 695, 11),
+             Text("Abstract", 72, 665, 12, True), Text("We compare methods.", 72, 648),
+             Text("1 Introduction", 72, 620, 12, True), Text(BODY[:90], 72, 600),
+             Text("METHOD", 100, 560, 7), Text("REFERENCE", 300, 560, 7), Text("YEAR", 420, 560, 7),
+             Text("Ours", 100, 550, 7), Text("This paper", 300, 550, 7), Text("2016", 420, 550, 7),
+             Text("2 Results", 72, 520, 12, True)]
+    items += [Text(BODY[i:i + 90], 72, 500 - 12 * k) for k, i in enumerate(range(0, 900, 90))]
+    make_pdf(tmp_path / "p.pdf", [items])
+    paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
+    assert top(paper) == ["Introduction", "Results"]
+
+
 def test_author_year_references_split_by_hanging_indent(tmp_path):
     refs = [f"Author{chr(65 + i)}, A. and Writer, B. A rather long paper title that wraps onto the next line "
             f"of the list. In Proceedings of Things, pages 1-10, 201{i}." for i in range(9)]

@@ -32,7 +32,11 @@ _APPENDIX_WORD = re.compile(
     r"^(?:appendix|appendices|supplementary material)\b[\s.:]*((?-i:[A-H])(?:\.\d+)*(?=[\s.:]|$))?[\s.:]*(.*)$",
     re.I)
 _ROMAN_NUM = re.compile(r"^((?:IX|IV|V?I{0,3}|X))\.\s+(\S.*)$")
-REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(references|bibliography|literature cited|works cited)\s*$", re.I)
+# The singular ("REFERENCE") also heads tables' columns: it counts only over a numbered list (`find_headings`)
+_SINGULAR_REFERENCE = re.compile(r"^(?:\d{1,2}\.?\s+)?reference\s*$", re.I)
+_FIRST_ENTRY = re.compile(r"^\s*\[?1[\].)]\s")
+REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(references?|reference list|bibliography|"
+                        r"literature cited|works cited)\s*$", re.I)
 FRONT_MATTER = re.compile(r"(?i)^(key\s?words|index terms|ccs concepts|general terms|acm reference format|"
                            r"categories and subject descriptors)\b")
 ACK = re.compile(r"^(?:\d{1,2}\.?\s+)?acknowledg(?:e)?ments?\b", re.I)
@@ -342,8 +346,16 @@ def find_headings(doc: RawDocument, lines: list[Line], body: float, skip_ids: se
                       and (h := classify_heading(ln, body, loose=True, body_font=body_font)) is not None]
     cells = _table_cells(lines)
     candidates = [h for h in candidates if id(h.line) not in cells or h.forced]
+    candidates = [h for h in candidates if h.forced or not _SINGULAR_REFERENCE.match(h.line.text)
+                  or _opens_numbered_list(h.line, lines)]
     candidates = add_outline_headings(doc, lines, candidates, skip_ids)
     return select_headings(candidates)
+
+
+def _opens_numbered_list(line: Line, lines: list[Line]) -> bool:
+    """Whether the line after `line` opens a numbered list ("[1] ...", "1. ...")."""
+    at = next((i for i, ln in enumerate(lines) if ln is line), len(lines))
+    return at + 1 < len(lines) and bool(_FIRST_ENTRY.match(lines[at + 1].text))
 
 
 def _table_cells(lines: list[Line]) -> set[int]:
