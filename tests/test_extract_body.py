@@ -353,3 +353,69 @@ def test_outline_with_the_title_as_its_root_gives_section_levels_under_it(tmp_pa
     make_pdf(tmp_path / "p.pdf", [first, page([lines(30)])], doc)
     paper = extract_paper(read_pdf(tmp_path / "p.pdf"))
     assert heads(paper) == [("Introduction", 1), ("Related work", 1), ("Batch normalization", 2)]
+
+
+def cff_font_pdf(path: Path, base_font: str, text: bytes, encoding: dict[int, str]) -> Path:
+    """A one-page PDF set in an embedded CFF (Type 1C) font whose only encoding is the font program's own (no
+    /Encoding, no ToUnicode), as dvips and older pdfTeX embed Computer Modern: `encoding` names its glyphs."""
+    from io import BytesIO
+
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+
+    names = [".notdef", *sorted(set(encoding.values()))]
+    builder = FontBuilder(1000, isTTF=False)
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap({})
+
+    def box() -> object:
+        pen = T2CharStringPen(500, None)
+        pen.moveTo((50, 0))
+        pen.lineTo((450, 0))
+        pen.lineTo((450, 600))
+        pen.closePath()
+        return pen.getCharString()
+
+    builder.setupCFF(base_font, {"FullName": base_font}, {name: box() for name in names}, {})
+    cff = builder.font["CFF "].cff
+    cff.topDictIndex[0].Encoding = [encoding.get(code, ".notdef") for code in range(256)]
+    program = BytesIO()
+    cff.compile(program, builder.font)
+    data = program.getvalue()
+    objects = [
+        b"<< /Length %d /Subtype /Type1C >>\nstream\n" % len(data) + data + b"\nendstream",
+        b"<< /Type /FontDescriptor /FontName /%s /Flags 4 /FontBBox [0 0 500 700] /ItalicAngle 0 /Ascent 700 "
+        b"/Descent 0 /CapHeight 700 /StemV 80 /FontFile3 1 0 R >>" % base_font.encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /%s /FirstChar 0 /LastChar 255 /Widths [%s] "
+        b"/FontDescriptor 2 0 R >>" % (base_font.encode(), b" ".join([b"500"] * 256)),
+    ]
+    escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    shows = b"".join(b"1 0 0 1 72 %d Tm (%s) Tj\n" % (740 - 14 * k, escaped) for k in range(12))
+    content = b"BT /F1 10 Tf\n" + shows + b"ET"
+    objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Page /Parent 6 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                   b"/Resources << /Font << /F1 3 0 R >> >> >>")
+    objects.append(b"<< /Type /Pages /Kids [5 0 R] /Count 1 >>")
+    objects.append(b"<< /Type /Catalog /Pages 6 0 R >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_an_embedded_cff_font_is_read_through_its_own_encoding(tmp_path):
+    """TeX's OT1 Computer Modern puts “ ” – — where ASCII has \\ " { |: read as Standard encoding, a quoted word came
+    out as '\\compressing"' and a page range as '1{10' (pypdf reads the font's own encoding with fontTools)."""
+    encoding = {32: "space", 92: "quotedblleft", 34: "quotedblright", 123: "endash", 124: "emdash",
+                **{ord(c): c for c in "abcdefghijklmnopqrstuvwxyz"}}
+    text = b'a method for \\compressing" large models in pages {ten | eleven'
+    doc = read_pdf(cff_font_pdf(tmp_path / "cff.pdf", "ABCDEF+CMR10", text, encoding))
+    page = doc.pages[0].text
+    assert page.count("a method for \u201ccompressing\u201d large models in pages \u2013ten \u2014 eleven") == 12, page
