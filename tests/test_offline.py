@@ -144,3 +144,31 @@ def test_only_the_papers_own_code_link_is_its_implementation() -> None:
     assert "LICENSE>" not in text.split("Code linked")[0]
     assert "- Code linked in the paper: <https://github.com/someone/imagenet-tools>" in text
 
+
+
+@pytest.mark.parametrize("claim", [
+    'We present a method that runs on a 24" screen and compresses large ensembles into smaller models.',
+    'We present a method for \\compressing" large ensembles into smaller models with no loss.',
+    "We present a method for \u201ccompressing\u201d large ensembles into smaller models with no loss.",
+], ids=["inch-mark", "unmapped-tex-quotes", "curly"])
+def test_a_quoted_sentence_holding_quotes_passes_the_check(claim: str) -> None:
+    # The discussion quotes a sentence of the abstract; a quotation mark inside it must not end the quote early, or
+    # `drafter check` pairs the marks wrongly and reads half a question as "not in the paper's words".
+    from drafter.check import check_section, index_paper
+    from drafter.paper import Section
+
+    base = _tiny_paper()
+    conclusion = Section("Conclusion", 1, 3, "In future work we will extend the method to speech models and to "
+                                             "larger ensembles of many kinds.")
+    paper = _tiny_paper(abstract=f"{claim} It allows adaptation to a target domain.",
+                        sections=[*base.sections, conclusion])
+    text = draft_offline(paper, "discussion")
+    assert "ensembles into smaller models" in text and "The authors write: \"In future work" in text, text
+    assert check_section("discussion", text, index_paper(paper)) == []
+
+
+def test_a_sections_first_sentence_is_not_lost_to_its_heading() -> None:
+    # Paper.part_text puts each section's heading on a line of its own; the first sentence ran on from it
+    # ("## Conclusion In future work ...") and was dropped as not starting with a capital.
+    text = "## Conclusion\nIn future work we will extend the method to speech models.\n\n## Outlook\nNo more tricks."
+    assert sentences(text) == ["In future work we will extend the method to speech models."]

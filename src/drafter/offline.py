@@ -39,7 +39,13 @@ _STOP = set(
 
 
 def sentences(text: str) -> list[str]:
-    """Readable sentences of a text: whole-line noise, math-heavy and very short or long ones dropped."""
+    """Readable sentences of a text: whole-line noise, math-heavy and very short or long ones dropped. Heading lines
+    (`## Title`, as `Paper.part_text` separates sections) end the text before them and are not sentences."""
+    chunks = re.split(r"(?m)^#{1,6} [^\n]*$", text)
+    return [s for chunk in chunks for s in _chunk_sentences(chunk)]
+
+
+def _chunk_sentences(text: str) -> list[str]:
     flat = re.sub(r"\s+", " ", text).strip()
     pieces: list[str] = []
     for piece in _SPLIT.split(flat):
@@ -216,15 +222,22 @@ def _further_reading(paper: Paper) -> str:
     return "From the paper's references, most-cited first:\n\n" + "\n".join(f"- {r}" for r in clean)
 
 
+def _quoted(text: str) -> str:
+    """`text` in double quotes; quotation marks inside it become single ones, so the quote ends where it should
+    (`drafter check` reads a quote up to the next double quote)."""
+    inner = text.replace('"', "'").translate(str.maketrans({"\u201c": "\u2018", "\u201d": "\u2019"}))
+    return f'"{inner}"'
+
+
 def _discussion(paper: Paper) -> str:
     claim = _pick(_sents(paper, "abstract"), "contribution", 1)
     topics = _method_topics(paper)
     future = _pick(_sents(paper, "conclusion", "discussion"), "future", 1)
-    q1 = (f"The paper states: \"{claim[0]}\" Which assumptions does this rest on, and where might it not hold?"
+    q1 = (f"The paper states: {_quoted(claim[0])} Which assumptions does this rest on, and where might it not hold?"
           if claim else "Which assumptions does the paper's central claim rest on?")
-    q2 = (f"How would you implement \"{topics[0].title}\", and which design choices would you revisit?"
+    q2 = (f"How would you implement {_quoted(topics[0].title)}, and which design choices would you revisit?"
           if topics else "Which implementation choices in the paper would you revisit, and why?")
-    q3 = (f"The authors write: \"{future[0]}\" Where would you take this work next?"
+    q3 = (f"The authors write: {_quoted(future[0])} Where would you take this work next?"
           if future else "Where would you take this work next?")
     return f"1. {q1}\n2. {q2}\n3. {q3}"
 
