@@ -79,3 +79,14 @@ def test_extraction_keeps_the_warning_and_inspect_and_new_print_it(tmp_path: Pat
     assert sum(NO_ABSTRACT in line for line in human.stderr.splitlines()) == 1
     new = cli("new", pdf, "--offline", "--no-figures", "-o", tmp_path / "d.md")
     assert new.code == 0 and sum(NO_ABSTRACT in line for line in new.stderr.splitlines()) == 1
+
+
+def test_a_supplement_in_a_file_of_its_own_is_not_a_missing_caption() -> None:
+    text = "See Supplementary Figure 4 and Supplementary Table 2 for the runs, and Figure 1 for the model."
+    paper = _paper(sections=[*_paper().sections, Section("Analysis", 1, 5, text)],
+                   figures=[Figure("Figure 1", "The model.", 2)])
+    assert diagnose(paper) == []
+    # a PDF that carries its supplement is held to it
+    paper.figures.append(Figure("Supplementary Figure 1", "More runs.", 20))
+    assert diagnose(paper) == ["no caption found for Supplementary Figure 4, Supplementary Table 2 (cited in the "
+                               "text): the draft cannot show or describe them"]

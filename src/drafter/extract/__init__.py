@@ -27,7 +27,7 @@ from drafter.paper import Paper
 log = logging.getLogger(__name__)
 
 # Bump whenever extraction output changes: cached Papers from another version are ignored.
-EXTRACTOR_VERSION = "4.23"
+EXTRACTOR_VERSION = "4.24"
 
 
 def extract_paper(doc: RawDocument) -> Paper:

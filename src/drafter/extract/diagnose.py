@@ -76,7 +76,12 @@ def _uncaptioned(paper: Paper) -> str | None:
     found = {f.label.lower().replace(".", "") for f in (*paper.figures, *paper.tables)}
     cited: dict[str, None] = {}
     text = "\n".join(s.text for s in paper.sections)
+    # Supplementary material is most often a file of its own: its figures are expected here only when this PDF
+    # holds one of them.
+    supplement = any(label.startswith("supplementary") for label in found)
     for prefix, kind, number in _CITED.findall(text):  # ("Extended Data Table 1" is not "Table 1")
+        if prefix.startswith("Supplementary") and not supplement:
+            continue
         label = f"{prefix}{'Table' if kind.lower().startswith('tab') else 'Figure'} {number}"
         if label.lower() not in found:
             cited.setdefault(label)
