@@ -222,10 +222,13 @@ def _further_reading(paper: Paper) -> str:
     return "From the paper's references, most-cited first:\n\n" + "\n".join(f"- {r}" for r in clean)
 
 
+_SINGLE_QUOTES = str.maketrans("\u201c\u201d", "\u2018\u2019")
+
+
 def _quoted(text: str) -> str:
     """`text` in double quotes; quotation marks inside it become single ones, so the quote ends where it should
     (`drafter check` reads a quote up to the next double quote)."""
-    inner = text.replace('"', "'").translate(str.maketrans({"\u201c": "\u2018", "\u201d": "\u2019"}))
+    inner = text.replace('"', "'").translate(_SINGLE_QUOTES)
     return f'"{inner}"'
 
 

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -42,7 +42,6 @@ app = typer.Typer(
 # emoji=False: "refs.bib:a: ..." must not print as "refs.bib🅰 ..." (rich replaces :name: codes)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-T = TypeVar("T")
 
 state: dict[str, bool] = {"debug": False}
 
