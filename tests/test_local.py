@@ -236,7 +236,8 @@ def test_a_server_that_answered_once_keeps_its_retries_when_it_goes_quiet(fake_s
     monkeypatch.setenv("DRAFTER_RETRIES", "2")
     server: FakeOpenAI = fake_server_factory()
     server.enqueue(*[Fault.hang(30) for _ in range(3 * N)])
-    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "1")
+    # --timeout 2, not 1: GET /props gets min(timeout, 10) s, and its 404 must arrive on a loaded machine too
+    run = _draft(server.url, sample_pdf, tmp_path / "d.md", "--timeout", "2")
     assert run.code == 1
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "sent nothing" in errors[0] and "(3 tries)" in errors[0], run.stderr
