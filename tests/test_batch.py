@@ -287,6 +287,56 @@ def test_ctrl_c_after_figures_were_exported_leaves_no_figures(tmp_path: Path, fa
     assert sorted(out.rglob("*")) == []
 
 
+def _children(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_extraction_workers_go_when_the_batch_is_killed(tmp_path: Path, fake_server_factory, papers):
+    # SIGKILL (or SIGTERM's default) gives the pool no shutdown: its workers, blocked on a queue whose write end
+    # they hold themselves, used to wait forever as orphans.
+    server = fake_server_factory(latency=30.0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
+    env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0",
+               DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(papers[0].parent), "-o",
+                             str(tmp_path / "out"), "--no-enrich"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not server.requests and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert server.requests and workers, "the batch never reached the model with its workers started"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"{len(left)} of {len(workers)} extraction workers outlived the killed batch"
+
+
 class _SilentAfterHeaders(BaseHTTPRequestHandler):
     """A PDF download that sends its headers and then nothing (the socket timeout is a minute away)."""
 

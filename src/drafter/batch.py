@@ -436,9 +436,22 @@ def free_name(out_dir: Path, slug: str, claimed: set[Path]) -> Path:
 # -- the batch ---------------------------------------------------------------------------------------
 
 
+PARENT_POLL = 1.0  # seconds between a worker's checks that the process that started it is still there
+
+
 def _quiet_worker() -> None:
-    """Worker processes leave Ctrl-C to the parent, which shuts the pool down."""
+    """Worker processes leave Ctrl-C to the parent, which shuts the pool down; and they go when their parent is
+    gone without shutting it down (killed, or SIGTERM's default), instead of waiting forever as orphans on a task
+    queue whose write end they hold open themselves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()  # this process (fork, spawn) or the fork server, which ends with it
+    threading.Thread(target=_exit_with, args=(parent,), name="drafter-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(0)  # the parent is gone: nobody will read a result, and nothing here is worth finishing
 
 
 def _noop() -> None:
