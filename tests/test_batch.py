@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from drafter.config import load_settings
 from drafter.errors import InputError
 from drafter.plan import LLM_SECTIONS
 from fakearxiv import FakeArxiv, make_pdf
-from fakeserver import Fault
+from fakeserver import FakeOpenAI, Fault
 from localhttp import start_server, stop_server
 
 N_SECTIONS = len(LLM_SECTIONS)
@@ -230,26 +232,50 @@ def test_cli_batch_stdin_and_model_failure_exit_1(tmp_path: Path, fake_server, p
     assert "failed" in result.stderr
 
 
-def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_server_factory, papers):
-    server = fake_server_factory(latency=5.0)
+def _batch_env(tmp_path: Path, server: FakeOpenAI | None = None) -> dict[str, str]:
+    """A `drafter batch` subprocess's environment: none of this machine's DRAFTER_/OPENAI_ settings, a cache of its
+    own, and the stand-in model (no retries) when there is one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
-    env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0",
-               DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
-    out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(papers[0].parent), "-o", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=interruptible)
+    env["DRAFTER_CACHE_DIR"] = str(tmp_path / "cache")
+    if server is not None:
+        env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0")
+    return env
+
+
+@contextmanager
+def _batch(*args: str | Path, env: dict[str, str], quiet: bool = False) -> Iterator[subprocess.Popen[str]]:
+    """`drafter batch ARGS` running in a subprocess a test can interrupt; killed on the way out if still running."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", *map(str, args)], env=env, stdout=output,
+                            stderr=output, text=True, preexec_fn=interruptible)
     try:
-        deadline = time.monotonic() + 30
-        while not server.requests and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert server.requests, "the batch never reached the model"
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=15)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def _until(ready: Callable[[], object], proc: subprocess.Popen[str], seconds: float) -> None:
+    """Wait until `ready()` holds, the process ends, or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+
+
+def _interrupt(proc: subprocess.Popen[str], timeout: float) -> str:
+    """Ctrl-C: SIGINT, then the process's stderr once it has exited (TimeoutExpired if it takes over `timeout`)."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=timeout)[1]
+
+
+def test_ctrl_c_stops_promptly_and_leaves_no_half_draft(tmp_path: Path, fake_server_factory, papers):
+    server = fake_server_factory(latency=5.0)
+    out = tmp_path / "out"
+    with _batch(papers[0].parent, "-o", out, env=_batch_env(tmp_path, server)) as proc:
+        _until(lambda: server.requests, proc, 30)
+        assert server.requests, "the batch never reached the model"
+        stderr = _interrupt(proc, 15)
     assert proc.returncode == 130, stderr  # within communicate's 15 s although every answer takes 5 s
     assert "interrupted" in stderr
     # nothing half-made: no draft, no figures, no staging folder of one
@@ -264,47 +290,38 @@ def test_ctrl_c_after_figures_were_exported_leaves_no_figures(tmp_path: Path, fa
     server = fake_server_factory(latency=30.0)
     (tmp_path / "papers").mkdir()
     make_figure_paper(tmp_path / "papers" / "figures.pdf")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
-    env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0",
-               DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(tmp_path / "papers"), "-o", str(out),
-                             "--no-enrich"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=interruptible)
-    try:
-        deadline = time.monotonic() + 60
-        while not list(out.rglob("*.png")) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+    with _batch(tmp_path / "papers", "-o", out, "--no-enrich", env=_batch_env(tmp_path, server)) as proc:
+        _until(lambda: list(out.rglob("*.png")), proc, 60)
         staged = list(out.rglob("*.png"))
         assert staged and all(p.parent.parent.name.startswith(".") for p in staged), staged
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stderr = _interrupt(proc, 20)
     assert proc.returncode == 130, stderr
     assert sorted(out.rglob("*")) == []
+
+
+def _state(pid: int | str) -> tuple[str, str] | None:
+    """A process's state letter and parent pid, from /proc (None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], fields[1]
 
 
 def _children(pid: int) -> list[int]:
     """Live (not zombie) processes whose parent is `pid`, from /proc."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == str(pid) and fields[0] != "Z":
+        state = _state(stat.parent.name)
+        if state is not None and state[1] == str(pid) and state[0] != "Z":
             found.append(int(stat.parent.name))
     return found
 
 
 def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    state = _state(pid)
+    return state is not None and state[0] != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
@@ -312,20 +329,11 @@ def test_extraction_workers_go_when_the_batch_is_killed(tmp_path: Path, fake_ser
     # SIGKILL (or SIGTERM's default) gives the pool no shutdown: its workers, blocked on a queue whose write end
     # they hold themselves, used to wait forever as orphans.
     server = fake_server_factory(latency=30.0)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
-    env.update(DRAFTER_BASE_URL=server.url, DRAFTER_MODEL="fake-model", DRAFTER_RETRIES="0",
-               DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
-    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(papers[0].parent), "-o",
-                             str(tmp_path / "out"), "--no-enrich"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 30
-        while not server.requests and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+    with _batch(papers[0].parent, "-o", tmp_path / "out", "--no-enrich", env=_batch_env(tmp_path, server),
+                quiet=True) as proc:
+        _until(lambda: server.requests, proc, 30)
         workers = _children(proc.pid)
         assert server.requests and workers, "the batch never reached the model with its workers started"
-    finally:
         proc.kill()
         proc.wait()
     deadline = time.monotonic() + 15
@@ -357,23 +365,13 @@ def test_ctrl_c_does_not_wait_for_a_download_that_hangs(tmp_path: Path, papers):
     server, thread = start_server(_SilentAfterHeaders, "silent-after-headers")
     listing = tmp_path / "list.txt"
     listing.write_text(f"http://127.0.0.1:{server.server_address[1]}/p.pdf\n{papers[0]}\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTER_", "OPENAI_"))}
-    env.update(DRAFTER_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "drafter", "batch", str(listing), "-o", str(out), "--offline"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=interruptible)
     try:
-        deadline = time.monotonic() + 30
-        while not list(out.glob("*.md")) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)  # the local paper is drafted while the download hangs
-        assert list(out.glob("*.md")), "the local paper was never drafted"
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=20)  # the download thread's socket would hold it for a minute
+        with _batch(listing, "-o", out, "--offline", env=_batch_env(tmp_path)) as proc:
+            _until(lambda: list(out.glob("*.md")), proc, 30)  # the local paper is drafted while the download hangs
+            assert list(out.glob("*.md")), "the local paper was never drafted"
+            stderr = _interrupt(proc, 20)  # the download thread's socket would hold it for a minute
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
         stop_server(server, thread)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr

@@ -225,6 +225,21 @@ def test_table_rows_and_axis_ticks_stay_out_of_the_body(tmp_path):
     assert "the loss goes down" in text and "down 0" not in text
 
 
+def write_pdf(path: Path, objects: list[bytes]) -> Path:
+    """`objects` (numbered from 1, the catalog last) written as a PDF file with its cross-reference table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, len(objects), xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
 def type3_pdf(path: Path, lines_of_codes: list[list[int]], names: dict[int, str]) -> Path:
     """A one-page PDF whose text is set in a Type 3 font (every glyph a box) with the glyph `names` in its
     /Differences and no ToUnicode map, one line per list of character codes."""
@@ -251,17 +266,7 @@ def type3_pdf(path: Path, lines_of_codes: list[list[int]], names: dict[int, str]
         b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_id + 1, content, font))
     add(b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % page_id)
     add(b"<< /Type /Catalog /Pages %d 0 R >>" % (page_id + 1))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, page_id + 2, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return write_pdf(path, objects)
 
 
 SENTENCE = "our classifiers beat the baseline on every split of the data "
@@ -397,17 +402,7 @@ def cff_font_pdf(path: Path, base_font: str, text: bytes, encoding: dict[int, st
                    b"/Resources << /Font << /F1 3 0 R >> >> >>")
     objects.append(b"<< /Type /Pages /Kids [5 0 R] /Count 1 >>")
     objects.append(b"<< /Type /Catalog /Pages 6 0 R >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return write_pdf(path, objects)
 
 
 def test_an_embedded_cff_font_is_read_through_its_own_encoding(tmp_path):
